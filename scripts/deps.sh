@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages scoregate needs to build, test and benchmark.
+# Idempotent and quick when everything is present (one dpkg-query per package).
+# Usage: scripts/deps.sh [build|test|bench]...   (default: build test)
+set -euo pipefail
+
+BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
+  libssl-dev openssl libboost1.81-dev libyaml-cpp-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev libcli11-dev"
+TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
+  python3 python3-pytest curl faketime procps iproute2"
+BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
+
+want=""
+[ $# -eq 0 ] && set -- build test
+for group in "$@"; do
+  case "$group" in
+    build) want="$want $BUILD_PKGS" ;;
+    test)  want="$want $TEST_PKGS" ;;
+    bench) want="$want $BENCH_PKGS" ;;
+    *) echo "deps.sh: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "scoregate: installing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root or sudo to install:$missing" >&2; exit 1; }
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps services (nginx, haproxy) from being started by the package scripts
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,96 @@
+// The settings of one scoregate instance, as read from YAML and the command line
+// (DESIGN §2, §3b). Plain values: parsing and validation live in settings.hpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace scoregate::settings {
+
+// The seed's settings (the AzureML extension's `--config` / `--config-protected` keys).
+struct ExtensionSettings {
+  bool allow_insecure_connections = false;   // allowInsecureConnections
+  std::string ssl_secret;                    // sslSecret ("" = unset)
+  std::string ssl_cname;                     // sslCname, comma-separated names allowed
+  std::string ssl_cert_pem_file;             // sslCertPemFile (protected)
+  std::string ssl_key_pem_file;              // sslKeyPemFile (protected)
+  std::string inference_router_service_type; // LoadBalancer | NodePort | ClusterIP ("" = unset)
+  bool enable_inference = true;              // enableInference (serve implies True)
+  bool inference_router_ha = true;           // inferenceRouterHA
+};
+
+// scoregate's own settings (`router:` in YAML; flags override).
+struct RouterSettings {
+  std::string listen;                 // "" = default for the mode (8443 TLS, 8080 insecure)
+  std::string admin = "127.0.0.1:9901";
+  unsigned workers = 0;               // 0 = one per core
+  std::uint32_t max_header_bytes = 32768;
+  std::uint64_t max_body_bytes = 104857600;
+  std::string trusted_ca_file;        // private PKI roots, for certificate chain checks
+  std::string secrets_dir;            // outside Kubernetes: <name>/ or <name>.yaml
+  std::string state_dir;              // dev mode material; "" = ./.scoregate
+  std::string min_tls_version = "1.2";  // "1.2" | "1.3"
+  std::uint32_t max_connections = 20000;          // per process
+  std::uint32_t header_timeout_ms = 10000;        // first byte to end of request head
+  std::uint32_t keepalive_timeout_ms = 60000;     // idle client connection
+  std::uint32_t body_idle_timeout_ms = 30000;     // no body byte either way for this long
+  std::uint32_t drain_timeout_ms = 25000;         // SIGTERM: time for in-flight requests
+  bool access_log = true;                         // JSON lines on stdout
+};
+
+struct RequestSettings {
+  std::uint32_t request_timeout_ms = 5000;                    // 1..300000
+  std::uint32_t max_concurrent_requests_per_instance = 1;     // >= 1
+  std::uint32_t max_queue_wait_ms = 500;                      // 0..300000
+  std::uint32_t max_queue_length = 0;                         // 0 = 2 x total slots
+};
+
+struct ReadinessProbe {
+  std::string path = "/";
+  std::uint32_t period_s = 10;
+  std::uint32_t timeout_s = 2;
+  std::uint32_t initial_delay_s = 10;
+  std::uint32_t success_threshold = 1;
+  std::uint32_t failure_threshold = 30;
+  // Sub-second values for tests: *_ms, when non-zero, override the second values.
+  std::uint32_t period_ms = 0;
+  std::uint32_t timeout_ms = 0;
+  std::uint32_t initial_delay_ms = 0;
+};
+
+struct Deployment {
+  std::string name;
+  std::vector<std::string> targets;   // "host:port", "[v6]:port" or "dns:NAME:PORT"
+  RequestSettings request_settings;
+  std::optional<ReadinessProbe> readiness_probe;  // none = targets are always ready
+  std::string where;                  // "file:line" of the deployment, for messages
+};
+
+enum class AuthMode { key, none };
+
+struct Endpoint {
+  std::string name;
+  AuthMode auth_mode = AuthMode::key;
+  std::string primary_key;    // secret: never printed or logged
+  std::string secondary_key;  // secret
+  std::vector<std::pair<std::string, unsigned>> traffic;         // deployment -> percent
+  std::vector<std::pair<std::string, unsigned>> mirror_traffic;  // deployment -> percent
+  std::vector<Deployment> deployments;
+  std::string where;
+};
+
+struct Config {
+  ExtensionSettings extension;
+  RouterSettings router;
+  std::vector<Endpoint> endpoints;
+  std::string source;  // the YAML file, "" when only flags were given
+  // Which keys were set explicitly (file or flags), for `settings show` and the
+  // "dev mode" decision; names as spelled by users ("sslCname", "router.listen").
+  std::vector<std::string> explicitly_set;
+  bool is_set(const std::string& key) const;
+};
+
+}  // namespace scoregate::settings

@@ -1,0 +1,70 @@
+// Reading and validating settings: YAML file + `--config` / `--config-protected` flags +
+// router flags -> Config -> ValidatedSettings. The only code that knows the file format
+// and the flag syntax. Sans-IO except load(), which reads the file named on the command line.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "settings/config.hpp"
+
+namespace scoregate::settings {
+
+struct CommandLine {
+  std::string file;                           // -f; "" = none
+  std::vector<std::string> config;            // --config KEY=VALUE, in order
+  std::vector<std::string> config_protected;  // --config-protected KEY=VALUE, in order
+  std::optional<std::string> listen, admin, secrets_dir, state_dir;
+  std::optional<unsigned> workers;
+};
+
+struct LoadResult {
+  Config config;
+  Problems problems;  // syntax, unknown keys, wrong types, protected keys in the wrong place
+};
+
+// Reads cl.file (if any), then applies the flags (flags override the file).
+LoadResult load(const CommandLine& cl);
+// The same from YAML text already in memory; source_name is used in messages.
+LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
+                            const CommandLine& cl);
+
+enum class Purpose {
+  serve,   // scoregate serve: TLS source and sslCname rules apply
+  render,  // k8s render: also needs inferenceRouterServiceType
+  show,    // settings show: report problems but never refuse
+};
+
+struct ValidationResult;
+enum class Purpose;
+
+// Only validate() makes one, so holding a ValidatedSettings means every rule passed.
+class ValidatedSettings {
+ public:
+  const Config& config() const { return config_; }
+
+ private:
+  explicit ValidatedSettings(Config c) : config_(std::move(c)) {}
+  friend ValidationResult validate(Config config, Purpose purpose);
+  Config config_;
+};
+
+struct ValidationResult {
+  std::optional<ValidatedSettings> settings;  // set when problems has no error
+  Problems problems;                          // errors and warnings, all of them
+};
+
+ValidationResult validate(Config config, Purpose purpose);
+
+// The effective settings as YAML for `settings show`: protected values and keys are
+// printed as "(protected)" / "(secret)", never their content.
+std::string show(const Config& config);
+
+// The known key closest to `unknown` (case-insensitive edit distance), or "" when none is
+// close enough to be a plausible typo.
+std::string nearest_key(std::string_view unknown, const std::vector<std::string_view>& known);
+
+}  // namespace scoregate::settings

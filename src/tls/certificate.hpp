@@ -1,0 +1,71 @@
+// Certificate material: resolving the configured source (PEM files or sslSecret), parsing it
+// once, and checking it (DESIGN §2; every problem has a stable code). Sans-IO apart from
+// resolve_source(), which reads files.
+#pragma once
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "settings/config.hpp"
+
+namespace scoregate::tls {
+
+struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
+struct PkeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+// Where certificate bytes came from; `label` names the setting, never a protected value
+// (e.g. "sslCertPemFile", "sslSecret 'scoring-tls' cert.pem").
+struct Material {
+  std::string cert_bytes, key_bytes;
+  std::string cert_label, key_label;
+  std::vector<std::string> watch_dirs;  // directories whose changes mean "reload" (tls/watcher)
+};
+
+// Reads the certificate source that `config` names: the PEM files, or the sslSecret from
+// /etc/scoregate/secrets/<name>/ (kubelet layout), or from router.secrets_dir (<name>/ or
+// <name>.yaml|.yml Secret manifest, namespace azureml). Problems: SECRET_*, *_FILE_UNREADABLE.
+std::optional<Material> resolve_source(const settings::Config& config, Problems& problems);
+
+struct CertificateSummary {
+  std::string subject, issuer;
+  std::vector<std::string> dns_names, ip_addresses;
+  std::time_t not_before = 0, not_after = 0;
+  std::string fingerprint_sha256;  // of the leaf's DER
+  std::string key_description;     // "ECDSA P-256", "RSA 2048", "Ed25519"
+  std::string signature_algorithm;
+  std::vector<std::string> chain_subjects;  // leaf first, as in the file
+};
+
+struct CheckOptions {
+  std::vector<std::string> names;  // from sslCname (split at ','); empty = no name check
+  std::string trusted_ca_file;     // extra roots for private PKI; "" = system store only
+  std::time_t now = 0;             // 0 = time(nullptr)
+  int expiry_warning_days = 30;
+  bool development = false;        // dev mode: an untrusted dev CA is expected (still a warning)
+};
+
+// A parsed, checked certificate chain and key, ready to become an SSL_CTX.
+struct CheckedCertificate {
+  X509Ptr leaf;
+  std::vector<X509Ptr> chain;  // intermediates (and any root) in the order to send them
+  PkeyPtr key;
+  CertificateSummary summary;
+};
+
+// Parses and checks; every problem found is added to `problems`. Returns the certificate
+// when nothing prevents serving it (warnings allowed).
+std::optional<CheckedCertificate> check_certificate(const Material& material,
+                                                    const CheckOptions& options,
+                                                    Problems& problems);
+
+}  // namespace scoregate::tls
