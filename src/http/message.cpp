@@ -1,0 +1,25 @@
+#include "http/message.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+namespace scoregate::http {
+
+std::string_view MessageHead::find(bhttp::field id) const {
+  for (const auto& f : fields)
+    if (f.id == id) return f.value;
+  return {};
+}
+
+std::string_view MessageHead::find(std::string_view name) const {
+  for (const auto& f : fields)
+    if (boost::beast::iequals(f.name, name)) return f.value;
+  return {};
+}
+
+std::size_t MessageHead::count(bhttp::field id) const {
+  std::size_t n = 0;
+  for (const auto& f : fields) n += f.id == id;
+  return n;
+}
+
+}  // namespace scoregate::http

@@ -1,0 +1,222 @@
+#include "http/parser.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "http/errors.hpp"
+
+namespace scoregate::http {
+
+namespace be = boost::beast::http;
+using bsv = boost::beast::string_view;
+using boost::beast::iequals;
+
+namespace {
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// A path segment that is "." or ".." once %2e / %2E are decoded.
+bool is_dot_segment(std::string_view seg) {
+  std::size_t dots = 0;
+  for (std::size_t i = 0; i < seg.size();) {
+    if (seg[i] == '.') {
+      ++dots;
+      ++i;
+    } else if (seg.size() - i >= 3 && seg[i] == '%' && seg[i + 1] == '2' &&
+               (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+      ++dots;
+      i += 3;
+    } else {
+      return false;
+    }
+  }
+  return dots == 1 || dots == 2;
+}
+
+}  // namespace
+
+bool is_safe_origin_target(std::string_view target) {
+  if (target.empty() || target.front() != '/') return false;
+  auto q = target.find_first_of("?#");
+  std::string_view path = target.substr(0, q);
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    // "%2f" would smuggle a separator past routing; a backslash is a separator to some servers
+    auto seg = path.substr(start, end - start);
+    if (is_dot_segment(seg)) return false;
+    start = end + 1;
+  }
+  for (std::size_t i = 0; i + 2 < path.size(); ++i)
+    if (path[i] == '%' && path[i + 1] == '2' && (path[i + 2] == 'f' || path[i + 2] == 'F'))
+      return false;
+  return path.find('\\') == std::string_view::npos;
+}
+
+template <bool R>
+Parser<R>::Parser(std::uint32_t header_limit, std::uint64_t body_limit) {
+  base::header_limit(header_limit);
+  base::body_limit(body_limit);
+}
+
+template <bool R>
+std::size_t Parser<R>::put(std::string_view data, error_code& ec) {
+  input_ = data;
+  // Head first, then (eager) as much body as the bytes hold.
+  base::eager(base::is_header_done());
+  std::size_t used = base::put(boost::asio::const_buffer(data.data(), data.size()), ec);
+  if (ec == be::error::header_limit) ec = protocol_error::head_too_large;
+  if (ec == be::error::body_limit) ec = protocol_error::body_too_large;
+  return used;
+}
+
+template <bool R>
+void Parser<R>::put_eof(error_code& ec) {
+  base::put_eof(ec);
+}
+
+template <bool R>
+bool Parser<R>::in_input(std::string_view v) const {
+  return v.data() >= input_.data() && v.data() + v.size() <= input_.data() + input_.size();
+}
+
+template <bool R>
+void Parser<R>::on_request_impl(be::verb method, bsv method_str,
+                                bsv target, int version, error_code& ec) {
+  if constexpr (R) {
+    if (version != 10 && version != 11) {
+      ec = protocol_error::unsupported_version;
+      return;
+    }
+    head_.method = method;
+    head_.method_text = method_str;
+    head_.target = target;
+    head_.version = version;
+  }
+}
+
+template <bool R>
+void Parser<R>::on_response_impl(int code, bsv reason, int version,
+                                 error_code& ec) {
+  if constexpr (!R) {
+    if (version != 10 && version != 11) {
+      ec = protocol_error::unsupported_version;
+      return;
+    }
+    head_.status = static_cast<unsigned>(code);
+    head_.reason = reason;
+    head_.version = version;
+  }
+}
+
+template <bool R>
+void Parser<R>::on_field_impl(be::field name, bsv name_str, bsv value,
+                              error_code& ec) {
+  if (base::is_header_done()) return;  // chunked trailers: not forwarded
+  if (!in_input(value) || !in_input(name_str)) {  // Beast unfolded it into its own buffer
+    ec = protocol_error::obs_fold;
+    return;
+  }
+  if (name == be::field::transfer_encoding && !iequals(trim(value), "chunked")) {
+    ec = protocol_error::transfer_encoding_unsupported;
+    return;
+  }
+  if (name == be::field::host && ++hosts_ > 1) {
+    ec = protocol_error::duplicate_host;
+    return;
+  }
+  head_.fields.push_back({name, name_str, value});
+}
+
+template <bool R>
+void Parser<R>::on_header_impl(error_code& ec) {
+  if constexpr (R) {
+    if (head_.version == 11 && hosts_ == 0) {
+      ec = protocol_error::missing_host;
+      return;
+    }
+    if (!is_safe_origin_target(head_.target)) {
+      ec = protocol_error::bad_target;
+      return;
+    }
+    if (base::chunked() && head_.version == 10) {
+      ec = protocol_error::chunked_in_http10;
+      return;
+    }
+    auto expect = head_.find(be::field::expect);
+    head_.expect_continue = head_.version == 11 && iequals(trim(expect), "100-continue");
+  }
+  // Relocate every view from the input bytes into the head's own copy.
+  const char* base_ptr = input_.data();
+  std::size_t end = 0;
+  auto grow = [&](std::string_view v) {
+    if (!v.empty()) end = std::max<std::size_t>(end, static_cast<std::size_t>(v.data() + v.size() - base_ptr));
+  };
+  for (const auto& f : head_.fields) {
+    grow(f.name);
+    grow(f.value);
+  }
+  if constexpr (R) {
+    grow(head_.method_text);
+    grow(head_.target);
+  } else {
+    grow(head_.reason);
+  }
+  head_.raw.assign(base_ptr, end);
+  auto move = [&](std::string_view& v) {
+    if (!v.empty()) v = std::string_view(head_.raw.data() + (v.data() - base_ptr), v.size());
+  };
+  for (auto& f : head_.fields) {
+    move(f.name);
+    move(f.value);
+  }
+  if constexpr (R) {
+    move(head_.method_text);
+    move(head_.target);
+  } else {
+    move(head_.reason);
+  }
+  head_.keep_alive = base::keep_alive();
+  if (base::chunked()) head_.framing = BodyFraming::chunked;
+}
+
+template <bool R>
+void Parser<R>::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
+  if (head_.framing == BodyFraming::chunked) return;
+  if (length) {
+    head_.framing = *length ? BodyFraming::content_length : BodyFraming::none;
+    head_.content_length = *length;
+  } else {
+    head_.framing = R ? BodyFraming::none : BodyFraming::until_close;
+  }
+}
+
+template <bool R>
+std::size_t Parser<R>::on_body_impl(bsv body, error_code&) {
+  if (!body.empty()) pieces_.push_back(body);
+  body_bytes_ += body.size();
+  return body.size();
+}
+
+template <bool R>
+void Parser<R>::on_chunk_header_impl(std::uint64_t, bsv, error_code&) {}
+
+template <bool R>
+std::size_t Parser<R>::on_chunk_body_impl(std::uint64_t, bsv body, error_code&) {
+  if (!body.empty()) pieces_.push_back(body);
+  body_bytes_ += body.size();
+  return body.size();
+}
+
+template <bool R>
+void Parser<R>::on_finish_impl(error_code&) {}
+
+template class Parser<true>;
+template class Parser<false>;
+
+}  // namespace scoregate::http

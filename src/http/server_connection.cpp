@@ -1,0 +1,174 @@
+#include "http/server_connection.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "http/errors.hpp"
+#include "http/serialize.hpp"
+
+namespace scoregate::http {
+
+namespace asio = boost::asio;
+namespace be = boost::beast::http;
+using std::chrono::milliseconds;
+
+ServerConnection::ServerConnection(ClientStream& stream, const ServerLimits& limits,
+                                   RequestHandler& handler)
+    : stream_(stream),
+      limits_(limits),
+      handler_(handler),
+      watchdog_(stream.socket().get_executor(), [this] { stream_.cancel(); }) {}
+
+void ServerConnection::begin_drain() {
+  draining_ = true;
+  if (idle_) stream_.cancel();
+}
+
+asio::awaitable<void> ServerConnection::run() {
+  error_code peer_ec;
+  auto remote = stream_.socket().remote_endpoint(peer_ec);
+  if (!peer_ec) peer_ = remote.address().to_string();
+  watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+  if (auto ec = co_await stream_.handshake()) {
+    stream_.close();
+    co_return;
+  }
+  for (;;) {
+    if (draining_) break;
+    if (!co_await read_head()) co_return;
+    idle_ = false;
+    ++requests_;
+    keep_alive_ = parser_->head().keep_alive;
+    response_started_ = continue_sent_ = false;
+    co_await handler_.handle(*this);
+    watchdog_.disarm();
+    if (!parser_->done()) keep_alive_ = false;  // unread body: the stream is not at a request boundary
+    in_.consume(pending_consume_);
+    pending_consume_ = 0;
+    if (!keep_alive_ || draining_) break;
+    idle_ = true;
+    in_.release_if_empty();
+  }
+  co_await finish(true);
+}
+
+// Reads until a complete request head is parsed. False when the connection is over
+// (closed by the peer, timed out, or a malformed request was answered).
+asio::awaitable<bool> ServerConnection::read_head() {
+  parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
+  bool first_byte_seen = !in_.empty();
+  watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
+                                                  : limits_.keepalive_timeout,
+                first_byte_seen || requests_ == 0 ? kHeaderTimeout : kIdleTimeout);
+  for (;;) {
+    if (!in_.empty()) {
+      error_code ec;
+      std::size_t used = parser_->put(in_.data(), ec);
+      if (!ec) {
+        in_.consume(used);
+        co_return true;
+      }
+      if (ec != be::error::need_more) {
+        co_await reject_malformed(ec);
+        co_return false;
+      }
+    } else {
+      // Wait without holding a buffer: most keep-alive connections are idle most of the time.
+      if (co_await stream_.wait_readable() || draining_) {
+        co_await finish(false);
+        co_return false;
+      }
+    }
+    auto space = in_.prepare();
+    auto r = co_await stream_.read_some(space.data(), space.size());
+    if (r.ec) {
+      co_await finish(false);
+      co_return false;
+    }
+    in_.commit(r.bytes);
+    if (!first_byte_seen) {
+      first_byte_seen = true;
+      watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+    }
+  }
+}
+
+asio::awaitable<void> ServerConnection::reject_malformed(const error_code& ec) {
+  unsigned status = status_for_parse_error(ec);
+  std::string_view code = status == 431   ? "RequestHeaderTooLarge"
+                          : status == 413 ? "RequestBodyTooLarge"
+                                          : "BadRequest";
+  auto bytes = error_response(status, code, ec.message(), {}, true);
+  watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+  co_await stream_.write_all(bytes);
+  keep_alive_ = false;
+  co_await finish(true);
+}
+
+asio::awaitable<void> ServerConnection::finish(bool graceful) {
+  if (graceful && !watchdog_.expired()) {
+    watchdog_.arm(std::chrono::seconds(2), kLingerTimeout);
+    co_await stream_.lingering_close(256 * 1024);
+  } else {
+    stream_.close();
+  }
+  watchdog_.disarm();
+  in_.consume(in_.size());
+  in_.release_if_empty();
+}
+
+asio::awaitable<error_code> ServerConnection::read_body(std::vector<std::string_view>& pieces) {
+  pieces.clear();
+  in_.consume(pending_consume_);
+  pending_consume_ = 0;
+  parser_->body_pieces().clear();
+  for (;;) {
+    if (parser_->done()) co_return error_code{};
+    if (!in_.empty()) {
+      error_code ec;
+      std::size_t used = parser_->put(in_.data(), ec);
+      if (ec && ec != be::error::need_more) co_return ec;
+      if (!parser_->body_pieces().empty()) {
+        pieces = parser_->body_pieces();
+        pending_consume_ = used;
+        co_return error_code{};
+      }
+      in_.consume(used);
+      if (parser_->done()) co_return error_code{};
+      if (!ec && used > 0) continue;
+    }
+    if (!continue_sent_ && parser_->head().expect_continue) {
+      if (auto ec = co_await send_continue()) co_return ec;
+    }
+    watchdog_.arm(limits_.body_idle_timeout, kBodyTimeout);
+    auto space = in_.prepare();
+    auto r = co_await stream_.read_some(space.data(), space.size());
+    if (r.ec) co_return r.ec == asio::error::eof ? error_code(be::error::partial_message) : r.ec;
+    in_.commit(r.bytes);
+  }
+}
+
+asio::awaitable<error_code> ServerConnection::write(std::string_view bytes) {
+  response_started_ = true;
+  watchdog_.arm(limits_.body_idle_timeout, kBodyTimeout);
+  co_return co_await stream_.write_all(bytes);
+}
+
+asio::awaitable<error_code> ServerConnection::send_continue() {
+  if (continue_sent_ || !parser_->head().expect_continue || response_started_)
+    co_return error_code{};
+  continue_sent_ = true;
+  co_return co_await stream_.write_all("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+asio::awaitable<void> ServerConnection::reply_error(unsigned status, std::string_view code,
+                                                   std::string_view message,
+                                                   const Extra& extra) {
+  // Not worth reading an unread body to keep the connection: close after the reply.
+  if (!parser_->done() || draining_) keep_alive_ = false;
+  auto bytes = error_response(status, code, message, extra, !keep_alive_);
+  response_started_ = true;
+  co_await stream_.write_all(bytes);
+}
+
+}  // namespace scoregate::http

@@ -1,0 +1,159 @@
+#include "http/stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/err.h>
+
+#include <cerrno>
+
+namespace scoregate::http {
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+class SslCategory : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "openssl"; }
+  std::string message(int ev) const override {
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ev), buf, sizeof buf);
+    return buf;
+  }
+};
+const SslCategory ssl_category;
+}  // namespace
+
+ClientStream::ClientStream(asio::ip::tcp::socket socket, SSL* ssl)
+    : socket_(std::move(socket)), ssl_(ssl) {
+  error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (ssl_) {
+    socket_.non_blocking(true, ec);
+    SSL_set_fd(ssl_, socket_.native_handle());
+    // Clients that drop the connection without close_notify are routine; HTTP framing,
+    // not TLS, tells a complete request from a cut one.
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // Read whole records (and more) per read() instead of header and body separately.
+    SSL_set_read_ahead(ssl_, 1);
+  }
+}
+
+ClientStream::~ClientStream() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+asio::awaitable<error_code> ClientStream::wait(asio::socket_base::wait_type w) {
+  auto [ec] = co_await socket_.async_wait(w, nothrow);
+  co_return ec;
+}
+
+// Maps an SSL_* failure to an error_code; *want is the readiness to wait for, or -1.
+error_code ClientStream::ssl_error(int ret, int* want) {
+  *want = -1;
+  switch (SSL_get_error(ssl_, ret)) {
+    case SSL_ERROR_WANT_READ:
+      *want = asio::socket_base::wait_read;
+      return {};
+    case SSL_ERROR_WANT_WRITE:
+      *want = asio::socket_base::wait_write;
+      return {};
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
+    case SSL_ERROR_SYSCALL:
+      if (errno == 0) return asio::error::eof;
+      return {errno, boost::system::system_category()};
+    default: {
+      unsigned long e = ERR_get_error();
+      ERR_clear_error();
+      return {static_cast<int>(e ? e : 1), ssl_category};
+    }
+  }
+}
+
+asio::awaitable<error_code> ClientStream::handshake() {
+  if (!ssl_) co_return error_code{};
+  SSL_set_accept_state(ssl_);
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl_);
+    if (r == 1) co_return error_code{};
+    int want;
+    error_code ec = ssl_error(r, &want);
+    if (want < 0) co_return ec;
+    if ((ec = co_await wait(static_cast<asio::socket_base::wait_type>(want)))) co_return ec;
+  }
+}
+
+asio::awaitable<error_code> ClientStream::wait_readable() {
+  if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
+  co_return co_await wait(asio::socket_base::wait_read);
+}
+
+asio::awaitable<IoResult> ClientStream::read_some(char* data, std::size_t size) {
+  if (!ssl_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), nothrow);
+    co_return IoResult{ec, n};
+  }
+  for (;;) {
+    ERR_clear_error();
+    std::size_t got = 0;
+    int r = SSL_read_ex(ssl_, data, size, &got);
+    if (r == 1) co_return IoResult{{}, got};
+    int want;
+    error_code ec = ssl_error(r, &want);
+    if (want < 0) co_return IoResult{ec, 0};
+    if ((ec = co_await wait(static_cast<asio::socket_base::wait_type>(want))))
+      co_return IoResult{ec, 0};
+  }
+}
+
+asio::awaitable<error_code> ClientStream::write_all(std::string_view bytes) {
+  if (bytes.empty()) co_return error_code{};
+  if (!ssl_) {
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), nothrow);
+    co_return ec;
+  }
+  for (;;) {
+    ERR_clear_error();
+    std::size_t written = 0;
+    // SSL_write_ex without partial writes: on WANT_* it must be retried with the same bytes.
+    int r = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written);
+    if (r == 1) co_return error_code{};
+    int want;
+    error_code ec = ssl_error(r, &want);
+    if (want < 0) co_return ec;
+    if ((ec = co_await wait(static_cast<asio::socket_base::wait_type>(want)))) co_return ec;
+  }
+}
+
+asio::awaitable<void> ClientStream::lingering_close(std::size_t max_bytes) {
+  error_code ec;
+  if (ssl_ && SSL_is_init_finished(ssl_)) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // queue close_notify once; do not wait for the peer's
+  }
+  socket_.shutdown(asio::socket_base::shutdown_send, ec);
+  char sink[4096];
+  std::size_t drained = 0;
+  while (!ec && drained < max_bytes) {
+    // Plain reads on purpose: after close_notify the TLS layer has nothing more to say.
+    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(sink), nothrow);
+    ec = rec;
+    drained += n;
+  }
+  socket_.close(ec);
+}
+
+void ClientStream::cancel() {
+  error_code ec;
+  socket_.cancel(ec);
+}
+
+void ClientStream::close() {
+  error_code ec;
+  socket_.close(ec);
+}
+
+}  // namespace scoregate::http
