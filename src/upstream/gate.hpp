@@ -1,0 +1,126 @@
+// Admission for one deployment, shared by every worker thread (DESIGN §4: "what must be
+// global is small, explicit"): each target has max_concurrent_requests_per_instance slots;
+// a request takes a slot on the least-loaded ready target or waits, first come first served,
+// for at most max_queue_wait_ms in a bounded queue. One mutex, held for a few comparisons.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace scoregate::upstream {
+
+using Clock = std::chrono::steady_clock;
+
+// A model pod (or any HTTP upstream) of a deployment.
+struct Target {
+  std::string address;  // "10.0.0.5:5001" as configured or as discovered
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::uint64_t id = 0;  // process-unique; keys the per-worker connection pools
+  // Guarded by the gate's mutex:
+  std::uint32_t in_flight = 0;
+  bool ready = true;      // readiness probe verdict (true when there is no probe)
+  bool member = true;     // false once DNS discovery removed it
+  std::uint32_t connect_failures = 0;  // in a row
+  Clock::time_point ejected_until{};
+};
+using TargetPtr = std::shared_ptr<Target>;
+
+std::uint64_t next_target_id();
+
+class Gate;
+
+// A held slot; releases itself. Moving transfers the slot.
+class Slot {
+ public:
+  Slot() = default;
+  Slot(std::shared_ptr<Gate> gate, TargetPtr target) : gate_(std::move(gate)), target_(std::move(target)) {}
+  Slot(Slot&& o) noexcept = default;
+  Slot& operator=(Slot&& o) noexcept;
+  ~Slot() { release(); }
+  explicit operator bool() const { return target_ != nullptr; }
+  const TargetPtr& target() const { return target_; }
+  void release();
+
+ private:
+  std::shared_ptr<Gate> gate_;
+  TargetPtr target_;
+};
+
+enum class AdmitStatus { granted, no_ready_target, queue_full, queue_timeout, cancelled };
+
+struct AdmitResult {
+  AdmitStatus status;
+  Slot slot;
+};
+
+struct GateSettings {
+  std::uint32_t slots_per_target = 1;
+  std::uint32_t max_queue_length = 0;  // 0 = 2 x total slots
+  std::chrono::milliseconds max_queue_wait{500};
+  std::uint32_t eject_after_failures = 3;
+  std::chrono::milliseconds eject_base{1000};
+};
+
+class Gate : public std::enable_shared_from_this<Gate> {
+ public:
+  Gate(std::string name, GateSettings settings, std::vector<TargetPtr> targets);
+
+  // Waits (at most max_queue_wait) for a slot on a ready target not in `tried`.
+  // `client_gone` is polled while waiting so a vanished client gives its place up.
+  boost::asio::awaitable<AdmitResult> admit(const std::vector<std::uint64_t>& tried,
+                                            std::function<bool()> client_gone);
+  // Immediate attempt only (no queue).
+  Slot try_admit(const std::vector<std::uint64_t>& tried);
+
+  // Passive health: connect outcomes of a target.
+  void report_connect(const TargetPtr& t, bool ok);
+  // Control plane: readiness verdicts and discovered target sets.
+  void set_ready(const TargetPtr& t, bool ready);
+  void set_targets(std::vector<TargetPtr> targets);
+  void update_settings(GateSettings settings);
+
+  std::vector<TargetPtr> targets() const;
+  const std::string& name() const { return name_; }
+  std::size_t queue_length() const;
+  std::uint64_t rejected_queue_full() const { return rejected_full_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected_timeout() const { return rejected_timeout_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class Slot;
+  struct Waiter {
+    explicit Waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    std::vector<std::uint64_t> tried;
+    TargetPtr granted;
+    bool queued = false;
+  };
+  using WaiterPtr = std::shared_ptr<Waiter>;
+
+  void release(const TargetPtr& t);
+  TargetPtr pick_locked(const std::vector<std::uint64_t>& tried, Clock::time_point now);
+  bool any_ready_locked(Clock::time_point now) const;
+  void dispatch_locked(Clock::time_point now);
+  std::size_t max_queue_locked() const;
+
+  const std::string name_;
+  mutable std::mutex mutex_;
+  GateSettings settings_;
+  std::vector<TargetPtr> targets_;
+  std::list<WaiterPtr> waiters_;
+  std::size_t rr_ = 0;
+  std::atomic<std::uint64_t> rejected_full_{0}, rejected_timeout_{0};
+};
+
+}  // namespace scoregate::upstream

@@ -1,0 +1,67 @@
+#include "upstream/pool.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace scoregate::upstream {
+
+UpstreamConnection::UpstreamConnection(boost::asio::any_io_executor ex, TargetPtr t)
+    : socket(ex), watchdog(ex, [this] {
+        boost::system::error_code ec;
+        socket.cancel(ec);
+      }),
+      target(std::move(t)) {}
+
+bool peer_closed_or_dirty(int fd) {
+  char c;
+  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  return true;  // 0: FIN received; >0: unsolicited bytes (e.g. a late 408)
+}
+
+ConnectionPtr ConnectionPool::take(const TargetPtr& target) {
+  auto it = idle_.find(target->id);
+  if (it == idle_.end()) return nullptr;
+  auto& stack = it->second;
+  while (!stack.empty()) {
+    ConnectionPtr c = std::move(stack.back());
+    stack.pop_back();
+    if (!peer_closed_or_dirty(c->socket.native_handle())) return c;
+  }
+  return nullptr;
+}
+
+void ConnectionPool::give_back(ConnectionPtr c) {
+  if (!c->target->member) return;  // discovery removed the target: let it go
+  auto& stack = idle_[c->target->id];
+  if (stack.size() >= limits_.max_idle_per_target) return;
+  c->idle_since = Clock::now();
+  c->in.release_if_empty();
+  stack.push_back(std::move(c));
+}
+
+std::size_t ConnectionPool::sweep(Clock::time_point now) {
+  std::size_t closed = 0;
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& stack = it->second;
+    // Oldest first in the stack: drop from the bottom while too old.
+    std::size_t keep_from = 0;
+    while (keep_from < stack.size() && now - stack[keep_from]->idle_since > limits_.idle_timeout)
+      ++keep_from;
+    closed += keep_from;
+    stack.erase(stack.begin(), stack.begin() + static_cast<std::ptrdiff_t>(keep_from));
+    it = stack.empty() ? idle_.erase(it) : std::next(it);
+  }
+  return closed;
+}
+
+void ConnectionPool::close_all() { idle_.clear(); }
+
+std::size_t ConnectionPool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, stack] : idle_) n += stack.size();
+  return n;
+}
+
+}  // namespace scoregate::upstream

@@ -1,0 +1,58 @@
+// Per-worker keep-alive connections to targets (no locking: one worker, one pool). Idle
+// connections are reused most-recent-first and closed after idle_timeout; a connection the
+// target closed while idle is noticed before reuse (a request is never written into it).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "http/buffer.hpp"
+#include "http/watchdog.hpp"
+#include "upstream/gate.hpp"
+
+namespace scoregate::upstream {
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(boost::asio::any_io_executor ex, TargetPtr target);
+  boost::asio::ip::tcp::socket socket;
+  http::ReadBuffer in;
+  http::Watchdog watchdog;  // request timeout / body idle; cancels the socket
+  TargetPtr target;
+  Clock::time_point idle_since{};
+  std::uint64_t requests = 0;
+};
+using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
+
+class ConnectionPool {
+ public:
+  struct Limits {
+    std::size_t max_idle_per_target = 256;
+    std::chrono::milliseconds idle_timeout{30000};
+  };
+  explicit ConnectionPool(Limits limits) : limits_(limits) {}
+  ConnectionPool() : ConnectionPool(Limits{}) {}
+
+  // An idle, still-open connection to the target, or nullptr.
+  ConnectionPtr take(const TargetPtr& target);
+  void give_back(ConnectionPtr c);
+  // Closes connections idle for longer than idle_timeout; returns how many.
+  std::size_t sweep(Clock::time_point now);
+  void close_all();
+  std::size_t idle_count() const;
+
+ private:
+  Limits limits_;
+  std::unordered_map<std::uint64_t, std::vector<ConnectionPtr>> idle_;
+};
+
+// True when the peer has closed the connection or sent bytes nobody asked for.
+bool peer_closed_or_dirty(int fd);
+
+}  // namespace scoregate::upstream
