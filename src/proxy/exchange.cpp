@@ -1,0 +1,186 @@
+#include "proxy/exchange.hpp"
+
+#include <poll.h>
+
+#include <boost/asio/this_coro.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/serialize.hpp"
+
+namespace scoregate::proxy {
+
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+asio::awaitable<void> Proxy::handle(http::ServerConnection& conn) {
+  Exchange x(conn, worker_);
+  co_await x.run();
+}
+
+Exchange::Exchange(http::ServerConnection& conn, WorkerContext& worker)
+    : conn_(conn), worker_(worker), plan_(worker.plan), start_(Clock::now()) {}
+
+asio::awaitable<void> Exchange::run() {
+  WorkerCounters::add(worker_.counters.requests);
+  const auto& req = conn_.request();
+  auto rid = req.find("x-request-id");
+  request_id_ = routing::is_uuid(rid) ? std::string(rid) : routing::new_uuid();
+  client_request_id_ = routing::sanitize_client_request_id(req.find("x-ms-client-request-id"));
+
+  if (co_await resolve_route() && co_await authenticate() && co_await choose_deployment() &&
+      co_await admit())
+    co_await forward();
+  account();
+}
+
+// Phase 1: the endpoint named by the path.
+asio::awaitable<bool> Exchange::resolve_route() {
+  auto path = routing::parse_scoring_path(conn_.request().target);
+  if (!path) {
+    co_await reply(404, "EndpointNotFound",
+                   "no scoring endpoint at this path; use /api/v1/endpoint/<endpoint>/<path> "
+                   "or /api/v1/service/<endpoint>/<path>");
+    co_return false;
+  }
+  endpoint_ = plan_->routes.find(path->endpoint);
+  if (!endpoint_) {
+    std::string name(path->endpoint.substr(0, 64));
+    co_await reply(404, "EndpointNotFound", "no endpoint named '" + name + "'");
+    co_return false;
+  }
+  forward_target_ = std::move(path->forward_target);
+  co_return true;
+}
+
+// Phase 2: the endpoint's key.
+asio::awaitable<bool> Exchange::authenticate() {
+  auto result = routing::authenticate(*endpoint_, conn_.request().find(bhttp::field::authorization));
+  if (result == routing::AuthResult::ok) co_return true;
+  co_await reply(401, "Unauthorized",
+                 result == routing::AuthResult::missing
+                     ? "this endpoint needs a key: send 'Authorization: Bearer <key>'"
+                     : "the key is not valid for this endpoint");
+  co_return false;
+}
+
+// Phase 3: header first, else the traffic split.
+asio::awaitable<bool> Exchange::choose_deployment() {
+  auto header = conn_.request().find("azureml-model-deployment");
+  auto choice = routing::choose_deployment(*endpoint_, header, routing::fast_random() % 100);
+  if (choice.deployment < 0) {
+    if (choice.by_header)
+      co_await reply(404, "DeploymentNotFound",
+                     "endpoint '" + endpoint_->name + "' has no deployment named '" +
+                         std::string(header.substr(0, 64)) + "'");
+    else
+      co_await reply(404, "NoTrafficDeployment",
+                     "no deployment of endpoint '" + endpoint_->name +
+                         "' receives traffic; set traffic percentages or send the "
+                         "azureml-model-deployment header");
+    co_return false;
+  }
+  deployment_index_ = choice.deployment;
+  deployment_ = &plan_->endpoints[endpoint_->index].deployments[static_cast<std::size_t>(choice.deployment)];
+  mirror_ = routing::choose_mirror(*endpoint_, choice.deployment, routing::fast_random() % 100);
+  co_return true;
+}
+
+bool Exchange::client_gone() const {
+  pollfd p{conn_.stream().socket().native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+// Phase 4: a slot on a target (global across workers).
+asio::awaitable<bool> Exchange::admit() {
+  auto& gate = *deployment_->state->gate;
+  auto result = co_await gate.admit(tried_, [this] { return client_gone(); });
+  switch (result.status) {
+    case upstream::AdmitStatus::granted:
+      slot_ = std::move(result.slot);
+      co_return true;
+    case upstream::AdmitStatus::no_ready_target:
+      co_await reply(503, "NoReadyInstance",
+                     "deployment '" + deployment_->state->name + "' has no ready instance");
+      co_return false;
+    case upstream::AdmitStatus::queue_full:
+      co_await reply(429, "TooManyRequests",
+                     "deployment '" + deployment_->state->name +
+                         "' is at its concurrency limit and its wait queue is full");
+      co_return false;
+    case upstream::AdmitStatus::queue_timeout:
+      co_await reply(429, "TooManyRequests",
+                     "no instance of deployment '" + deployment_->state->name +
+                         "' became free within max_queue_wait_ms (" +
+                         std::to_string(deployment_->request_settings.max_queue_wait_ms) + " ms)");
+      co_return false;
+    case upstream::AdmitStatus::cancelled:
+      status_ = 499;
+      error_code_ = "ClientClosedRequest";
+      conn_.close_after_response();
+      co_return false;
+  }
+  co_return false;
+}
+
+asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, std::string message) {
+  status_ = status;
+  error_code_ = code;
+  WorkerCounters::add(worker_.counters.router_errors[status / 100 % 6]);
+  if (conn_.response_started()) {
+    conn_.close_after_response();  // too late for a status: cutting the stream tells the client
+    conn_.stream().close();
+    co_return;
+  }
+  http::ServerConnection::Extra extra;
+  extra.emplace_back("x-request-id", request_id_);
+  if (!client_request_id_.empty()) extra.emplace_back("x-ms-client-request-id", client_request_id_);
+  if (deployment_) extra.emplace_back("azureml-model-deployment", deployment_->state->name);
+  if (status == 401) extra.emplace_back("WWW-Authenticate", "Bearer");
+  co_await conn_.reply_error(status, code, message, extra);
+}
+
+// Phase 6: log line and counters.
+void Exchange::account() {
+  auto elapsed = Clock::now() - start_;
+  auto micros = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  if (deployment_) {
+    auto& stats = deployment_->state->stats;
+    stats.responses[status_ >= 100 && status_ < 600 && status_ != 499 ? status_ / 100 : 0]
+        .fetch_add(1, std::memory_order_relaxed);
+    stats.latency.observe(micros);
+  }
+  WorkerCounters::add(worker_.counters.bytes_in, conn_.body_bytes());
+  WorkerCounters::add(worker_.counters.bytes_out, bytes_out_);
+  if (!plan_->access_log || !worker_.access_log) return;
+  const auto& req = conn_.request();
+  std::string line = "{\"request_id\":\"";
+  http::append_json_escaped(line, request_id_);
+  line += "\",\"method\":\"";
+  http::append_json_escaped(line, req.method_text);
+  line += "\",\"path\":\"";
+  http::append_json_escaped(line, req.target.substr(0, req.target.find('?')));
+  line += "\",\"endpoint\":\"";
+  if (endpoint_) http::append_json_escaped(line, endpoint_->name);
+  line += "\",\"deployment\":\"";
+  if (deployment_) http::append_json_escaped(line, deployment_->state->name);
+  line += "\",\"target\":\"";
+  if (slot_) http::append_json_escaped(line, slot_.target()->address);
+  line += "\",\"status\":" + std::to_string(status_);
+  line += ",\"error\":\"";
+  http::append_json_escaped(line, error_code_);
+  line += "\",\"bytes_in\":" + std::to_string(conn_.body_bytes());
+  line += ",\"bytes_out\":" + std::to_string(bytes_out_);
+  line += ",\"duration_ms\":" + std::to_string(static_cast<double>(micros) / 1000.0);
+  line += ",\"upstream_ms\":" +
+          std::to_string(static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(upstream_time_).count()) / 1000.0);
+  if (!client_request_id_.empty()) {
+    line += ",\"client_request_id\":\"";
+    http::append_json_escaped(line, client_request_id_);
+    line += '"';
+  }
+  line += '}';
+  worker_.access_log->info(line);
+}
+
+}  // namespace scoregate::proxy

@@ -1,0 +1,69 @@
+// One request through the router (internal to proxy/). See proxy.hpp for the phases.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy/proxy.hpp"
+#include "routing/routes.hpp"
+
+namespace scoregate::proxy {
+
+namespace asio = boost::asio;
+
+class Exchange {
+ public:
+  Exchange(http::ServerConnection& conn, WorkerContext& worker);
+  asio::awaitable<void> run();
+
+ private:
+  // phases, in order
+  asio::awaitable<bool> resolve_route();
+  asio::awaitable<bool> authenticate();
+  asio::awaitable<bool> choose_deployment();
+  asio::awaitable<bool> admit();
+  asio::awaitable<void> forward();
+  void account();
+
+  // forward.cpp
+  asio::awaitable<bool> connect_upstream();
+  asio::awaitable<bool> send_request();
+  asio::awaitable<bool> read_response_head(std::optional<http::ResponseParser>& rp);
+  asio::awaitable<void> relay_response(http::ResponseParser& rp);
+  // body_length: a fixed Content-Length (mirror copies), else the client's framing
+  void build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length = {}) const;
+  void build_client_head(const http::ResponseHead& head, std::string& out);
+  void start_mirror();
+  asio::awaitable<bool> write_upstream(std::string_view a, const std::vector<std::string_view>& pieces,
+                                       std::string_view b);
+
+  asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message);
+  bool client_gone() const;
+
+  http::ServerConnection& conn_;
+  WorkerContext& worker_;
+  std::shared_ptr<const ProxyPlan> plan_;
+  std::chrono::steady_clock::time_point start_;
+  std::string request_id_, client_request_id_;
+  std::string forward_target_;
+  const routing::EndpointRoute* endpoint_ = nullptr;
+  const DeploymentPlan* deployment_ = nullptr;
+  int deployment_index_ = -1;
+  upstream::Slot slot_;
+  std::vector<std::uint64_t> tried_;
+  upstream::ConnectionPtr upstream_;
+  bool upstream_reusable_ = false;
+  bool request_sent_ = false;
+  std::string mirror_body_;
+  int mirror_ = -1;
+
+  unsigned status_ = 0;
+  std::string_view error_code_;  // router error code for the log, "" when the model answered
+  std::uint64_t bytes_out_ = 0;
+  std::chrono::steady_clock::time_point upstream_start_{};
+  std::chrono::steady_clock::duration upstream_time_{};
+};
+
+}  // namespace scoregate::proxy

@@ -1,0 +1,254 @@
+// Phase 5: forward the request to the admitted target and stream the answer back.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "http/errors.hpp"
+#include "http/serialize.hpp"
+#include "proxy/exchange.hpp"
+#include "proxy/mirror.hpp"
+
+namespace scoregate::proxy {
+
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
+constexpr milliseconds kMaxConnectTime{3000};
+
+asio::awaitable<void> Exchange::forward() {
+  if (!co_await connect_upstream()) co_return;
+  if (!co_await send_request()) co_return;
+  if (mirror_ >= 0) start_mirror();
+  std::optional<http::ResponseParser> rp;
+  if (!co_await read_response_head(rp)) co_return;
+  co_await relay_response(*rp);
+  upstream_->watchdog.disarm();
+  if (upstream_reusable_) {
+    ++upstream_->requests;
+    worker_.pool.give_back(std::move(upstream_));
+  }
+}
+
+// A connect failure means the request never reached a model, so another target may be
+// tried; nothing after the first byte written is ever retried.
+asio::awaitable<bool> Exchange::connect_upstream() {
+  auto executor = co_await asio::this_coro::executor;
+  auto& gate = *deployment_->state->gate;
+  const auto timeout = std::min(milliseconds(deployment_->request_settings.request_timeout_ms),
+                                kMaxConnectTime);
+  for (;;) {
+    const auto target = slot_.target();
+    if (auto pooled = worker_.pool.take(target)) {
+      upstream_ = std::move(pooled);
+      WorkerCounters::add(worker_.counters.upstream_reused);
+      co_return true;
+    }
+    auto c = std::make_unique<upstream::UpstreamConnection>(executor, target);
+    c->watchdog.arm(timeout, http::kUpstreamTimeout);
+    auto [ec] = co_await c->socket.async_connect(target->endpoint, nothrow);
+    c->watchdog.disarm();
+    WorkerCounters::add(worker_.counters.upstream_connects);
+    if (!ec) {
+      boost::system::error_code opt;
+      c->socket.set_option(asio::ip::tcp::no_delay(true), opt);
+      gate.report_connect(target, true);
+      upstream_ = std::move(c);
+      co_return true;
+    }
+    WorkerCounters::add(worker_.counters.upstream_connect_failures);
+    gate.report_connect(target, false);
+    tried_.push_back(target->id);
+    slot_.release();
+    auto again = co_await gate.admit(tried_, [this] { return client_gone(); });
+    if (again.status != upstream::AdmitStatus::granted) {
+      std::string why = c->watchdog.expired() ? "timed out" : ec.message();
+      if (again.status == upstream::AdmitStatus::cancelled) {
+        status_ = 499;
+        error_code_ = "ClientClosedRequest";
+        conn_.close_after_response();
+      } else if (again.status == upstream::AdmitStatus::no_ready_target) {
+        co_await reply(502, "UpstreamConnectFailed",
+                       "could not connect to any instance of deployment '" +
+                           deployment_->state->name + "' (last " + target->address + ": " + why + ")");
+      } else {
+        co_await reply(429, "TooManyRequests",
+                       "an instance of deployment '" + deployment_->state->name +
+                           "' refused the connection and no other became free in time");
+      }
+      co_return false;
+    }
+    slot_ = std::move(again.slot);
+  }
+}
+
+void Exchange::build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length) const {
+  const auto& req = conn_.request();
+  http::HeadWriter w(out);
+  w.request_line(req.method_text, forward_target_);
+  std::string_view forwarded_for;
+  for (const auto& f : req.fields) {
+    if (http::is_hop_by_hop(f, req)) continue;
+    switch (f.id) {
+      case bhttp::field::content_length:
+      case bhttp::field::expect:
+        continue;
+      case bhttp::field::authorization:
+        if (endpoint_->auth == settings::AuthMode::key) continue;  // the key stays here
+        break;
+      default:
+        break;
+    }
+    if (boost::beast::iequals(f.name, "x-forwarded-for")) {
+      forwarded_for = f.value;
+      continue;
+    }
+    if (boost::beast::iequals(f.name, "x-request-id") ||
+        boost::beast::iequals(f.name, "x-ms-client-request-id") ||
+        boost::beast::iequals(f.name, "x-forwarded-proto") ||
+        boost::beast::iequals(f.name, "x-forwarded-host"))
+      continue;
+    w.field(f.name, f.value);
+  }
+  w.field("x-request-id", request_id_);
+  if (!client_request_id_.empty()) w.field("x-ms-client-request-id", client_request_id_);
+  if (forwarded_for.empty()) {
+    w.field("X-Forwarded-For", conn_.peer_address());
+  } else {
+    std::string xff(forwarded_for);
+    xff += ", ";
+    xff += conn_.peer_address();
+    w.field("X-Forwarded-For", xff);
+  }
+  w.field("X-Forwarded-Proto", plan_->tls ? "https" : "http");
+  if (auto host = req.find(bhttp::field::host); !host.empty()) w.field("X-Forwarded-Host", host);
+  if (body_length) w.content_length(*body_length);
+  else if (req.framing == http::BodyFraming::chunked) w.field("Transfer-Encoding", "chunked");
+  else if (req.framing == http::BodyFraming::content_length) w.content_length(req.content_length);
+  else if (req.method == bhttp::verb::post || req.method == bhttp::verb::put) w.content_length(0);
+  w.end();
+}
+
+asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
+                                               const std::vector<std::string_view>& pieces,
+                                               std::string_view b) {
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(pieces.size() + 2);
+  if (!a.empty()) buffers.emplace_back(a.data(), a.size());
+  for (auto p : pieces) buffers.emplace_back(p.data(), p.size());
+  if (!b.empty()) buffers.emplace_back(b.data(), b.size());
+  upstream_->watchdog.arm(conn_.limits().body_idle_timeout, http::kBodyTimeout);
+  auto [ec, n] = co_await asio::async_write(upstream_->socket, buffers, nothrow);
+  co_return !ec;
+}
+
+asio::awaitable<bool> Exchange::send_request() {
+  const auto& req = conn_.request();
+  std::string out;
+  out.reserve(req.raw.size() + 256);
+  build_upstream_head(out);
+  if (req.framing == http::BodyFraming::none) {
+    if (!co_await write_upstream(out, {}, {})) {
+      co_await reply(502, "UpstreamWriteFailed", "the model's connection failed while sending the request");
+      co_return false;
+    }
+    request_sent_ = true;
+    co_return true;
+  }
+  const bool chunked = req.framing == http::BodyFraming::chunked;
+  std::vector<std::string_view> pieces;
+  for (;;) {
+    auto ec = co_await conn_.read_body(pieces);
+    if (ec) {
+      unsigned status = http::status_for_parse_error(ec);
+      if (status == 413) {
+        co_await reply(413, "RequestBodyTooLarge", "request body is larger than router.max_body_bytes");
+      } else if (ec == bhttp::error::partial_message || ec == asio::error::operation_aborted) {
+        status_ = 499;  // the client went away (or stalled) mid-upload
+        error_code_ = conn_.watchdog().expired() ? "ClientBodyTimeout" : "ClientClosedRequest";
+        conn_.close_after_response();
+      } else {
+        co_await reply(400, "BadRequest", "malformed request body: " + ec.message());
+      }
+      co_return false;
+    }
+    const bool last = pieces.empty();
+    std::size_t size = 0;
+    for (auto p : pieces) size += p.size();
+    if (chunked && !last) http::append_chunk_header(out, size);
+    std::string_view suffix = !chunked ? "" : last ? http::kLastChunk : http::kChunkEnd;
+    if (mirror_ >= 0) {
+      if (mirror_body_.size() + size > plan_->mirror_max_body) {
+        mirror_ = -1;  // too big to copy: this request is not mirrored
+        mirror_body_.clear();
+        deployment_->state->stats.mirror_failed.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        for (auto p : pieces) mirror_body_ += p;
+      }
+    }
+    if (!co_await write_upstream(out, pieces, suffix)) {
+      co_await reply(502, "UpstreamWriteFailed",
+                     "the model's connection failed while the request body was sent");
+      co_return false;
+    }
+    out.clear();
+    if (last) break;
+  }
+  request_sent_ = true;
+  co_return true;
+}
+
+asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseParser>& rp) {
+  auto& up = *upstream_;
+  upstream_start_ = Clock::now();
+  up.watchdog.arm(milliseconds(deployment_->request_settings.request_timeout_ms),
+                  http::kUpstreamTimeout);
+  rp.emplace(kMaxResponseHead, std::numeric_limits<std::uint64_t>::max());
+  if (conn_.request().method == bhttp::verb::head) rp->expect_no_body();
+  for (;;) {
+    if (!up.in.empty()) {
+      boost::system::error_code ec;
+      std::size_t used = rp->put(up.in.data(), ec);
+      if (!ec) {
+        up.in.consume(used);
+        unsigned status = rp->head().status;
+        if (status >= 200 || status == 101) break;
+        rp.emplace(kMaxResponseHead, std::numeric_limits<std::uint64_t>::max());  // skip 1xx
+        if (conn_.request().method == bhttp::verb::head) rp->expect_no_body();
+        continue;
+      }
+      if (ec != bhttp::error::need_more) {
+        co_await reply(502, "UpstreamMalformedResponse",
+                       "the model answered with malformed HTTP (" + ec.message() + ")");
+        co_return false;
+      }
+    }
+    auto space = up.in.prepare();
+    auto [ec, n] = co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    if (ec) {
+      if (up.watchdog.expired()) {
+        WorkerCounters::add(worker_.counters.upstream_timeouts);
+        co_await reply(504, "UpstreamTimeout",
+                       "the model did not answer within request_timeout_ms (" +
+                           std::to_string(deployment_->request_settings.request_timeout_ms) + " ms)");
+      } else {
+        co_await reply(502, "UpstreamReset",
+                       "the model closed or reset the connection before answering");
+      }
+      co_return false;
+    }
+    up.in.commit(n);
+  }
+  if (rp->head().status == 101) {
+    co_await reply(502, "UpstreamMalformedResponse", "the model tried to switch protocols");
+    co_return false;
+  }
+  upstream_time_ = Clock::now() - upstream_start_;
+  co_return true;
+}
+
+}  // namespace scoregate::proxy

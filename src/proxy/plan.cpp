@@ -1,0 +1,134 @@
+#include "proxy/plan.hpp"
+
+namespace scoregate::proxy {
+
+void LatencyHistogram::observe(std::uint64_t micros) {
+  double ms = static_cast<double>(micros) / 1000.0;
+  std::size_t i = 0;
+  while (i < kBoundsMs.size() && ms > kBoundsMs[i]) ++i;
+  buckets[i].fetch_add(1, std::memory_order_relaxed);
+  count.fetch_add(1, std::memory_order_relaxed);
+  sum_us.fetch_add(micros, std::memory_order_relaxed);
+}
+
+namespace {
+
+upstream::GateSettings gate_settings(const settings::RequestSettings& rs) {
+  upstream::GateSettings g;
+  g.slots_per_target = rs.max_concurrent_requests_per_instance;
+  g.max_queue_length = rs.max_queue_length;
+  g.max_queue_wait = std::chrono::milliseconds(rs.max_queue_wait_ms);
+  return g;
+}
+
+// Static targets resolved now; an existing Target with the same address keeps its
+// identity (in-flight count, pooled connections, readiness).
+std::vector<upstream::TargetPtr> static_targets(const settings::Deployment& d,
+                                                const std::vector<upstream::TargetPtr>& current,
+                                                std::vector<upstream::TargetSpec>& discovered,
+                                                Problems& problems) {
+  std::vector<upstream::TargetPtr> out;
+  for (const auto& text : d.targets) {
+    auto spec = upstream::parse_target(text);
+    if (!spec) {
+      problems.error("TARGET_INVALID", d.where, "target '" + text + "' is not HOST:PORT",
+                     "write targets as 10.0.0.5:5001, [fd00::5]:5001 or dns:NAME:PORT");
+      continue;
+    }
+    if (spec->discovered) {
+      discovered.push_back(*spec);
+      continue;
+    }
+    std::string error;
+    for (const auto& ep : upstream::resolve_blocking(*spec, error)) {
+      auto address = upstream::format_endpoint(ep);
+      upstream::TargetPtr t;
+      for (const auto& c : current)
+        if (c->address == address) t = c;
+      if (!t) {
+        t = std::make_shared<upstream::Target>();
+        t->address = address;
+        t->endpoint = ep;
+        t->id = upstream::next_target_id();
+      }
+      out.push_back(std::move(t));
+    }
+    if (!error.empty())
+      problems.error("TARGET_UNRESOLVED", d.where,
+                     "target '" + text + "' of deployment '" + d.name +
+                         "' does not resolve (" + error + ")",
+                     "use an IP address, a name this host resolves, or dns:NAME:PORT for names "
+                     "that appear later");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Config& config,
+                                                           Problems& problems) {
+  auto plan = std::make_shared<ProxyPlan>(config);
+  plan->tls = !config.extension.allow_insecure_connections;
+  plan->access_log = config.router.access_log;
+  std::lock_guard lock(mutex_);
+
+  // Pass 1: resolve everything without touching live state (a reload is all or nothing).
+  struct Resolved {
+    std::string key;
+    std::shared_ptr<DeploymentState> existing;
+    std::vector<upstream::TargetPtr> targets;
+    std::vector<upstream::TargetSpec> discovered;
+  };
+  std::vector<Resolved> resolved;
+  for (const auto& e : config.endpoints)
+    for (const auto& d : e.deployments) {
+      Resolved r;
+      r.key = e.name + "/" + d.name;
+      if (auto it = states_.find(r.key); it != states_.end()) r.existing = it->second;
+      r.targets = static_targets(d, r.existing ? r.existing->gate->targets()
+                                               : std::vector<upstream::TargetPtr>{},
+                                 r.discovered, problems);
+      resolved.push_back(std::move(r));
+    }
+  if (problems.has_errors()) return nullptr;
+
+  // Pass 2: commit.
+  std::map<std::string, std::shared_ptr<DeploymentState>> next;
+  std::size_t i = 0;
+  for (const auto& e : config.endpoints) {
+    EndpointPlan ep;
+    for (const auto& d : e.deployments) {
+      auto& r = resolved[i++];
+      auto state = r.existing;
+      if (!state) {
+        state = std::make_shared<DeploymentState>();
+        state->endpoint = e.name;
+        state->name = d.name;
+        state->gate = std::make_shared<upstream::Gate>(r.key, gate_settings(d.request_settings),
+                                                       std::move(r.targets));
+      } else {
+        state->gate->update_settings(gate_settings(d.request_settings));
+        state->gate->set_targets(std::move(r.targets));  // discovery adds its own later
+      }
+      {
+        std::lock_guard control(state->control_mutex);
+        state->discovered_specs = r.discovered;
+        state->probe = d.readiness_probe;
+      }
+      ep.deployments.push_back({state, d.request_settings});
+      next[r.key] = state;
+    }
+    plan->endpoints.push_back(std::move(ep));
+  }
+  states_ = std::move(next);
+  return plan;
+}
+
+std::vector<std::shared_ptr<DeploymentState>> DeploymentRegistry::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<DeploymentState>> out;
+  for (const auto& [key, s] : states_) out.push_back(s);
+  return out;
+}
+
+}  // namespace scoregate::proxy

@@ -1,0 +1,59 @@
+// The request handler of the router: one scoring request, phase by phase (DESIGN §4):
+//
+//   1. resolve route    /api/v1/endpoint/<name>/<path> or /api/v1/service/<name>/<path>  -> 404
+//   2. authenticate     Bearer key, constant time                                         -> 401
+//   3. choose           azureml-model-deployment header, else traffic percentages         -> 404
+//   4. admit            a slot on a ready target, or a bounded FIFO wait                  -> 429/503
+//   5. forward          keep-alive pool, request body streamed, answer streamed back      -> 502/504
+//   6. account          access log line, metrics
+//
+// The phases live in exchange.cpp (1-4, 6) and forward.cpp (5), in this order.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "http/server_connection.hpp"
+#include "proxy/plan.hpp"
+#include "upstream/pool.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace scoregate::proxy {
+
+// Router-level counters of one worker (one writer; read by the admin thread).
+struct WorkerCounters {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> router_errors[6]{};  // router's own replies by status / 100
+  std::atomic<std::uint64_t> upstream_connects{0}, upstream_connect_failures{0};
+  std::atomic<std::uint64_t> upstream_reused{0};
+  std::atomic<std::uint64_t> upstream_timeouts{0};
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
+  static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+// What one worker thread owns for proxying.
+struct WorkerContext {
+  upstream::ConnectionPool pool;
+  WorkerCounters counters;
+  std::shared_ptr<const ProxyPlan> plan;  // replaced (on this thread) at each reload
+  std::shared_ptr<spdlog::logger> access_log;
+};
+
+class Proxy final : public http::RequestHandler {
+ public:
+  explicit Proxy(WorkerContext& worker) : worker_(worker) {}
+  boost::asio::awaitable<void> handle(http::ServerConnection& conn) override;
+
+ private:
+  WorkerContext& worker_;
+};
+
+}  // namespace scoregate::proxy
