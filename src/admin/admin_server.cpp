@@ -1,0 +1,124 @@
+#include "admin/admin_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "http/serialize.hpp"
+#include "http/server_connection.hpp"
+
+namespace scoregate::admin {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string response(unsigned status, std::string_view type, std::string_view body, bool close) {
+  std::string out;
+  http::HeadWriter w(out);
+  w.status_line(status);
+  w.field("Content-Type", type);
+  w.field("Cache-Control", "no-store");
+  w.content_length(body.size());
+  if (close) w.field("Connection", "close");
+  w.end();
+  out += body;
+  return out;
+}
+
+class Handler final : public http::RequestHandler {
+ public:
+  explicit Handler(AdminModel& model) : model_(model) {}
+
+  asio::awaitable<void> handle(http::ServerConnection& conn) override {
+    const auto& req = conn.request();
+    std::vector<std::string_view> pieces;
+    do {  // admin requests carry no body worth reading; drain whatever is there
+      if (co_await conn.read_body(pieces)) co_return conn.close_after_response();
+    } while (!pieces.empty());
+    std::string_view path = req.target.substr(0, req.target.find('?'));
+    bool get = req.method_text == "GET" || req.method_text == "HEAD";
+    bool close = !conn.keep_alive();
+    if (get && path == "/healthz") {
+      co_await conn.write(response(200, "text/plain", "ok\n", close));
+    } else if (get && path == "/readyz") {
+      bool ready = model_.ready();
+      co_await conn.write(response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", close));
+    } else if (get && path == "/metrics") {
+      co_await conn.write(response(200, "text/plain; version=0.0.4", model_.metrics_text(), close));
+    } else if (get && (path == "/status" || path == "/")) {
+      co_await conn.write(response(200, "application/json", model_.status_json(), close));
+    } else if (path == "/-/reload") {
+      if (req.method_text != "POST") {
+        co_await conn.reply_error(405, "MethodNotAllowed", "use POST /-/reload");
+        co_return;
+      }
+      auto outcome = model_.reload("admin POST /-/reload");
+      std::string body = "{\"ok\":";
+      body += outcome.ok ? "true" : "false";
+      body += ",\"generation\":" + std::to_string(outcome.generation) + ",\"problems\":\"";
+      http::append_json_escaped(body, outcome.problems);
+      body += "\"}";
+      co_await conn.write(response(outcome.ok ? 200 : 422, "application/json", body, close));
+    } else {
+      co_await conn.reply_error(404, "NotFound",
+                                "admin paths: /healthz /readyz /metrics /status POST /-/reload");
+    }
+  }
+
+ private:
+  AdminModel& model_;
+};
+
+}  // namespace
+
+struct AdminServer::Impl {
+  explicit Impl(AdminModel& model) : handler(model) {}
+  Handler handler;
+  http::ServerLimits limits{.max_header_bytes = 16384, .max_body_bytes = 65536};
+  bool stopped = false;
+};
+
+AdminServer::AdminServer(asio::io_context& io, AdminModel& model)
+    : io_(io), model_(model), acceptor_(io), impl_(new Impl(model)) {}
+
+AdminServer::~AdminServer() {
+  stop();
+  delete impl_;
+}
+
+void AdminServer::listen(const tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+}
+
+tcp::endpoint AdminServer::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void AdminServer::start() {
+  auto loop = [](tcp::acceptor& acceptor, Impl& impl) -> asio::awaitable<void> {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (impl.stopped || ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;
+      auto serve = [](tcp::socket s, Impl& impl) -> asio::awaitable<void> {
+        http::ClientStream stream(std::move(s), nullptr);
+        http::ServerConnection conn(stream, impl.limits, impl.handler);
+        co_await conn.run();
+      };
+      asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), impl), asio::detached);
+    }
+  };
+  asio::co_spawn(io_, loop(acceptor_, *impl_), asio::detached);
+}
+
+void AdminServer::stop() {
+  impl_->stopped = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+}  // namespace scoregate::admin

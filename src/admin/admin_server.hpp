@@ -1,0 +1,46 @@
+// The admin listener (loopback by default, its own port): /healthz, /readyz, /metrics
+// (Prometheus text), /status (JSON), POST /-/reload. It runs on the control thread and
+// asks the runtime through AdminModel, so admin/ does not depend on runtime/.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace scoregate::admin {
+
+struct ReloadOutcome {
+  bool ok = false;
+  std::uint64_t generation = 0;
+  std::string problems;  // one problem per line (never a protected value)
+};
+
+class AdminModel {
+ public:
+  virtual ~AdminModel() = default;
+  virtual bool ready() const = 0;
+  virtual std::string status_json() const = 0;
+  virtual std::string metrics_text() const = 0;
+  virtual ReloadOutcome reload(std::string_view reason) = 0;
+};
+
+class AdminServer {
+ public:
+  AdminServer(boost::asio::io_context& io, AdminModel& model);
+  ~AdminServer();
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);  // throws std::system_error
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void start();
+  void stop();
+
+ private:
+  boost::asio::io_context& io_;
+  AdminModel& model_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace scoregate::admin

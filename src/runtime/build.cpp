@@ -1,0 +1,81 @@
+// Building a snapshot: settings -> validation -> certificate -> TLS context -> proxy plan.
+// All or nothing: any error leaves the running generation untouched.
+#include <spdlog/spdlog.h>
+
+#include "runtime/server.hpp"
+#include "tls/certificate.hpp"
+
+namespace scoregate::runtime {
+
+namespace {
+
+std::vector<std::string> split_names(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    auto name = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (!name.empty()) out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+http::ServerLimits limits_of(const settings::RouterSettings& r) {
+  http::ServerLimits l;
+  l.max_header_bytes = r.max_header_bytes;
+  l.max_body_bytes = r.max_body_bytes;
+  l.header_timeout = std::chrono::milliseconds(r.header_timeout_ms);
+  l.keepalive_timeout = std::chrono::milliseconds(r.keepalive_timeout_ms);
+  l.body_idle_timeout = std::chrono::milliseconds(r.body_idle_timeout_ms);
+  return l;
+}
+
+}  // namespace
+
+BuildOutcome Server::build(std::uint64_t generation) {
+  BuildOutcome out;
+  auto loaded = options_.load();
+  out.problems.append(loaded.problems);
+  if (loaded.problems.has_errors()) return out;
+  auto validated = settings::validate(std::move(loaded.config), settings::Purpose::serve);
+  out.problems.append(validated.problems);
+  if (!validated.settings) return out;
+  auto settings =
+      std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
+  const auto& cfg = settings->config();
+
+  auto snapshot = std::make_shared<Snapshot>();
+  if (!cfg.extension.allow_insecure_connections) {
+    auto material = tls::resolve_source(cfg, out.problems);
+    if (material) {
+      out.watch_dirs = material->watch_dirs;
+      tls::CheckOptions check;
+      check.names = split_names(cfg.extension.ssl_cname);
+      check.trusted_ca_file = cfg.router.trusted_ca_file;
+      check.development = options_.development;
+      auto certificate = tls::check_certificate(*material, check, out.problems);
+      if (certificate && !out.problems.has_errors()) {
+        std::string error;
+        snapshot->tls = tls::build_server_context(*certificate, {cfg.router.min_tls_version}, error);
+        if (!snapshot->tls)
+          out.problems.error("TLS_CONTEXT_FAILED", material->cert_label,
+                             "OpenSSL refused the certificate and key: " + error,
+                             "check the files with `scoregate cert check`");
+      }
+    }
+  }
+  if (out.problems.has_errors()) return out;
+  snapshot->plan = registry_.build(cfg, out.problems);
+  if (!snapshot->plan) return out;
+  snapshot->limits = limits_of(cfg.router);
+  snapshot->settings = std::move(settings);
+  snapshot->generation = generation;
+  out.snapshot = std::move(snapshot);
+  return out;
+}
+
+}  // namespace scoregate::runtime

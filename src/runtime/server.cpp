@@ -1,0 +1,174 @@
+#include "runtime/server.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+#include "runtime/control.hpp"
+#include "runtime/listen.hpp"
+
+namespace scoregate::runtime {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Server::Server(ServeOptions options) : options_(std::move(options)), control_(1) {}
+
+Server::~Server() = default;
+
+namespace {
+void log_problems(const Problems& problems) {
+  for (const auto& p : problems.items()) {
+    if (p.severity == Severity::error) spdlog::error("{}", format_problem(p));
+    else spdlog::warn("{}", format_problem(p));
+  }
+}
+
+std::string default_listen(const settings::Config& cfg, bool development) {
+  if (!cfg.router.listen.empty()) return cfg.router.listen;
+  if (development) return "127.0.0.1:8443";
+  return cfg.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
+}
+}  // namespace
+
+int Server::run() {
+  started_at_ = std::chrono::system_clock::now();
+  auto first = build(1);
+  if (!first.snapshot) {
+    std::cerr << "scoregate: refusing to start; fix these problems:\n"
+              << first.problems.to_string();
+    return 1;
+  }
+  log_problems(first.problems);
+  current_ = first.snapshot;
+  watch_dirs_ = first.watch_dirs;
+  const auto& cfg = current_->config();
+
+  listen_text_ = default_listen(cfg, options_.development);
+  unsigned n = cfg.router.workers ? cfg.router.workers : std::max(1u, std::thread::hardware_concurrency());
+  try {
+    auto endpoint = resolve_listen(listen_text_);
+    for (unsigned i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<Worker>(i, open_connections_));
+      workers_.back()->listen(endpoint);
+      if (i == 0) endpoint = workers_[0]->local_endpoint();  // port 0: all workers share the one chosen
+    }
+    listen_text_ = format_listen(endpoint);
+    admin_ = std::make_unique<admin::AdminServer>(control_, *this);
+    admin_->listen(resolve_listen(cfg.router.admin));
+  } catch (const std::exception& e) {
+    std::cerr << "scoregate: refusing to start; fix these problems:\n"
+              << "LISTEN_FAILED error: " << e.what()
+              << " \u2014 free the port or choose another with --listen / --admin HOST:PORT\n";
+    return 1;
+  }
+
+  asio::signal_set signals(control_, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload("SIGHUP");
+        } else if (draining_) {
+          spdlog::warn("second {}: stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          for (auto& w : workers_) w->drain(std::chrono::steady_clock::now());
+        } else {
+          begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  for (auto& w : workers_) w->start(current_);
+  admin_->start();
+  start_control_tasks();
+  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}, generation {}",
+               current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
+               format_listen(admin_->local_endpoint()), current_->generation);
+  if (options_.on_started) options_.on_started(*current_, listen_text_);
+
+  control_.run();
+  for (auto& w : workers_) w->join();
+  spdlog::info("scoregate stopped");
+  return 0;
+}
+
+bool Server::ready() const { return !draining_ && current_ != nullptr; }
+
+void Server::begin_drain(const char* signal_name) {
+  draining_ = true;
+  auto drain_ms = current_->config().router.drain_timeout_ms;
+  spdlog::info("{}: draining (no new connections; up to {} ms for requests in flight)", signal_name,
+               drain_ms);
+  if (admin_) admin_->stop();
+  if (control_tasks_) control_tasks_->stop();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
+  for (auto& w : workers_) w->drain(deadline);
+  // Workers end on their own; this thread waits for them, then lets the control loop end.
+  std::thread([this] {
+    for (auto& w : workers_) w->join();
+    control_.stop();
+  }).detach();
+}
+
+void Server::publish(SnapshotPtr next) {
+  current_ = next;
+  for (auto& w : workers_) w->publish(next);
+}
+
+admin::ReloadOutcome Server::reload(std::string_view reason) {
+  admin::ReloadOutcome outcome;
+  auto now = std::chrono::system_clock::now();
+  last_reload_time_ = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  if (draining_) {
+    outcome.problems = "draining: reload ignored";
+    outcome.generation = current_->generation;
+    return outcome;
+  }
+  auto next = build(current_->generation + 1);
+  outcome.problems = next.problems.to_string();
+  if (!next.snapshot) {
+    ++reloads_failed_;
+    last_reload_error_ = outcome.problems;
+    spdlog::error("reload ({}) refused; still serving generation {}:", reason, current_->generation);
+    log_problems(next.problems);
+    outcome.generation = current_->generation;
+    return outcome;
+  }
+  log_problems(next.problems);
+  const auto& old_cfg = current_->config();
+  const auto& new_cfg = next.snapshot->config();
+  if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections ||
+      old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
+      old_cfg.router.workers != new_cfg.router.workers) {
+    spdlog::warn("reload ({}): allowInsecureConnections, router.listen, router.admin and "
+                 "router.workers take effect only after a restart; the rest is applied",
+                 reason);
+    if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections) {
+      // Serving TLS with no context (or the reverse) is impossible without a restart.
+      ++reloads_failed_;
+      last_reload_error_ = "allowInsecureConnections changed: restart scoregate to apply it";
+      outcome.problems = last_reload_error_;
+      outcome.generation = current_->generation;
+      return outcome;
+    }
+  }
+  if (!next.watch_dirs.empty()) watch_dirs_ = next.watch_dirs;
+  ++reloads_ok_;
+  last_reload_error_.clear();
+  publish(next.snapshot);
+  if (control_tasks_) control_tasks_->settings_changed();
+  outcome.ok = true;
+  outcome.generation = current_->generation;
+  if (current_->tls)
+    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), expires {}", reason,
+                 current_->generation, current_->tls->summary().subject,
+                 current_->tls->summary().fingerprint_sha256, current_->tls->summary().not_after);
+  else
+    spdlog::info("reload ({}): generation {} live", reason, current_->generation);
+  return outcome;
+}
+
+}  // namespace scoregate::runtime

@@ -1,0 +1,28 @@
+// One generation of the router's configuration: validated settings, the proxy plan and the
+// TLS context. Built and checked off the hot path, then published whole to every worker
+// (DESIGN §4); connections and requests keep the generation they started with.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "http/server_connection.hpp"
+#include "proxy/plan.hpp"
+#include "settings/settings.hpp"
+#include "tls/context.hpp"
+
+namespace scoregate::runtime {
+
+struct Snapshot {
+  std::uint64_t generation = 0;
+  std::shared_ptr<const settings::ValidatedSettings> settings;
+  std::shared_ptr<const proxy::ProxyPlan> plan;
+  std::shared_ptr<const tls::ServerContext> tls;  // nullptr: plain HTTP
+  http::ServerLimits limits;
+
+  const settings::Config& config() const { return settings->config(); }
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace scoregate::runtime

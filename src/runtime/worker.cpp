@@ -1,0 +1,148 @@
+#include "runtime/worker.hpp"
+
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace scoregate::runtime {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+Worker::Worker(unsigned index, std::atomic<std::uint32_t>& open_connections)
+    : index_(index), open_connections_(open_connections), io_(1), acceptor_(io_), proxy_(context_) {
+  context_.access_log = spdlog::get("access");
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) {
+    io_.stop();
+    thread_.join();
+  }
+  context_.pool.close_all();
+}
+
+void Worker::listen(const tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  int one = 1;
+  // Every worker has its own accept queue on the same port; the kernel spreads connections.
+  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  acceptor_.bind(endpoint);
+  acceptor_.listen(4096);
+}
+
+tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void Worker::start(SnapshotPtr first) {
+  current_ = first;
+  context_.plan = first->plan;
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, housekeeping(), asio::detached);
+  thread_ = std::thread([this] {
+    std::string name = "sg-worker-" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    io_.run();
+  });
+}
+
+void Worker::publish(SnapshotPtr next) {
+  asio::post(io_, [this, next = std::move(next)] {
+    current_ = next;
+    context_.plan = next->plan;
+  });
+}
+
+void Worker::drain(std::chrono::steady_clock::time_point deadline) {
+  asio::post(io_, [this, deadline] {
+    draining_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto* c : live_) c->begin_drain();
+    auto timer = std::make_shared<asio::steady_timer>(io_, deadline);
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+      if (!live_.empty())
+        spdlog::warn("worker {}: drain time over, closing {} connection(s) with requests in flight",
+                     index_, live_.size());
+      io_.stop();
+    });
+    finish_drain_if_idle();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::finish_drain_if_idle() {
+  if (draining_ && live_.empty()) io_.stop();
+}
+
+asio::awaitable<void> Worker::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+    if (draining_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE/ENFILE/ENOBUFS: back off instead of spinning on a full descriptor table
+      spdlog::error("worker {}: accept failed: {}", index_, ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    if (open_connections_.load(std::memory_order_relaxed) >= current_->config().router.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // over router.max_connections: refuse rather than degrade everyone
+      continue;
+    }
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Worker::serve(tcp::socket socket) {
+  SnapshotPtr snap = current_;  // this connection keeps its generation's certificate and limits
+  SSL* ssl = nullptr;
+  if (snap->tls) {
+    ssl = SSL_new(snap->tls->native());
+    if (!ssl) co_return;
+  }
+  http::ClientStream stream(std::move(socket), ssl);
+  http::ServerConnection conn(stream, snap->limits, proxy_);
+  struct Registration {
+    Worker& w;
+    std::list<http::ServerConnection*>::iterator it;
+    Registration(Worker& worker, http::ServerConnection* c) : w(worker) {
+      it = w.live_.insert(w.live_.end(), c);
+      w.open_connections_.fetch_add(1, std::memory_order_relaxed);
+      w.connections_.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Registration() {
+      w.live_.erase(it);
+      w.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+      w.connections_.fetch_sub(1, std::memory_order_relaxed);
+      w.finish_drain_if_idle();
+    }
+  } registration(*this, &conn);
+  if (draining_) conn.begin_drain();
+  co_await conn.run();
+}
+
+asio::awaitable<void> Worker::housekeeping() {
+  asio::steady_timer timer(io_);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(nothrow);
+    if (ec || draining_) co_return;
+    context_.pool.sweep(upstream::Clock::now());
+  }
+}
+
+}  // namespace scoregate::runtime
