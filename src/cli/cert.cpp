@@ -1,0 +1,150 @@
+// `scoregate cert check`, `cert dev`, `secret create`, `settings show`.
+#include <ctime>
+#include <iostream>
+#include <regex>
+
+#include "cli/commands.hpp"
+#include "core/secure.hpp"
+#include "tls/certificate.hpp"
+#include "tls/devcert.hpp"
+
+namespace scoregate::cli {
+
+namespace {
+
+std::string utc(std::time_t t) {
+  char buf[32];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto comma = s.find(',', start);
+    auto part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+void print_summary(const tls::CertificateSummary& s) {
+  std::cout << "certificate\n"
+            << "  subject:     " << s.subject << "\n"
+            << "  issuer:      " << s.issuer << "\n";
+  std::cout << "  names:      ";
+  for (const auto& n : s.dns_names) std::cout << " " << n;
+  for (const auto& n : s.ip_addresses) std::cout << " " << n;
+  std::cout << "\n"
+            << "  key:         " << s.key_description << "\n"
+            << "  signature:   " << s.signature_algorithm << "\n"
+            << "  valid:       " << utc(s.not_before) << " to " << utc(s.not_after) << "\n"
+            << "  SHA-256:     " << s.fingerprint_sha256 << "\n"
+            << "  chain:\n";
+  for (std::size_t i = 0; i < s.chain_subjects.size(); ++i)
+    std::cout << "    [" << i << "] " << s.chain_subjects[i] << "\n";
+}
+
+// Loads and checks like serve does; prints problems. Returns the material if no error.
+std::optional<tls::Material> load_checked(const settings::Config& config,
+                                          const tls::CheckOptions& options, bool print_summary_too,
+                                          Problems& problems) {
+  auto material = tls::resolve_source(config, problems);
+  if (!material) return std::nullopt;
+  auto checked = tls::check_certificate(*material, options, problems);
+  if (checked && print_summary_too) print_summary(checked->summary);
+  if (problems.has_errors()) return std::nullopt;
+  return material;
+}
+
+}  // namespace
+
+int cert_check(const CertCheckArgs& a) {
+  settings::Config config;
+  if (!a.secret.empty()) {
+    if (!a.cert.empty() || !a.key.empty()) {
+      std::cerr << "scoregate cert check: give either --secret or --cert and --key, not both\n";
+      return 2;
+    }
+    config.extension.ssl_secret = a.secret;
+    config.router.secrets_dir = a.secrets_dir;
+  } else {
+    if (a.cert.empty() || a.key.empty()) {
+      std::cerr << "scoregate cert check: --cert and --key are required (or --secret NAME)\n";
+      return 2;
+    }
+    config.extension.ssl_cert_pem_file = a.cert;
+    config.extension.ssl_key_pem_file = a.key;
+  }
+  tls::CheckOptions options;
+  options.names = split(a.cname);
+  options.trusted_ca_file = a.ca_file;
+  Problems problems;
+  auto ok = load_checked(config, options, true, problems);
+  if (problems.empty()) {
+    std::cout << "no problems found\n";
+  } else {
+    std::cout << "problems\n";
+    for (const auto& p : problems.items()) std::cout << "  " << format_problem(p) << "\n";
+  }
+  return ok ? 0 : 1;
+}
+
+int cert_dev(const std::string& cnames, const std::string& out_dir) {
+  auto names = split(cnames);
+  if (names.empty()) {
+    std::cerr << "scoregate cert dev: --cname needs at least one name\n";
+    return 2;
+  }
+  auto m = tls::ensure_dev_material(out_dir, names);
+  std::cout << (m.created ? "created" : "reused") << " development certificate\n"
+            << "  CA (give to clients, e.g. curl --cacert): " << m.ca_cert_path << "\n"
+            << "  certificate chain (sslCertPemFile):      " << m.cert_path << "\n"
+            << "  private key (sslKeyPemFile):             " << m.key_path << "\n"
+            << "warning: signed by a local development CA: for development only, never production\n";
+  return 0;
+}
+
+int secret_create(const SecretCreateArgs& a) {
+  static const std::regex dns1123("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  if (!std::regex_match(a.name, dns1123) || a.name.size() > 253) {
+    std::cerr << "scoregate secret create: '" << a.name
+              << "' is not a valid Kubernetes name (lowercase letters, digits, '-' and '.')\n";
+    return 2;
+  }
+  settings::Config config;
+  config.extension.ssl_cert_pem_file = a.cert;
+  config.extension.ssl_key_pem_file = a.key;
+  Problems problems;
+  auto material = load_checked(config, {}, false, problems);
+  for (const auto& p : problems.items()) std::cerr << format_problem(p) << "\n";
+  if (!material) {
+    std::cerr << "scoregate secret create: no manifest written; fix the problems above\n";
+    return 1;
+  }
+  if (a.namespace_ != "azureml")
+    std::cerr << "warning: the Azure ML extension reads sslSecret from namespace azureml, not '"
+              << a.namespace_ << "'\n";
+  std::cout << "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " << a.name
+            << "\n  namespace: " << a.namespace_ << "\ntype: Opaque\ndata:\n"
+            << "  cert.pem: " << base64_encode(material->cert_bytes) << "\n"
+            << "  key.pem: " << base64_encode(material->key_bytes) << "\n";
+  return 0;
+}
+
+int settings_show(const settings::CommandLine& cl) {
+  auto loaded = settings::load(cl);
+  auto validated = settings::validate(loaded.config, settings::Purpose::show);
+  std::cout << settings::show(loaded.config);
+  Problems all = loaded.problems;
+  all.append(validated.problems);
+  if (!all.empty()) std::cerr << all.to_string();
+  return all.has_errors() ? 1 : 0;
+}
+
+}  // namespace scoregate::cli

@@ -1,0 +1,34 @@
+// Subcommands of the scoregate binary (DESIGN §3b). Each returns the exit status:
+// 0 ok, 1 refused (validation), 2 usage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "settings/settings.hpp"
+
+namespace scoregate::cli {
+
+struct ServeArgs {
+  settings::CommandLine settings;
+  std::string log_level = "info";
+};
+int serve(const ServeArgs& args);
+
+struct CertCheckArgs {
+  std::string cert, key, cname, secret, secrets_dir, ca_file;
+};
+int cert_check(const CertCheckArgs& args);
+
+int cert_dev(const std::string& cnames, const std::string& out_dir);
+
+struct SecretCreateArgs {
+  std::string name, cert, key, namespace_ = "azureml";
+};
+int secret_create(const SecretCreateArgs& args);
+
+int settings_show(const settings::CommandLine& cl);
+
+int model_server(const std::string& listen);
+
+}  // namespace scoregate::cli
