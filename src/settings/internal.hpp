@@ -54,7 +54,9 @@ extern const char* const kBoolSpellings;  // for messages
 // A key as it may be shown in messages: setting-name-like keys verbatim, anything else (which
 // might be a misplaced value, e.g. a path) is not echoed.
 std::string display_key(std::string_view key);
-// "'value'" for ordinary settings, "(protected)" for protected ones.
+// "'value'", cut to one printable line: for values that are never secret.
+std::string quoted(std::string_view value);
+// quoted(value) for ordinary settings, "(protected)" for protected ones.
 std::string display_value(const Config& c, const std::string& key, std::string_view value);
 
 // Canonical spelling of a service type ("loadbalancer" -> "LoadBalancer"), nullopt if none.

@@ -103,8 +103,12 @@ std::string display_key(std::string_view key) {
 }
 
 std::string display_value(const Config& c, const std::string& key, std::string_view value) {
-  if (c.is_protected(key)) return "(protected)";
-  // Values are shown to help find the mistake, but a value is one line of printable text.
+  return c.is_protected(key) ? std::string("(protected)") : quoted(value);
+}
+
+std::string quoted(std::string_view value) {
+  // Values are shown to help find the mistake, but as one line of printable text: a value may
+  // hold newlines or escape sequences that would garble a terminal or a log line.
   std::string out = "'";
   for (unsigned char ch : value.substr(0, 80)) out += std::isprint(ch) ? char(ch) : '?';
   if (value.size() > 80) out += "...";

@@ -47,7 +47,7 @@ void YamlReader::endpoint(const YAML::Node& map, std::size_t yaml_index) {
       else if (text && *text == "none") ep.auth_mode = AuthMode::none;
       else if (text)
         p_.error("SETTING_INVALID_VALUE", at,
-                 "auth_mode must be key or none, got " + display_value(c_, "", *text),
+                 "auth_mode must be key or none, got " + quoted(*text),
                  "write auth_mode: key (clients send Authorization: Bearer KEY) or, for "
                  "internal clusters and benchmarks only, auth_mode: none");
     } else if (k == "keys") {
@@ -148,7 +148,7 @@ void YamlReader::percentages(std::vector<std::pair<std::string, unsigned>>& out,
     } else {
       p_.error("SETTING_INVALID_VALUE", at,
                "the percentage for " + display_key(k) + " must be a whole number from 0 to "
-               "100, got " + display_value(c_, "", *text),
+               "100, got " + quoted(*text),
                "write a whole percentage without '%', e.g. " + display_key(k) + ": 10");
     }
   });

@@ -181,7 +181,7 @@ void validate_router(const Config& c, Problems& p) {
             "give the admin listener its own port, e.g. --admin 127.0.0.1:9901");
   if (r.min_tls_version != "1.2" && r.min_tls_version != "1.3")
     p.error("SETTING_INVALID_VALUE", c.where_of("router.min_tls_version"),
-            "router.min_tls_version " + display_value(c, "", r.min_tls_version) +
+            "router.min_tls_version " + quoted(r.min_tls_version) +
                 " is not a supported TLS version",
             "write min_tls_version: \"1.2\" (the default) or \"1.3\"");
   number_range(c, p, "router.workers", r.workers, 0, 1024);

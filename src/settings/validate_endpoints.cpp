@@ -65,16 +65,21 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
   return with_port(std::string(host), t.substr(colon + 1));
 }
 
-std::string deployment_names(const Config& c, const Endpoint& ep) {
+bool has_deployment(const Endpoint& ep, const std::string& name) {
+  return std::any_of(ep.deployments.begin(), ep.deployments.end(),
+                     [&](const Deployment& d) { return d.name == name; });
+}
+
+std::string deployment_names(const Endpoint& ep) {
   std::string out;
-  for (const auto& d : ep.deployments) out += (out.empty() ? "" : ", ") + display_value(c, "", d.name);
+  for (const auto& d : ep.deployments) out += (out.empty() ? "" : ", ") + quoted(d.name);
   return out.empty() ? "it has none" : out;
 }
 
 void targets(const Config& c, Deployment& d, const std::string& path, Problems& p) {
   if (d.targets.empty()) {
     p.error("DEPLOYMENT_NO_TARGETS", where_in(c, path, d.where),
-            "deployment " + display_value(c, "", d.name) + " has no targets",
+            "deployment " + quoted(d.name) + " has no targets",
             "list the model pods under targets:, e.g. targets: [ \"10.0.0.5:5001\" ] or "
             "[ \"dns:blue.fraud.svc.cluster.local:5001\" ]");
     return;
@@ -87,7 +92,7 @@ void targets(const Config& c, Deployment& d, const std::string& path, Problems& 
     }
     const std::string at = path + ".targets[" + std::to_string(i) + "]";
     p.error("TARGET_INVALID", where_in(c, at, d.where),
-            "target " + display_value(c, "", d.targets[i]) + " is not valid: " + why,
+            "target " + quoted(d.targets[i]) + " is not valid: " + why,
             "write HOST:PORT, [IPv6]:PORT, HOST (port 5001) or dns:NAME:PORT, e.g. "
             "10.0.0.5:5001 or dns:blue.fraud.svc.cluster.local:5001");
   }
@@ -126,7 +131,7 @@ void probe(const Config& c, const Deployment& d, const std::string& path, Proble
                        std::all_of(r.path.begin(), r.path.end(),
                                    [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
   if (!path_ok)
-    bad("path", "readiness_probe.path " + display_value(c, "", r.path) + " is not a URL path",
+    bad("path", "readiness_probe.path " + quoted(r.path) + " is not a URL path",
         "write a path starting with '/' without spaces, e.g. path: /");
   const std::pair<const char*, std::uint32_t> thresholds[] = {
       {"success_threshold", r.success_threshold}, {"failure_threshold", r.failure_threshold}};
@@ -154,7 +159,7 @@ void probe(const Config& c, const Deployment& d, const std::string& path, Proble
 void deployments(Config& c, Endpoint& ep, const std::string& path, Problems& p) {
   if (ep.deployments.empty())
     p.error("ENDPOINT_NO_DEPLOYMENTS", where_in(c, path, ep.where),
-            "endpoint " + display_value(c, "", ep.name) + " has no deployments",
+            "endpoint " + quoted(ep.name) + " has no deployments",
             "add deployments: with at least one deployment (name: and targets:)");
   std::map<std::string, std::string> seen;  // name -> where
   for (std::size_t i = 0; i < ep.deployments.size(); ++i) {
@@ -163,12 +168,12 @@ void deployments(Config& c, Endpoint& ep, const std::string& path, Problems& p) 
     const std::string at = where_in(c, dpath + ".name", d.where);
     if (auto why = name_problem(d.name))
       p.error("DEPLOYMENT_NAME_INVALID", at,
-              "deployment name " + display_value(c, "", d.name) + " is not valid: " + *why,
+              "deployment name " + quoted(d.name) + " is not valid: " + *why,
               "use 3 to 32 letters, digits or '-', starting with a letter, e.g. name: blue");
     else if (auto [it, fresh] = seen.emplace(d.name, at); !fresh)
       p.error("DEPLOYMENT_DUPLICATE", at,
-              "deployment " + display_value(c, "", d.name) + " appears twice in endpoint " +
-                  display_value(c, "", ep.name) + " (first at " + it->second + ")",
+              "deployment " + quoted(d.name) + " appears twice in endpoint " +
+                  quoted(ep.name) + " (first at " + it->second + ")",
               "give each deployment of an endpoint its own name");
     targets(c, d, dpath, p);
     request_settings(c, d, dpath, p);
@@ -180,7 +185,7 @@ void auth(const Config& c, const Endpoint& ep, const std::string& path, Problems
   const std::string at = where_in(c, path + ".keys", ep.where);
   if (ep.auth_mode == AuthMode::none) {
     p.warning("AUTH_NONE", where_in(c, path + ".auth_mode", ep.where),
-              "endpoint " + display_value(c, "", ep.name) +
+              "endpoint " + quoted(ep.name) +
                   " has auth_mode: none: anyone who can reach it can call it",
               "use auth_mode: none only on internal clusters and for benchmarks; otherwise "
               "remove it (key is the default) and set keys.primary");
@@ -188,7 +193,7 @@ void auth(const Config& c, const Endpoint& ep, const std::string& path, Problems
   }
   if (ep.primary_key.empty() && ep.primary_key_file.empty())
     p.error("AUTH_KEY_MISSING", at,
-            "endpoint " + display_value(c, "", ep.name) + " uses key auth but has no primary key",
+            "endpoint " + quoted(ep.name) + " uses key auth but has no primary key",
             "set keys: { primary_file: /path/to/key } (or keys.primary), or say auth_mode: none "
             "explicitly for an internal endpoint");
   const std::pair<const char*, const std::string*> keys[] = {{"primary", &ep.primary_key},
@@ -218,7 +223,7 @@ void traffic(Config& c, Endpoint& ep, const std::string& path, Problems& p) {
       ep.traffic = {{ep.deployments.front().name, 100}};
     } else if (ep.deployments.size() > 1) {
       p.warning("TRAFFIC_NONE", where_in(c, path, ep.where),
-                "endpoint " + display_value(c, "", ep.name) + " has " +
+                "endpoint " + quoted(ep.name) + " has " +
                     std::to_string(ep.deployments.size()) +
                     " deployments and no traffic: requests without an azureml-model-deployment "
                     "header get 404",
@@ -231,18 +236,17 @@ void traffic(Config& c, Endpoint& ep, const std::string& path, Problems& p) {
   std::uint64_t sum = 0;
   for (const auto& [name, percent] : ep.traffic) {
     sum += percent;
-    bool known = std::any_of(ep.deployments.begin(), ep.deployments.end(),
-                             [&](const Deployment& d) { return d.name == name; });
+    const bool known = has_deployment(ep, name);
     if (!known)
-      p.error("TRAFFIC_UNKNOWN_DEPLOYMENT", where_in(c, path + ".traffic." + name, ep.where),
-              "traffic names " + display_value(c, "", name) + ", which is not a deployment of "
-              "endpoint " + display_value(c, "", ep.name),
-              "use one of its deployments (" + deployment_names(c, ep) +
+      p.error("TRAFFIC_UNKNOWN_DEPLOYMENT", where_in(c, path + ".traffic." + display_key(name), ep.where),
+              "traffic names " + quoted(name) + ", which is not a deployment of "
+              "endpoint " + quoted(ep.name),
+              "use one of its deployments (" + deployment_names(ep) +
                   "), or remove that entry");
   }
   if (sum != 0 && sum != 100)
     p.error("TRAFFIC_SUM", where_in(c, path + ".traffic", ep.where),
-            "traffic percentages of endpoint " + display_value(c, "", ep.name) + " add up to " +
+            "traffic percentages of endpoint " + quoted(ep.name) + " add up to " +
                 std::to_string(sum),
             "make them add up to 100 (or all 0 to route only by the azureml-model-deployment "
             "header)");
@@ -256,17 +260,16 @@ void mirror(const Config& c, const Endpoint& ep, const std::string& path, Proble
                 " deployments; at most one may receive mirrored traffic",
             "keep one entry, e.g. mirror_traffic: { green: 10 }");
   for (const auto& [name, percent] : ep.mirror_traffic) {
-    bool known = std::any_of(ep.deployments.begin(), ep.deployments.end(),
-                             [&](const Deployment& d) { return d.name == name; });
-    const std::string eat = where_in(c, path + ".mirror_traffic." + name, ep.where);
+    const bool known = has_deployment(ep, name);
+    const std::string eat = where_in(c, path + ".mirror_traffic." + display_key(name), ep.where);
     if (!known)
       p.error("MIRROR_INVALID", eat,
-              "mirror_traffic names " + display_value(c, "", name) +
-                  ", which is not a deployment of endpoint " + display_value(c, "", ep.name),
-              "use one of its deployments (" + deployment_names(c, ep) + ")");
+              "mirror_traffic names " + quoted(name) +
+                  ", which is not a deployment of endpoint " + quoted(ep.name),
+              "use one of its deployments (" + deployment_names(ep) + ")");
     if (percent < 1 || percent > 50)
       p.error("MIRROR_INVALID", eat,
-              "mirror_traffic for " + display_value(c, "", name) + " is " +
+              "mirror_traffic for " + quoted(name) + " is " +
                   std::to_string(percent) + "%, outside 1 to 50",
               "mirror from 1 to 50 percent of the requests, or remove mirror_traffic");
   }
@@ -288,11 +291,11 @@ void validate_endpoints(Config& c, Purpose purpose, Problems& p) {
     const std::string at = where_in(c, path + ".name", ep.where);
     if (auto why = name_problem(ep.name))
       p.error("ENDPOINT_NAME_INVALID", at,
-              "endpoint name " + display_value(c, "", ep.name) + " is not valid: " + *why,
+              "endpoint name " + quoted(ep.name) + " is not valid: " + *why,
               "use 3 to 32 letters, digits or '-', starting with a letter, e.g. name: fraud");
     else if (auto [it, fresh] = seen.emplace(ep.name, at); !fresh)
       p.error("ENDPOINT_DUPLICATE", at,
-              "endpoint name " + display_value(c, "", ep.name) + " is used twice (first at " +
+              "endpoint name " + quoted(ep.name) + " is used twice (first at " +
                   it->second + ")",
               "give each endpoint its own name; scoring URIs select endpoints by name");
     deployments(c, ep, path, p);

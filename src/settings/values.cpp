@@ -57,7 +57,7 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
           s.*member = std::string(value);
         } else if constexpr (std::is_same_v<T, bool>) {
           if (auto b = parse_bool(value)) s.*member = *b;
-          else bad_bool(problems, where, f.key, display_value(Config{}, "", value));
+          else bad_bool(problems, where, f.key, quoted(value));
         } else {
           constexpr auto max = std::numeric_limits<T>::max();
           if (auto n = parse_uint(value, max)) {
@@ -66,7 +66,7 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
             problems.error("SETTING_INVALID_VALUE", where,
                            std::string(f.key) + " must be a whole number from 0 to " +
                                std::to_string(max) + ", got " +
-                               display_value(Config{}, "", value),
+                               quoted(value),
                            "write the number in decimal digits only (no sign, unit, "
                            "exponent or 0x prefix)");
           }
