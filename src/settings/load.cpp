@@ -179,8 +179,19 @@ LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
   r.config.source = std::string(source_name);
   const std::string source = source_name.empty() ? std::string("<yaml>") : r.config.source;
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
-    detail::YamlReader(r.config, r.problems, source).document(root);
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    if (!docs.empty()) detail::YamlReader(r.config, r.problems, source).document(docs[0]);
+    // YAML::Load would silently drop whatever follows a second "---".
+    for (std::size_t i = 1; i < docs.size(); ++i) {
+      if (docs[i].IsNull()) continue;
+      const YAML::Mark m = docs[i].Mark();
+      r.problems.error("CONFIG_YAML_SYNTAX",
+                       m.is_null() ? source : source + ":" + std::to_string(m.line + 1),
+                       "the file holds more than one YAML document (separated by '---'); "
+                       "only one is read",
+                       "put all settings in one document and remove the extra '---' line");
+      break;
+    }
   } catch (const YAML::Exception& e) {
     yaml_syntax(r.problems, source, e.mark, e.msg);
   } catch (const std::exception&) {

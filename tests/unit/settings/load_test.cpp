@@ -290,6 +290,14 @@ TEST(SettingsLoad, YamlSyntaxErrorsGiveLineAndColumn) {
   }
 }
 
+TEST(SettingsLoad, ASecondYamlDocumentIsNotSilentlyIgnored) {
+  auto r = load_yaml("---\nextension:\n  sslCname: a.example.com\n---\nrouter:\n  workers: 2\n");
+  const Problem& p = only(r.problems, "CONFIG_YAML_SYNTAX");
+  EXPECT_EQ(p.where, "test.yaml:5");
+  EXPECT_EQ(r.config.extension.ssl_cname, "a.example.com");
+  EXPECT_TRUE(load_yaml("---\nextension:\n  sslCname: a\n---\n").problems.empty());
+}
+
 TEST(SettingsLoad, AllProblemsOfAFileAreReportedAtOnce) {
   auto r = load_yaml(
       "extension:\n"
