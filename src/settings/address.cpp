@@ -11,7 +11,8 @@ namespace scoregate::settings::detail {
 namespace {
 
 bool all_digits_or_dots(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char ch) { return ch == '.' || (ch >= '0' && ch <= '9'); });
+  return std::all_of(s.begin(), s.end(),
+                     [](char ch) { return ch == '.' || (ch >= '0' && ch <= '9'); });
 }
 
 }  // namespace
@@ -70,9 +71,11 @@ std::optional<std::string> host_port_error(std::string_view s) {
     if (colon == s.npos) return "no ':PORT'";
     host = s.substr(0, colon);
     port = s.substr(colon + 1);
-    if (host.find(':') != host.npos) return "an IPv6 address must be written in [], e.g. [::1]:8443";
+    if (host.find(':') != host.npos)
+      return "an IPv6 address must be written in [], e.g. [::1]:8443";
     if (host.empty()) return "no host before ':PORT' (use 0.0.0.0 for all IPv4 addresses)";
-    if (!is_ipv4(host) && !is_hostname(host)) return "the host is neither an IPv4 address nor a host name";
+    if (!is_ipv4(host) && !is_hostname(host))
+      return "the host is neither an IPv4 address nor a host name";
   }
   if (!parse_port(port)) return "the port is not a number from 0 to 65535";
   return std::nullopt;

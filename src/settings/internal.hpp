@@ -17,11 +17,12 @@ namespace scoregate::settings::detail {
 
 // ---- key tables (the spelling users write) ----
 extern const std::vector<std::string_view> kTopKeys;
-extern const std::vector<std::string_view> kExtensionKeys;      // plain (--config / extension:)
-extern const std::vector<std::string_view> kProtectedOnlyKeys;  // only protected: / --config-protected
+extern const std::vector<std::string_view> kExtensionKeys;  // plain (--config / extension:)
+extern const std::vector<std::string_view>
+    kProtectedOnlyKeys;  // only protected: / --config-protected
 extern const std::vector<std::string_view> kEndpointKeys;
 extern const std::vector<std::string_view> kDeploymentKeys;
-extern const std::vector<std::string_view> kAuthKeysKeys;       // endpoint `keys:` map
+extern const std::vector<std::string_view> kAuthKeysKeys;  // endpoint `keys:` map
 bool is_protected_only(std::string_view key);
 bool is_extension_key(std::string_view key);
 std::vector<std::string_view> all_extension_keys();  // plain + protected-only

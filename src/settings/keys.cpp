@@ -12,7 +12,7 @@ namespace detail {
 
 const std::vector<std::string_view> kTopKeys = {"extension", "protected", "router", "endpoints"};
 const std::vector<std::string_view> kExtensionKeys = {
-    "allowInsecureConnections", "sslSecret",       "sslCname",
+    "allowInsecureConnections",   "sslSecret",       "sslCname",
     "inferenceRouterServiceType", "enableInference", "inferenceRouterHA"};
 const std::vector<std::string_view> kProtectedOnlyKeys = {"sslCertPemFile", "sslKeyPemFile"};
 const std::vector<std::string_view> kEndpointKeys = {"name",    "auth_mode",      "keys",
@@ -85,8 +85,8 @@ std::optional<bool> parse_bool(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(),
-                                   [](char ch) { return ch >= '0' && ch <= '9'; }))
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
     return std::nullopt;
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -95,10 +95,10 @@ std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max
 }
 
 std::string display_key(std::string_view key) {
-  bool name_like = !key.empty() && key.size() <= 64 &&
-                   std::all_of(key.begin(), key.end(), [](unsigned char ch) {
-                     return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
-                   });
+  bool name_like =
+      !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](unsigned char ch) {
+        return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
+      });
   return name_like ? std::string(key) : std::string("<key not shown>");
 }
 
@@ -117,8 +117,7 @@ std::string quoted(std::string_view value) {
 
 std::optional<std::string> canonical_service_type(std::string_view text) {
   for (std::string_view t : {"LoadBalancer", "NodePort", "ClusterIP"}) {
-    if (t.size() == text.size() &&
-        std::equal(t.begin(), t.end(), text.begin(), [](char a, char b) {
+    if (t.size() == text.size() && std::equal(t.begin(), t.end(), text.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         }))
@@ -138,10 +137,10 @@ void report_unknown(Problems& problems, const std::string& where, std::string_vi
   std::string fix = near.empty() ? "remove it; the keys allowed " + std::string(level) + " are "
                                  : "did you mean " + near + "? Otherwise remove it";
   if (near.empty()) {
-    for (std::size_t i = 0; i < known.size(); ++i)
-      fix += (i ? ", " : "") + std::string(known[i]);
+    for (std::size_t i = 0; i < known.size(); ++i) fix += (i ? ", " : "") + std::string(known[i]);
   } else if (is_protected_only(near) && level == "under extension:") {
-    fix += " (" + near + " is configuration-protected: put it under protected: or pass it "
+    fix += " (" + near +
+           " is configuration-protected: put it under protected: or pass it "
            "with --config-protected)";
   }
   problems.error("SETTING_UNKNOWN", where,

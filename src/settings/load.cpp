@@ -75,8 +75,7 @@ void YamlReader::document(const YAML::Node& root) {
       if (f.key == k) section = "router";
     if (section.empty()) return report_unknown(p_, at, k, kTopKeys, "at the top level");
     p_.error("SETTING_UNKNOWN", at, k + " is not a top-level key",
-             "move it under " + section + ": (indented), e.g.\n" + section + ":\n  " + k +
-                 ": ...");
+             "move it under " + section + ": (indented), e.g.\n" + section + ":\n  " + k + ": ...");
   });
 }
 
@@ -103,8 +102,10 @@ void YamlReader::fields(S& s, const std::vector<Field<S>>& table, const YAML::No
     const std::string at = where(key, path + "." + display_key(k));
     for (const auto& f : table) {
       if (f.key != k) continue;
-      if (path == "router") record(c_, "router." + k, at);
-      else c_.origins[path + "." + k] = at;
+      if (path == "router")
+        record(c_, "router." + k, at);
+      else
+        c_.origins[path + "." + k] = at;
       if (auto text = scalar(v, at, k)) set_field(s, f, *text, at, p_);
       return;
     }

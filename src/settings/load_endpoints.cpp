@@ -9,8 +9,8 @@ namespace {
 constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
 
 std::string strip_trailing_space(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.pop_back();
   return s;
 }
@@ -43,11 +43,12 @@ void YamlReader::endpoint(const YAML::Node& map, std::size_t yaml_index) {
       if (auto text = scalar(v, at, k)) ep.name = *text;
     } else if (k == "auth_mode") {
       auto text = scalar(v, at, k);
-      if (text && *text == "key") ep.auth_mode = AuthMode::key;
-      else if (text && *text == "none") ep.auth_mode = AuthMode::none;
+      if (text && *text == "key")
+        ep.auth_mode = AuthMode::key;
+      else if (text && *text == "none")
+        ep.auth_mode = AuthMode::none;
       else if (text)
-        p_.error("SETTING_INVALID_VALUE", at,
-                 "auth_mode must be key or none, got " + quoted(*text),
+        p_.error("SETTING_INVALID_VALUE", at, "auth_mode must be key or none, got " + quoted(*text),
                  "write auth_mode: key (clients send Authorization: Bearer KEY) or, for "
                  "internal clusters and benchmarks only, auth_mode: none");
     } else if (k == "keys") {
@@ -129,8 +130,9 @@ void YamlReader::auth_keys(Endpoint& ep, const YAML::Node& map, const std::strin
       p_.error("AUTH_KEY_FILE_UNREADABLE", at,
                "cannot read the " + which + " key file: " +
                    (file.text ? std::string("it holds no key (empty)") : file.error),
-               "make " + k + " name a readable regular file (at most 64 KiB) that holds the "
-               "key, e.g. created with: head -c 32 /dev/urandom | base64 > FILE");
+               "make " + k +
+                   " name a readable regular file (at most 64 KiB) that holds the "
+                   "key, e.g. created with: head -c 32 /dev/urandom | base64 > FILE");
     key_value = std::move(content);
   });
 }
@@ -147,8 +149,10 @@ void YamlReader::percentages(std::vector<std::pair<std::string, unsigned>>& out,
       out.emplace_back(k, static_cast<unsigned>(*n));
     } else {
       p_.error("SETTING_INVALID_VALUE", at,
-               "the percentage for " + display_key(k) + " must be a whole number from 0 to "
-               "100, got " + quoted(*text),
+               "the percentage for " + display_key(k) +
+                   " must be a whole number from 0 to "
+                   "100, got " +
+                   quoted(*text),
                "write a whole percentage without '%', e.g. " + display_key(k) + ": 10");
     }
   });
@@ -157,8 +161,7 @@ void YamlReader::percentages(std::vector<std::pair<std::string, unsigned>>& out,
 void YamlReader::string_list(std::vector<std::string>& out, const YAML::Node& seq,
                              const std::string& path) {
   if (seq.IsNull()) return;
-  if (!seq.IsSequence())
-    return wrong_type(seq, path, "a list, e.g. [ \"10.0.0.5:5001\" ]");
+  if (!seq.IsSequence()) return wrong_type(seq, path, "a list, e.g. [ \"10.0.0.5:5001\" ]");
   std::size_t i = 0;
   for (const auto& item : seq) {
     const std::string at = where(item, path + "[" + std::to_string(i++) + "]");

@@ -16,8 +16,10 @@ constexpr const char* kSecret = "(secret)";
 void string_setting(YAML::Emitter& out, const Config& c, const std::string& key,
                     const std::string& value) {
   out << YAML::Key << key << YAML::Value;
-  if (!value.empty() && c.is_protected(key)) out << kProtected;
-  else out << value;
+  if (!value.empty() && c.is_protected(key))
+    out << kProtected;
+  else
+    out << value;
 }
 
 void extension(YAML::Emitter& out, const Config& c) {
@@ -44,8 +46,10 @@ void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>&
     std::visit(
         [&](auto member) {
           using T = std::remove_cv_t<std::remove_reference_t<decltype(s.*member)>>;
-          if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) out << s.*member;
-          else out << static_cast<unsigned long long>(s.*member);
+          if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>)
+            out << s.*member;
+          else
+            out << static_cast<unsigned long long>(s.*member);
         },
         f.ref);
   }
@@ -93,13 +97,13 @@ void endpoint(YAML::Emitter& out, const Endpoint& ep) {
       << (ep.auth_mode == AuthMode::key ? "key" : "none");
   // Whether a key is set, and from where, helps; the key and its file name do not belong here.
   out << YAML::Key << "keys" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  const std::pair<const char*, const std::string*> keys[] = {
-      {"primary", &ep.primary_key}, {"secondary", &ep.secondary_key}};
+  const std::pair<const char*, const std::string*> keys[] = {{"primary", &ep.primary_key},
+                                                             {"secondary", &ep.secondary_key}};
   const std::string* files[] = {&ep.primary_key_file, &ep.secondary_key_file};
   for (std::size_t i = 0; i < 2; ++i) {
     const bool from_file = !files[i]->empty();
-    out << YAML::Key << (std::string(keys[i].first) + (from_file ? "_file" : ""))
-        << YAML::Value << (keys[i].second->empty() && !from_file ? "" : kSecret);
+    out << YAML::Key << (std::string(keys[i].first) + (from_file ? "_file" : "")) << YAML::Value
+        << (keys[i].second->empty() && !from_file ? "" : kSecret);
   }
   out << YAML::EndMap;
   percentages(out, "traffic", ep.traffic);
@@ -121,7 +125,8 @@ std::string show(const Config& config) {
   for (const auto& ep : config.endpoints) endpoint(out, ep);
   out << YAML::EndSeq;
   out << YAML::EndMap;
-  if (!out.good()) return "# the settings could not be written as YAML: " + out.GetLastError() + "\n";
+  if (!out.good())
+    return "# the settings could not be written as YAML: " + out.GetLastError() + "\n";
   return std::string(out.c_str()) + "\n";
 }
 

@@ -32,8 +32,9 @@ void tls_source(const Config& c, Problems& p) {
     if (cert) pems.push_back("sslCertPemFile");
     if (key) pems.push_back("sslKeyPemFile");
     p.error("TLS_SOURCE_CONFLICT", c.where_of("sslSecret"),
-            "sslSecret and " + join(pems) + " are both set: they are two ways to give the "
-            "certificate and only one may be used",
+            "sslSecret and " + join(pems) +
+                " are both set: they are two ways to give the "
+                "certificate and only one may be used",
             "keep one: remove sslSecret, or remove sslCertPemFile and sslKeyPemFile");
   } else if (cert != key) {
     const std::string given = cert ? "sslCertPemFile" : "sslKeyPemFile";
@@ -76,7 +77,8 @@ void tls_names(Config& c, Problems& p) {
       normal += (normal.empty() ? "" : ",") + std::string(name);
       start = comma + 1;
     }
-    if (ok) e.ssl_cname = normal;
+    if (ok)
+      e.ssl_cname = normal;
     else
       p.error("SETTING_INVALID_VALUE", c.where_of("sslCname"),
               "sslCname " + display_value(c, "sslCname", e.ssl_cname) +
@@ -110,9 +112,10 @@ void insecure(const Config& c, Problems& p) {
   p.warning("INSECURE_TLS_SETTINGS_IGNORED", at,
             join(left) + (left.size() == 1 ? " is" : " are") +
                 " set but ignored because allowInsecureConnections is True",
-            "remove " + join(left) + " (the extension's \"Disable TLS\" steps remove sslCname "
-            "and the sslSecret or sslPem settings), or set allowInsecureConnections=False to "
-            "use TLS");
+            "remove " + join(left) +
+                " (the extension's \"Disable TLS\" steps remove sslCname "
+                "and the sslSecret or sslPem settings), or set allowInsecureConnections=False to "
+                "use TLS");
 }
 
 void service_type(Config& c, Purpose purpose, Problems& p) {
@@ -131,14 +134,14 @@ void service_type(Config& c, Purpose purpose, Problems& p) {
     return;
   }
   p.error("SERVICE_TYPE_INVALID", c.where_of("inferenceRouterServiceType"),
-          "inferenceRouterServiceType " +
-              display_value(c, "inferenceRouterServiceType", type) + " is not a service type",
+          "inferenceRouterServiceType " + display_value(c, "inferenceRouterServiceType", type) +
+              " is not a service type",
           std::string("use one of ") + kServiceTypes +
               " (any case), e.g. --config inferenceRouterServiceType=LoadBalancer");
 }
 
-void listen_address(const Config& c, Problems& p, const std::string& key,
-                    const std::string& value, const char* example) {
+void listen_address(const Config& c, Problems& p, const std::string& key, const std::string& value,
+                    const char* example) {
   if (key == "router.listen" && value.empty()) return;  // the mode's default
   auto why = value.empty() ? std::optional<std::string>("it is empty") : host_port_error(value);
   if (!why) return;
@@ -180,10 +183,10 @@ void validate_router(const Config& c, Problems& p) {
             "router.admin and router.listen are the same address " + r.admin,
             "give the admin listener its own port, e.g. --admin 127.0.0.1:9901");
   if (r.min_tls_version != "1.2" && r.min_tls_version != "1.3")
-    p.error("SETTING_INVALID_VALUE", c.where_of("router.min_tls_version"),
-            "router.min_tls_version " + quoted(r.min_tls_version) +
-                " is not a supported TLS version",
-            "write min_tls_version: \"1.2\" (the default) or \"1.3\"");
+    p.error(
+        "SETTING_INVALID_VALUE", c.where_of("router.min_tls_version"),
+        "router.min_tls_version " + quoted(r.min_tls_version) + " is not a supported TLS version",
+        "write min_tls_version: \"1.2\" (the default) or \"1.3\"");
   number_range(c, p, "router.workers", r.workers, 0, 1024);
   number_range(c, p, "router.max_header_bytes", r.max_header_bytes, 1024, 1048576);
   number_range(c, p, "router.max_body_bytes", r.max_body_bytes, 1, UINT64_MAX);

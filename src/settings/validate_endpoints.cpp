@@ -42,8 +42,7 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
     std::string_view rest = t.substr(4);
     auto colon = rest.rfind(':');
     if (colon == rest.npos) return fail("dns: targets need a port (dns:NAME:PORT)");
-    if (!is_hostname(rest.substr(0, colon)))
-      return fail("the part after dns: is not a host name");
+    if (!is_hostname(rest.substr(0, colon))) return fail("the part after dns: is not a host name");
     return with_port("dns:" + std::string(rest.substr(0, colon)), rest.substr(colon + 1));
   }
   if (!t.empty() && t.front() == '[') {
@@ -98,8 +97,7 @@ void targets(const Config& c, Deployment& d, const std::string& path, Problems& 
   }
 }
 
-void request_settings(const Config& c, const Deployment& d, const std::string& path,
-                      Problems& p) {
+void request_settings(const Config& c, const Deployment& d, const std::string& path, Problems& p) {
   const auto& r = d.request_settings;
   struct Rule {
     const char* key;
@@ -136,22 +134,25 @@ void probe(const Config& c, const Deployment& d, const std::string& path, Proble
   const std::pair<const char*, std::uint32_t> thresholds[] = {
       {"success_threshold", r.success_threshold}, {"failure_threshold", r.failure_threshold}};
   for (const auto& [key, value] : thresholds)
-    if (value < 1) bad(key, std::string(key) + " is 0", std::string("set ") + key + " to 1 or more");
+    if (value < 1)
+      bad(key, std::string(key) + " is 0", std::string("set ") + key + " to 1 or more");
   // A *_ms value, when given, replaces the seconds; a day is the sanity bound for both.
   struct Interval {
     const char* key;
     std::uint32_t s, ms;
     bool zero_ok;
   };
-  for (const Interval& i : {Interval{"period", r.period_s, r.period_ms, false},
-                            Interval{"timeout", r.timeout_s, r.timeout_ms, false},
-                            Interval{"initial_delay", r.initial_delay_s, r.initial_delay_ms, true}}) {
+  for (const Interval& i :
+       {Interval{"period", r.period_s, r.period_ms, false},
+        Interval{"timeout", r.timeout_s, r.timeout_ms, false},
+        Interval{"initial_delay", r.initial_delay_s, r.initial_delay_ms, true}}) {
     const bool by_ms = i.ms != 0;
     const std::uint64_t ms = by_ms ? i.ms : std::uint64_t{i.s} * 1000;
     if ((ms >= 1 || i.zero_ok) && ms <= 86400000) continue;
     const std::string key = std::string(i.key) + (by_ms ? "_ms" : "");
-    bad(key, key + " is " + std::to_string(by_ms ? i.ms : i.s) + ", outside " +
-                 (i.zero_ok ? "0" : "1") + (by_ms ? " to 86400000 ms" : " to 86400 s"),
+    bad(key,
+        key + " is " + std::to_string(by_ms ? i.ms : i.s) + ", outside " + (i.zero_ok ? "0" : "1") +
+            (by_ms ? " to 86400000 ms" : " to 86400 s"),
         "set " + key + " to a value in that range, e.g. " + i.key + ": 10");
   }
 }
@@ -172,8 +173,8 @@ void deployments(Config& c, Endpoint& ep, const std::string& path, Problems& p) 
               "use 3 to 32 letters, digits or '-', starting with a letter, e.g. name: blue");
     else if (auto [it, fresh] = seen.emplace(d.name, at); !fresh)
       p.error("DEPLOYMENT_DUPLICATE", at,
-              "deployment " + quoted(d.name) + " appears twice in endpoint " +
-                  quoted(ep.name) + " (first at " + it->second + ")",
+              "deployment " + quoted(d.name) + " appears twice in endpoint " + quoted(ep.name) +
+                  " (first at " + it->second + ")",
               "give each deployment of an endpoint its own name");
     targets(c, d, dpath, p);
     request_settings(c, d, dpath, p);
@@ -184,11 +185,11 @@ void deployments(Config& c, Endpoint& ep, const std::string& path, Problems& p) 
 void auth(const Config& c, const Endpoint& ep, const std::string& path, Problems& p) {
   const std::string at = where_in(c, path + ".keys", ep.where);
   if (ep.auth_mode == AuthMode::none) {
-    p.warning("AUTH_NONE", where_in(c, path + ".auth_mode", ep.where),
-              "endpoint " + quoted(ep.name) +
-                  " has auth_mode: none: anyone who can reach it can call it",
-              "use auth_mode: none only on internal clusters and for benchmarks; otherwise "
-              "remove it (key is the default) and set keys.primary");
+    p.warning(
+        "AUTH_NONE", where_in(c, path + ".auth_mode", ep.where),
+        "endpoint " + quoted(ep.name) + " has auth_mode: none: anyone who can reach it can call it",
+        "use auth_mode: none only on internal clusters and for benchmarks; otherwise "
+        "remove it (key is the default) and set keys.primary");
     return;
   }
   if (ep.primary_key.empty() && ep.primary_key_file.empty())
@@ -197,7 +198,7 @@ void auth(const Config& c, const Endpoint& ep, const std::string& path, Problems
             "set keys: { primary_file: /path/to/key } (or keys.primary), or say auth_mode: none "
             "explicitly for an internal endpoint");
   const std::pair<const char*, const std::string*> keys[] = {{"primary", &ep.primary_key},
-                                                              {"secondary", &ep.secondary_key}};
+                                                             {"secondary", &ep.secondary_key}};
   for (const auto& [which, key] : keys) {
     if (key->empty()) continue;
     const std::string kat = where_in(c, path + ".keys." + which, ep.where);
@@ -205,13 +206,15 @@ void auth(const Config& c, const Endpoint& ep, const std::string& path, Problems
     if (!std::all_of(key->begin(), key->end(),
                      [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; }))
       p.error("SETTING_INVALID_VALUE", kat,
-              std::string("the ") + which + " key has spaces or characters that cannot be "
-              "sent in an Authorization header",
+              std::string("the ") + which +
+                  " key has spaces or characters that cannot be "
+                  "sent in an Authorization header",
               "use printable ASCII without spaces, e.g. a base64 or hex random string");
     else if (key->size() < kShortKey)
       p.warning("AUTH_KEY_SHORT", kat,
-                std::string("the ") + which + " key is shorter than 16 characters and easy to "
-                "guess",
+                std::string("the ") + which +
+                    " key is shorter than 16 characters and easy to "
+                    "guess",
                 "use a random key of at least 32 characters, e.g. head -c 32 /dev/urandom | "
                 "base64");
   }
@@ -223,12 +226,12 @@ void traffic(Config& c, Endpoint& ep, const std::string& path, Problems& p) {
       ep.traffic = {{ep.deployments.front().name, 100}};
     } else if (ep.deployments.size() > 1) {
       p.warning("TRAFFIC_NONE", where_in(c, path, ep.where),
-                "endpoint " + quoted(ep.name) + " has " +
-                    std::to_string(ep.deployments.size()) +
+                "endpoint " + quoted(ep.name) + " has " + std::to_string(ep.deployments.size()) +
                     " deployments and no traffic: requests without an azureml-model-deployment "
                     "header get 404",
                 "add traffic: with percentages adding up to 100, e.g. traffic: { " +
-                    ep.deployments.front().name + ": 100 }, or send azureml-model-deployment: "
+                    ep.deployments.front().name +
+                    ": 100 }, or send azureml-model-deployment: "
                     "NAME with every request");
     }
     return;
@@ -238,18 +241,20 @@ void traffic(Config& c, Endpoint& ep, const std::string& path, Problems& p) {
     sum += percent;
     const bool known = has_deployment(ep, name);
     if (!known)
-      p.error("TRAFFIC_UNKNOWN_DEPLOYMENT", where_in(c, path + ".traffic." + display_key(name), ep.where),
-              "traffic names " + quoted(name) + ", which is not a deployment of "
-              "endpoint " + quoted(ep.name),
-              "use one of its deployments (" + deployment_names(ep) +
-                  "), or remove that entry");
+      p.error("TRAFFIC_UNKNOWN_DEPLOYMENT",
+              where_in(c, path + ".traffic." + display_key(name), ep.where),
+              "traffic names " + quoted(name) +
+                  ", which is not a deployment of "
+                  "endpoint " +
+                  quoted(ep.name),
+              "use one of its deployments (" + deployment_names(ep) + "), or remove that entry");
   }
   if (sum != 0 && sum != 100)
-    p.error("TRAFFIC_SUM", where_in(c, path + ".traffic", ep.where),
-            "traffic percentages of endpoint " + quoted(ep.name) + " add up to " +
-                std::to_string(sum),
-            "make them add up to 100 (or all 0 to route only by the azureml-model-deployment "
-            "header)");
+    p.error(
+        "TRAFFIC_SUM", where_in(c, path + ".traffic", ep.where),
+        "traffic percentages of endpoint " + quoted(ep.name) + " add up to " + std::to_string(sum),
+        "make them add up to 100 (or all 0 to route only by the azureml-model-deployment "
+        "header)");
 }
 
 void mirror(const Config& c, const Endpoint& ep, const std::string& path, Problems& p) {
@@ -264,13 +269,13 @@ void mirror(const Config& c, const Endpoint& ep, const std::string& path, Proble
     const std::string eat = where_in(c, path + ".mirror_traffic." + display_key(name), ep.where);
     if (!known)
       p.error("MIRROR_INVALID", eat,
-              "mirror_traffic names " + quoted(name) +
-                  ", which is not a deployment of endpoint " + quoted(ep.name),
+              "mirror_traffic names " + quoted(name) + ", which is not a deployment of endpoint " +
+                  quoted(ep.name),
               "use one of its deployments (" + deployment_names(ep) + ")");
     if (percent < 1 || percent > 50)
       p.error("MIRROR_INVALID", eat,
-              "mirror_traffic for " + quoted(name) + " is " +
-                  std::to_string(percent) + "%, outside 1 to 50",
+              "mirror_traffic for " + quoted(name) + " is " + std::to_string(percent) +
+                  "%, outside 1 to 50",
               "mirror from 1 to 50 percent of the requests, or remove mirror_traffic");
   }
 }
@@ -279,8 +284,9 @@ void mirror(const Config& c, const Endpoint& ep, const std::string& path, Proble
 
 void validate_endpoints(Config& c, Purpose purpose, Problems& p) {
   if (purpose == Purpose::serve && c.endpoints.empty())
-    p.warning("NO_ENDPOINTS", c.is_set("endpoints") ? c.where_of("endpoints")
-                                                    : (c.source.empty() ? "endpoints" : c.source),
+    p.warning("NO_ENDPOINTS",
+              c.is_set("endpoints") ? c.where_of("endpoints")
+                                    : (c.source.empty() ? "endpoints" : c.source),
               "no endpoints are configured: every scoring request will get 404",
               "add endpoints: with at least one endpoint (name:, keys:, deployments:) to the "
               "settings file");
@@ -295,8 +301,7 @@ void validate_endpoints(Config& c, Purpose purpose, Problems& p) {
               "use 3 to 32 letters, digits or '-', starting with a letter, e.g. name: fraud");
     else if (auto [it, fresh] = seen.emplace(ep.name, at); !fresh)
       p.error("ENDPOINT_DUPLICATE", at,
-              "endpoint name " + quoted(ep.name) + " is used twice (first at " +
-                  it->second + ")",
+              "endpoint name " + quoted(ep.name) + " is used twice (first at " + it->second + ")",
               "give each endpoint its own name; scoring URIs select endpoints by name");
     deployments(c, ep, path, p);
     auth(c, ep, path, p);

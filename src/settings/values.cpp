@@ -21,12 +21,10 @@ void bad_bool(Problems& problems, const std::string& where, std::string_view key
 void set_extension(Config& c, std::string_view key, std::string_view value,
                    const std::string& where, bool via_protected, Problems& problems) {
   const std::string k(key);
-  if (via_protected && !is_protected_only(key) && !c.is_protected(k))
-    c.protected_keys.push_back(k);
+  if (via_protected && !is_protected_only(key) && !c.is_protected(k)) c.protected_keys.push_back(k);
   record(c, k, where);
   auto& e = c.extension;
-  if (key == "allowInsecureConnections" || key == "enableInference" ||
-      key == "inferenceRouterHA") {
+  if (key == "allowInsecureConnections" || key == "enableInference" || key == "inferenceRouterHA") {
     auto b = parse_bool(value);
     if (!b) return bad_bool(problems, where, key, display_value(c, k, value));
     bool& target = key == "allowInsecureConnections" ? e.allow_insecure_connections
@@ -56,8 +54,10 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
         if constexpr (std::is_same_v<T, std::string>) {
           s.*member = std::string(value);
         } else if constexpr (std::is_same_v<T, bool>) {
-          if (auto b = parse_bool(value)) s.*member = *b;
-          else bad_bool(problems, where, f.key, quoted(value));
+          if (auto b = parse_bool(value))
+            s.*member = *b;
+          else
+            bad_bool(problems, where, f.key, quoted(value));
         } else {
           constexpr auto max = std::numeric_limits<T>::max();
           if (auto n = parse_uint(value, max)) {
@@ -65,8 +65,7 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
           } else {
             problems.error("SETTING_INVALID_VALUE", where,
                            std::string(f.key) + " must be a whole number from 0 to " +
-                               std::to_string(max) + ", got " +
-                               quoted(value),
+                               std::to_string(max) + ", got " + quoted(value),
                            "write the number in decimal digits only (no sign, unit, "
                            "exponent or 0x prefix)");
           }

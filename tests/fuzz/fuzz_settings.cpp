@@ -28,11 +28,20 @@ CommandLine flags_from(std::string_view text) {
     if (line.size() < 2 || line[1] != ':') continue;
     std::string value(line.substr(2));
     switch (line[0]) {
-      case 'c': cl.config.push_back(value); break;
-      case 'p': cl.config_protected.push_back(value); break;
-      case 'l': cl.listen = value; break;
-      case 'a': cl.admin = value; break;
-      default: break;
+      case 'c':
+        cl.config.push_back(value);
+        break;
+      case 'p':
+        cl.config_protected.push_back(value);
+        break;
+      case 'l':
+        cl.listen = value;
+        break;
+      case 'a':
+        cl.admin = value;
+        break;
+      default:
+        break;
     }
   }
   return cl;

@@ -99,7 +99,8 @@ TEST(SettingsFlags, ProtectedKeysAreRefusedWithConfig) {
 }
 
 TEST(SettingsFlags, ExtensionKeysAreAcceptedWithConfigProtected) {
-  auto r = load_yaml("", flags({}, {"sslCname=hidden.example.com", "allowInsecureConnections=False"}));
+  auto r =
+      load_yaml("", flags({}, {"sslCname=hidden.example.com", "allowInsecureConnections=False"}));
   ASSERT_TRUE(r.problems.empty()) << r.problems.to_string();
   EXPECT_EQ(r.config.extension.ssl_cname, "hidden.example.com");
   EXPECT_TRUE(r.config.is_protected("sslCname"));

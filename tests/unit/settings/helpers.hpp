@@ -37,7 +37,8 @@ inline int count(const Problems& problems, std::string_view code) {
 // Everything a user could see of these problems.
 inline std::string all_text(const Problems& problems) {
   std::string out;
-  for (const auto& p : problems.items()) out += p.code + "|" + p.where + "|" + p.what + "|" + p.fix + "\n";
+  for (const auto& p : problems.items())
+    out += p.code + "|" + p.where + "|" + p.what + "|" + p.fix + "\n";
   return out;
 }
 

@@ -93,8 +93,8 @@ TEST(SettingsLoad, DesignExampleLoadsEveryField) {
 TEST(SettingsLoad, RecordsWhatWasSetAndWhere) {
   auto r = load_yaml(kExample);
   const Config& c = r.config;
-  for (const char* key : {"sslCname", "allowInsecureConnections", "sslCertPemFile",
-                          "router.listen", "router.access_log", "endpoints"})
+  for (const char* key : {"sslCname", "allowInsecureConnections", "sslCertPemFile", "router.listen",
+                          "router.access_log", "endpoints"})
     EXPECT_TRUE(c.is_set(key)) << key;
   EXPECT_FALSE(c.is_set("sslSecret"));
   EXPECT_FALSE(c.is_set("router.state_dir"));
@@ -115,8 +115,8 @@ TEST(SettingsLoad, EmptyDocumentAndEmptySectionsAreFine) {
 
 TEST(SettingsLoad, BooleansAcceptExactlyFourSpellings) {
   for (const char* key : {"allowInsecureConnections", "enableInference", "inferenceRouterHA"}) {
-    for (auto [text, value] : {std::pair{"True", true}, {"true", true}, {"False", false},
-                               {"false", false}}) {
+    for (auto [text, value] :
+         {std::pair{"True", true}, {"true", true}, {"False", false}, {"false", false}}) {
       auto r = load_yaml(std::string("extension:\n  ") + key + ": " + text + "\n");
       ASSERT_TRUE(r.problems.empty()) << key << "=" << text << ": " << r.problems.to_string();
       const auto& e = r.config.extension;
@@ -168,7 +168,8 @@ TEST(SettingsLoad, WrongYamlTypesAreInvalidValues) {
         Case{"endpoints:\n  - just-a-name\n", "test.yaml:2: endpoints[0]"},
         Case{"endpoints:\n  - name: abc\n    deployments: blue\n",
              "test.yaml:3: endpoints[0].deployments"},
-        Case{"endpoints:\n  - name: abc\n    deployments:\n      - name: blue\n        targets: 10.0.0.1\n",
+        Case{"endpoints:\n  - name: abc\n    deployments:\n      - name: blue\n        targets: "
+             "10.0.0.1\n",
              "test.yaml:5: endpoints[0].deployments[0].targets"},
         Case{"endpoints:\n  - name: abc\n    traffic: { blue: [1] }\n",
              "test.yaml:3: endpoints[0].traffic.blue"},
@@ -240,8 +241,8 @@ TEST(SettingsLoad, FlatSeedStyleKeysAreSentToTheirSection) {
 }
 
 TEST(SettingsLoad, ProtectedKeysOnlyUnderProtected) {
-  auto r = load_yaml(
-      "extension:\n  sslCname: a.example.com\n  sslKeyPemFile: /very/secret/key.pem\n");
+  auto r =
+      load_yaml("extension:\n  sslCname: a.example.com\n  sslKeyPemFile: /very/secret/key.pem\n");
   const Problem& p = only(r.problems, "SETTING_PROTECTED");
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:3: extension.sslKeyPemFile");
@@ -301,10 +302,10 @@ TEST(SettingsLoad, ASecondYamlDocumentIsNotSilentlyIgnored) {
 TEST(SettingsLoad, AllProblemsOfAFileAreReportedAtOnce) {
   auto r = load_yaml(
       "extension:\n"
-      "  allowInsecureConnections: yes\n"          // SETTING_INVALID_VALUE
-      "  sslCertPemFile: /etc/tls/cert.pem\n"      // SETTING_PROTECTED
+      "  allowInsecureConnections: yes\n"      // SETTING_INVALID_VALUE
+      "  sslCertPemFile: /etc/tls/cert.pem\n"  // SETTING_PROTECTED
       "router:\n"
-      "  lissen: 0.0.0.0:8443\n");                 // SETTING_UNKNOWN
+      "  lissen: 0.0.0.0:8443\n");  // SETTING_UNKNOWN
   EXPECT_EQ(r.problems.error_count(), 3u) << r.problems.to_string();
   EXPECT_EQ(r.problems.items().size(), 3u);
   EXPECT_EQ(only(r.problems, "SETTING_INVALID_VALUE").where,

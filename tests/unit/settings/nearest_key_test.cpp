@@ -7,7 +7,7 @@ namespace scoregate::settings {
 namespace {
 
 const std::vector<std::string_view> kExtension = {
-    "allowInsecureConnections", "sslSecret",      "sslCname",     "inferenceRouterServiceType",
+    "allowInsecureConnections", "sslSecret",         "sslCname",       "inferenceRouterServiceType",
     "enableInference",          "inferenceRouterHA", "sslCertPemFile", "sslKeyPemFile"};
 
 TEST(NearestKey, SuggestsPlausibleTypos) {
@@ -25,10 +25,10 @@ TEST(NearestKey, SuggestsNothingForUnrelatedWords) {
   EXPECT_EQ(nearest_key("foo", kExtension), "");
   EXPECT_EQ(nearest_key("certificate", kExtension), "");
   EXPECT_EQ(nearest_key("sslFoo", kExtension), "");  // 5 edits from sslCname: not a typo
-  EXPECT_EQ(nearest_key("sslKey", kExtension), "");   // 5 from sslSecret, 7 from sslKeyPemFile
+  EXPECT_EQ(nearest_key("sslKey", kExtension), "");  // 5 from sslSecret, 7 from sslKeyPemFile
   EXPECT_EQ(nearest_key("sslCnme", kExtension), "sslCname");
-  EXPECT_EQ(nearest_key("sslCnm", kExtension), "sslCname");   // 2 edits in 6 letters
-  EXPECT_EQ(nearest_key("slCnm", kExtension), "");            // 3 edits in 5 letters
+  EXPECT_EQ(nearest_key("sslCnm", kExtension), "sslCname");  // 2 edits in 6 letters
+  EXPECT_EQ(nearest_key("slCnm", kExtension), "");           // 3 edits in 5 letters
   EXPECT_EQ(nearest_key("", kExtension), "");
   EXPECT_EQ(nearest_key("x", {"y"}), "");  // one edit, but the whole word
   EXPECT_EQ(nearest_key(std::string(1000, 'a'), kExtension), "");

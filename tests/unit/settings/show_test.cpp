@@ -81,19 +81,18 @@ TEST(SettingsSecrecy, ProtectedValuesAndKeysNeverAppear) {
   std::ofstream(key_file) << "FileKeyValue-0123456789abcdef\n";
 
   CommandLine cl;
-  cl.config = {std::string("sslKeyPemFile=") + kKeyPath,    // protected key via --config
-               "allowInsecureConnections=True"};            // so both kinds of warnings appear
+  cl.config = {std::string("sslKeyPemFile=") + kKeyPath,  // protected key via --config
+               "allowInsecureConnections=True"};          // so both kinds of warnings appear
   cl.config_protected = {std::string("sslCertPemFile=") + kCertPath,
-                         std::string("sslCertPemFIle=") + kCertPath,   // unknown key
-                         std::string("sslCname") + kCertPath,          // no '='
-                         std::string(kCertPath),                       // no '='
+                         std::string("sslCertPemFIle=") + kCertPath,  // unknown key
+                         std::string("sslCname") + kCertPath,         // no '='
+                         std::string(kCertPath),                      // no '='
                          "sslSecret=Not_A_Valid/Name" + std::string(kKeyPath),
                          "inferenceRouterServiceType=" + std::string(kKeyPath)};
   const std::string yaml =
       std::string("extension:\n  sslCertPemFile: ") + kCertPath + "\n" +
-      "  sslKeyPemFIle: " + kKeyPath + "\n" +
-      "protected:\n  sslKeyPemFile: { path: " + kKeyPath + " }\n" +
-      "  " + kCertPath + ": 1\n" +
+      "  sslKeyPemFIle: " + kKeyPath + "\n" + "protected:\n  sslKeyPemFile: { path: " + kKeyPath +
+      " }\n" + "  " + kCertPath + ": 1\n" +
       "endpoints:\n  - name: fraud\n    keys: { primary: " + kPrimary +
       ", secondary: " + kSecondary + ", secondary_file: " + key_file + " }\n" +
       "    deployments:\n      - name: blue\n        targets: [ h ]\n" +
@@ -109,10 +108,10 @@ TEST(SettingsSecrecy, ProtectedValuesAndKeysNeverAppear) {
   ASSERT_GE(all.items().size(), 10u) << "the test must provoke problems";
   const std::string text = test::all_text(all) + all.to_string();
   const std::string shown = show(r.config);
-  for (const std::string& secret : {std::string(kCertPath), std::string(kKeyPath), std::string(kPrimary),
-                                   std::string(kSecondary), std::string("FileKeyValue"),
-                                   std::string("very-private"), key_file,
-                                   std::string("primary-9c1e")}) {
+  for (const std::string& secret :
+       {std::string(kCertPath), std::string(kKeyPath), std::string(kPrimary),
+        std::string(kSecondary), std::string("FileKeyValue"), std::string("very-private"), key_file,
+        std::string("primary-9c1e")}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in problems:\n" << text;
     EXPECT_EQ(shown.find(secret), std::string::npos) << secret << " in show():\n" << shown;
   }

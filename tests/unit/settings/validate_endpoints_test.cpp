@@ -16,13 +16,13 @@ ValidationResult check(const std::string& endpoints) {
 }
 
 // Line 4 of the document is the first line of `endpoints` (kTlsExtension has 3 lines).
-std::string one_endpoint(const std::string& name, const std::string& extra,
-                         const std::string& deployments =
-                             "      - name: blue\n        targets: [ 10.0.0.5 ]\n") {
-  return "endpoints:\n"                                          // 4
-         "  - name: " + name + "\n" +                            // 5
-         "    keys: { primary: primary-key-0123456789 }\n" +     // 6
-         extra + "    deployments:\n" + deployments;
+std::string one_endpoint(
+    const std::string& name, const std::string& extra,
+    const std::string& deployments = "      - name: blue\n        targets: [ 10.0.0.5 ]\n") {
+  std::string out = "endpoints:\n";                          // line 4
+  out += "  - name: " + name + "\n";                         // 5
+  out += "    keys: { primary: primary-key-0123456789 }\n";  // 6
+  return out + extra + "    deployments:\n" + deployments;
 }
 
 TEST(SettingsEndpoints, ValidEndpointPasses) {
@@ -36,16 +36,18 @@ TEST(SettingsEndpoints, EndpointNamesFollowTheRule) {
     auto v = check(one_endpoint(good, ""));
     EXPECT_EQ(count(v.problems, "ENDPOINT_NAME_INVALID"), 0) << good;
   }
-  for (const char* bad : {"ab", "1abc", "-abc", "fr_aud", "fraud.v2", "\"\"",
-                          "a23456789012345678901234567890123"}) {
+  for (const char* bad :
+       {"ab", "1abc", "-abc", "fr_aud", "fraud.v2", "\"\"", "a23456789012345678901234567890123"}) {
     auto v = check(one_endpoint(bad, ""));
     const Problem& p = only(v.problems, "ENDPOINT_NAME_INVALID");
     EXPECT_EQ(p.severity, Severity::error);
     EXPECT_EQ(p.where, "test.yaml:5: endpoints[0].name") << bad;
     EXPECT_NE(p.fix.find("3 to 32"), std::string::npos);
   }
-  auto unnamed = check("endpoints:\n  - deployments:\n      - name: blue\n        targets: [ h ]\n");
-  EXPECT_NE(only(unnamed.problems, "ENDPOINT_NAME_INVALID").what.find("no name"), std::string::npos);
+  auto unnamed =
+      check("endpoints:\n  - deployments:\n      - name: blue\n        targets: [ h ]\n");
+  EXPECT_NE(only(unnamed.problems, "ENDPOINT_NAME_INVALID").what.find("no name"),
+            std::string::npos);
 }
 
 TEST(SettingsEndpoints, DuplicateEndpointNames) {
@@ -86,43 +88,45 @@ TEST(SettingsEndpoints, DeploymentWithoutTargets) {
 }
 
 TEST(SettingsEndpoints, TargetsAreNormalisedWithTheDefaultPort) {
-  auto v = check(one_endpoint("fraud", "",
-                              "      - name: blue\n        targets: [ \"10.0.0.5\", \"10.0.0.6:80\", "
-                              "\"model-0.svc\", \"[fd00::5]\", \"[fd00::6]:7000\", "
-                              "\"dns:blue.fraud.svc.cluster.local:05001\" ]\n"));
+  auto v =
+      check(one_endpoint("fraud", "",
+                         "      - name: blue\n        targets: [ \"10.0.0.5\", \"10.0.0.6:80\", "
+                         "\"model-0.svc\", \"[fd00::5]\", \"[fd00::6]:7000\", "
+                         "\"dns:blue.fraud.svc.cluster.local:05001\" ]\n"));
   ASSERT_TRUE(v.settings.has_value()) << v.problems.to_string();
   const auto& targets = v.settings->config().endpoints[0].deployments[0].targets;
   const std::vector<std::string> expected = {
-      "10.0.0.5:5001",   "10.0.0.6:80",    "model-0.svc:5001",
-      "[fd00::5]:5001",  "[fd00::6]:7000", "dns:blue.fraud.svc.cluster.local:5001"};
+      "10.0.0.5:5001",  "10.0.0.6:80",    "model-0.svc:5001",
+      "[fd00::5]:5001", "[fd00::6]:7000", "dns:blue.fraud.svc.cluster.local:5001"};
   EXPECT_EQ(targets, expected);
 }
 
 TEST(SettingsEndpoints, BadTargetsAreNamedOneByOne) {
-  auto v = check(one_endpoint(
-      "fraud", "",
-      "      - name: blue\n        targets:\n          - 10.0.0.5:5001\n"
-      "          - dns:blue.svc\n"          // 11: dns needs a port
-      "          - \"fd00::5\"\n"           // 12: v6 without brackets
-      "          - 10.0.0.5:0\n"            // 13: port 0
-      "          - 10.0.0.5:70000\n"        // 14
-      "          - \"[fd00::5\"\n"          // 15
-      "          - bad_host:1\n"            // 16
-      "          - 10.0.0.256\n"            // 17
-      "          - \"\"\n"));               // 18
+  auto v = check(one_endpoint("fraud", "",
+                              "      - name: blue\n        targets:\n          - 10.0.0.5:5001\n"
+                              "          - dns:blue.svc\n"    // 11: dns needs a port
+                              "          - \"fd00::5\"\n"     // 12: v6 without brackets
+                              "          - 10.0.0.5:0\n"      // 13: port 0
+                              "          - 10.0.0.5:70000\n"  // 14
+                              "          - \"[fd00::5\"\n"    // 15
+                              "          - bad_host:1\n"      // 16
+                              "          - 10.0.0.256\n"      // 17
+                              "          - \"\"\n"));         // 18
   ASSERT_EQ(count(v.problems, "TARGET_INVALID"), 8) << v.problems.to_string();
   int line = 11;
   for (const auto& p : v.problems.items()) {
     EXPECT_EQ(p.severity, Severity::error);
-    EXPECT_EQ(p.where, "test.yaml:" + std::to_string(line) + ": endpoints[0].deployments[0].targets[" +
-                           std::to_string(line - 10) + "]");
+    EXPECT_EQ(p.where, "test.yaml:" + std::to_string(line) +
+                           ": endpoints[0].deployments[0].targets[" + std::to_string(line - 10) +
+                           "]");
     ++line;
   }
 }
 
 TEST(SettingsEndpoints, KeyAuthNeedsAPrimaryKey) {
-  auto v = check("endpoints:\n  - name: fraud\n    keys: { secondary: secondary-key-0123456789 }\n"
-                 "    deployments:\n      - name: blue\n        targets: [ h ]\n");
+  auto v = check(
+      "endpoints:\n  - name: fraud\n    keys: { secondary: secondary-key-0123456789 }\n"
+      "    deployments:\n      - name: blue\n        targets: [ h ]\n");
   const Problem& p = only(v.problems, "AUTH_KEY_MISSING");
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:6: endpoints[0].keys");
@@ -131,8 +135,9 @@ TEST(SettingsEndpoints, KeyAuthNeedsAPrimaryKey) {
 }
 
 TEST(SettingsEndpoints, ShortKeysWarnWithoutShowingTheKey) {
-  auto v = check("endpoints:\n  - name: fraud\n    keys: { primary: Zq9xKw, secondary: Yp8wJv }\n"
-                 "    deployments:\n      - name: blue\n        targets: [ h ]\n");
+  auto v = check(
+      "endpoints:\n  - name: fraud\n    keys: { primary: Zq9xKw, secondary: Yp8wJv }\n"
+      "    deployments:\n      - name: blue\n        targets: [ h ]\n");
   ASSERT_EQ(count(v.problems, "AUTH_KEY_SHORT"), 2) << v.problems.to_string();
   EXPECT_EQ(v.problems.items()[0].severity, Severity::warning);
   EXPECT_EQ(v.problems.items()[0].where, "test.yaml:6: endpoints[0].keys.primary");
@@ -144,16 +149,18 @@ TEST(SettingsEndpoints, ShortKeysWarnWithoutShowingTheKey) {
 }
 
 TEST(SettingsEndpoints, KeysMustBeSendableInAHeader) {
-  auto v = check("endpoints:\n  - name: fraud\n    keys: { primary: \"with blank 0123456789\" }\n"
-                 "    deployments:\n      - name: blue\n        targets: [ h ]\n");
+  auto v = check(
+      "endpoints:\n  - name: fraud\n    keys: { primary: \"with blank 0123456789\" }\n"
+      "    deployments:\n      - name: blue\n        targets: [ h ]\n");
   const Problem& p = only(v.problems, "SETTING_INVALID_VALUE");
   EXPECT_EQ(p.where, "test.yaml:6: endpoints[0].keys.primary");
   EXPECT_EQ(test::all_text(v.problems).find("with blank"), std::string::npos);
 }
 
 TEST(SettingsEndpoints, AuthNoneIsAllowedButWarned) {
-  auto v = check("endpoints:\n  - name: bench\n    auth_mode: none\n"
-                 "    deployments:\n      - name: blue\n        targets: [ h ]\n");
+  auto v = check(
+      "endpoints:\n  - name: bench\n    auth_mode: none\n"
+      "    deployments:\n      - name: blue\n        targets: [ h ]\n");
   ASSERT_TRUE(v.settings.has_value()) << v.problems.to_string();
   const Problem& p = only(v.problems, "AUTH_NONE");
   EXPECT_EQ(p.severity, Severity::warning);
@@ -162,7 +169,8 @@ TEST(SettingsEndpoints, AuthNoneIsAllowedButWarned) {
   EXPECT_EQ(count(v.problems, "AUTH_KEY_MISSING"), 0);
 }
 
-const char* kTwo = "      - name: blue\n        targets: [ h ]\n      - name: green\n        targets: [ h ]\n";
+const char* kTwo =
+    "      - name: blue\n        targets: [ h ]\n      - name: green\n        targets: [ h ]\n";
 
 TEST(SettingsEndpoints, OneDeploymentWithoutTrafficGetsAllOfIt) {
   auto v = check(one_endpoint("fraud", ""));
@@ -208,16 +216,17 @@ TEST(SettingsEndpoints, MirrorTrafficRules) {
     int problems;
     const char* where;
   };
-  for (const Case& c : {Case{"{ green: 10 }", 0, ""},
-                        Case{"{ green: 50 }", 0, ""},
-                        Case{"{ green: 51 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.green"},
-                        Case{"{ green: 0 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.green"},
-                        Case{"{ red: 10 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.red"},
-                        Case{"{ green: 10, blue: 5 }", 1, "test.yaml:8: endpoints[0].mirror_traffic"}}) {
+  for (const Case& c :
+       {Case{"{ green: 10 }", 0, ""}, Case{"{ green: 50 }", 0, ""},
+        Case{"{ green: 51 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.green"},
+        Case{"{ green: 0 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.green"},
+        Case{"{ red: 10 }", 1, "test.yaml:8: endpoints[0].mirror_traffic.red"},
+        Case{"{ green: 10, blue: 5 }", 1, "test.yaml:8: endpoints[0].mirror_traffic"}}) {
     auto v = check(one_endpoint(
         "fraud", std::string("    traffic: { blue: 100 }\n    mirror_traffic: ") + c.mirror + "\n",
         kTwo));
-    ASSERT_EQ(count(v.problems, "MIRROR_INVALID"), c.problems) << c.mirror << v.problems.to_string();
+    ASSERT_EQ(count(v.problems, "MIRROR_INVALID"), c.problems)
+        << c.mirror << v.problems.to_string();
     if (c.problems) {
       EXPECT_EQ(only(v.problems, "MIRROR_INVALID").where, c.where) << c.mirror;
       EXPECT_EQ(only(v.problems, "MIRROR_INVALID").severity, Severity::error);
@@ -226,38 +235,41 @@ TEST(SettingsEndpoints, MirrorTrafficRules) {
 }
 
 TEST(SettingsEndpoints, RequestSettingsRanges) {
-  auto v = check(one_endpoint(
-      "fraud", "",
-      "      - name: blue\n        targets: [ h ]\n        request_settings:\n"
-      "          request_timeout_ms: 300001\n"                     // 11
-      "          max_concurrent_requests_per_instance: 0\n"        // 12
-      "          max_queue_wait_ms: 300001\n"                      // 13
-      "          max_queue_length: 100001\n"));                    // 14
+  auto v =
+      check(one_endpoint("fraud", "",
+                         "      - name: blue\n        targets: [ h ]\n        request_settings:\n"
+                         "          request_timeout_ms: 300001\n"               // 11
+                         "          max_concurrent_requests_per_instance: 0\n"  // 12
+                         "          max_queue_wait_ms: 300001\n"                // 13
+                         "          max_queue_length: 100001\n"));              // 14
   ASSERT_EQ(count(v.problems, "REQUEST_SETTINGS_RANGE"), 4) << v.problems.to_string();
   const auto& items = v.problems.items();
-  EXPECT_EQ(items[0].where, "test.yaml:11: endpoints[0].deployments[0].request_settings.request_timeout_ms");
+  EXPECT_EQ(items[0].where,
+            "test.yaml:11: endpoints[0].deployments[0].request_settings.request_timeout_ms");
   EXPECT_NE(items[0].what.find("1 to 300000"), std::string::npos);
   EXPECT_EQ(items[1].where,
-            "test.yaml:12: endpoints[0].deployments[0].request_settings.max_concurrent_requests_per_instance");
+            "test.yaml:12: "
+            "endpoints[0].deployments[0].request_settings.max_concurrent_requests_per_instance");
   EXPECT_NE(items[3].what.find("0 to 100000"), std::string::npos);
   for (const auto& p : items) EXPECT_EQ(p.severity, Severity::error);
-  auto edge = check(one_endpoint(
-      "fraud", "",
-      "      - name: blue\n        targets: [ h ]\n        request_settings: { request_timeout_ms: 300000, "
-      "max_concurrent_requests_per_instance: 10000, max_queue_wait_ms: 0, max_queue_length: 100000 }\n"));
+  auto edge = check(one_endpoint("fraud", "",
+                                 "      - name: blue\n        targets: [ h ]\n        "
+                                 "request_settings: { request_timeout_ms: 300000, "
+                                 "max_concurrent_requests_per_instance: 10000, max_queue_wait_ms: "
+                                 "0, max_queue_length: 100000 }\n"));
   EXPECT_TRUE(edge.settings.has_value()) << edge.problems.to_string();
 }
 
 TEST(SettingsEndpoints, ReadinessProbeRules) {
-  auto v = check(one_endpoint(
-      "fraud", "",
-      "      - name: blue\n        targets: [ h ]\n        readiness_probe:\n"
-      "          path: health\n"             // 11
-      "          period: 0\n"                // 12
-      "          timeout_ms: 0\n"            // 13: with timeout 0 below: no timeout at all
-      "          timeout: 0\n"               // 14
-      "          success_threshold: 0\n"     // 15
-      "          failure_threshold: 0\n"));  // 16
+  auto v =
+      check(one_endpoint("fraud", "",
+                         "      - name: blue\n        targets: [ h ]\n        readiness_probe:\n"
+                         "          path: health\n"   // 11
+                         "          period: 0\n"      // 12
+                         "          timeout_ms: 0\n"  // 13: with timeout 0 below: no timeout at all
+                         "          timeout: 0\n"     // 14
+                         "          success_threshold: 0\n"     // 15
+                         "          failure_threshold: 0\n"));  // 16
   ASSERT_EQ(count(v.problems, "PROBE_INVALID"), 5) << v.problems.to_string();
   const auto& items = v.problems.items();
   const std::string base = "endpoints[0].deployments[0].readiness_probe.";
@@ -267,13 +279,13 @@ TEST(SettingsEndpoints, ReadinessProbeRules) {
   EXPECT_EQ(items[3].where, "test.yaml:12: " + base + "period");
   EXPECT_EQ(items[4].where, "test.yaml:14: " + base + "timeout");
   // Millisecond variants replace the seconds.
-  auto ms = check(one_endpoint(
-      "fraud", "",
-      "      - name: blue\n        targets: [ h ]\n"
-      "        readiness_probe: { path: /, period: 0, period_ms: 50, timeout: 0, timeout_ms: 20, initial_delay: 0 }\n"));
+  auto ms = check(one_endpoint("fraud", "",
+                               "      - name: blue\n        targets: [ h ]\n"
+                               "        readiness_probe: { path: /, period: 0, period_ms: 50, "
+                               "timeout: 0, timeout_ms: 20, initial_delay: 0 }\n"));
   EXPECT_TRUE(ms.settings.has_value()) << ms.problems.to_string();
-  auto defaults = check(one_endpoint("fraud", "",
-                                     "      - name: blue\n        targets: [ h ]\n        readiness_probe: {}\n"));
+  auto defaults = check(one_endpoint(
+      "fraud", "", "      - name: blue\n        targets: [ h ]\n        readiness_probe: {}\n"));
   ASSERT_TRUE(defaults.settings.has_value()) << defaults.problems.to_string();
   EXPECT_TRUE(defaults.settings->config().endpoints[0].deployments[0].readiness_probe.has_value());
   auto crlf = check(one_endpoint("fraud", "",

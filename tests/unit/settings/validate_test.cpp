@@ -65,8 +65,8 @@ TEST(SettingsValidate, TlsRulesDoNotApplyToShow) {
 }
 
 TEST(SettingsValidate, SecretTogetherWithPemFilesConflicts) {
-  auto v = check(std::string(test::kTlsExtension) +
-                 "protected:\n  sslCertPemFile: /etc/tls/cert.pem\n");
+  auto v =
+      check(std::string(test::kTlsExtension) + "protected:\n  sslCertPemFile: /etc/tls/cert.pem\n");
   const Problem& p = only(v.problems, "TLS_SOURCE_CONFLICT");
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:3: extension.sslSecret");
@@ -76,7 +76,8 @@ TEST(SettingsValidate, SecretTogetherWithPemFilesConflicts) {
 }
 
 TEST(SettingsValidate, OnePemFileWithoutTheOtherNamesTheMissingOne) {
-  auto v = check("extension:\n  sslCname: a.example.com\nprotected:\n  sslCertPemFile: /etc/tls/c.pem\n");
+  auto v = check(
+      "extension:\n  sslCname: a.example.com\nprotected:\n  sslCertPemFile: /etc/tls/c.pem\n");
   const Problem& p = only(v.problems, "TLS_PEM_PAIR_INCOMPLETE");
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:4: protected.sslCertPemFile");
@@ -98,7 +99,8 @@ TEST(SettingsValidate, TlsNeedsCname) {
   const Problem& p = only(v.problems, "TLS_CNAME_MISSING");
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml: extension.sslCname");
-  EXPECT_EQ(p.fix, "set sslCname to the FQDN clients use, e.g. --config sslCname=scoring.example.com");
+  EXPECT_EQ(p.fix,
+            "set sslCname to the FQDN clients use, e.g. --config sslCname=scoring.example.com");
 }
 
 TEST(SettingsValidate, CnameAndSecretMustBeNames) {
@@ -109,8 +111,9 @@ TEST(SettingsValidate, CnameAndSecretMustBeNames) {
 }
 
 TEST(SettingsValidate, CnameListIsNormalised) {
-  auto v = check(std::string("extension:\n  sslSecret: tls\n  sslCname: a.example.com, *.b.example.com\n") +
-                 kEndpoint);
+  auto v = check(
+      std::string("extension:\n  sslSecret: tls\n  sslCname: a.example.com, *.b.example.com\n") +
+      kEndpoint);
   ASSERT_TRUE(v.settings.has_value()) << v.problems.to_string();
   EXPECT_EQ(v.settings->config().extension.ssl_cname, "a.example.com,*.b.example.com");
 }
@@ -160,8 +163,9 @@ TEST(SettingsValidate, ServiceTypeIsCheckedAndNormalised) {
   EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:4: extension.inferenceRouterServiceType");
   EXPECT_NE(p.fix.find("LoadBalancer, NodePort or ClusterIP"), std::string::npos);
-  for (auto [text, canonical] : {std::pair{"CLUSTERIP", "ClusterIP"}, std::pair{"nodePort", "NodePort"},
-                                 std::pair{"LoadBalancer", "LoadBalancer"}}) {
+  for (auto [text, canonical] :
+       {std::pair{"CLUSTERIP", "ClusterIP"}, std::pair{"nodePort", "NodePort"},
+        std::pair{"LoadBalancer", "LoadBalancer"}}) {
     Config c;
     c.extension.allow_insecure_connections = true;
     c.extension.inference_router_service_type = text;  // a Config built in code, not loaded
@@ -172,8 +176,8 @@ TEST(SettingsValidate, ServiceTypeIsCheckedAndNormalised) {
 }
 
 TEST(SettingsValidate, ListenAndAdminMustBeHostPort) {
-  for (const char* good : {"0.0.0.0:8443", "[::]:8443", "[::1]:0", "localhost:65535",
-                           "router-1.example.com:80"}) {
+  for (const char* good :
+       {"0.0.0.0:8443", "[::]:8443", "[::1]:0", "localhost:65535", "router-1.example.com:80"}) {
     Config c;
     c.extension.allow_insecure_connections = true;
     c.router.listen = good;
