@@ -264,6 +264,7 @@ TEST(SettingsLoad, ExtensionKeysAreAcceptedUnderProtectedAndStayProtected) {
 TEST(SettingsLoad, DuplicateKeysAreReported) {
   auto r = load_yaml("extension:\n  sslCname: a.example.com\n  sslCname: b.example.com\n");
   const Problem& p = only(r.problems, "SETTING_DUPLICATE");
+  EXPECT_EQ(p.severity, Severity::error);
   EXPECT_EQ(p.where, "test.yaml:3: extension.sslCname");
   EXPECT_EQ(r.config.extension.ssl_cname, "a.example.com");
 }

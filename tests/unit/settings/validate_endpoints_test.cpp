@@ -278,6 +278,8 @@ TEST(SettingsEndpoints, ReadinessProbeRules) {
   EXPECT_EQ(items[2].where, "test.yaml:16: " + base + "failure_threshold");
   EXPECT_EQ(items[3].where, "test.yaml:12: " + base + "period");
   EXPECT_EQ(items[4].where, "test.yaml:14: " + base + "timeout");
+  for (const auto& p : items) EXPECT_EQ(p.severity, Severity::error);
+  EXPECT_FALSE(v.settings.has_value());
   // Millisecond variants replace the seconds.
   auto ms = check(one_endpoint("fraud", "",
                                "      - name: blue\n        targets: [ h ]\n"
