@@ -42,6 +42,18 @@ void YamlReader::wrong_type(const YAML::Node& n, const std::string& path,
                " (see the scoregate.yaml example in the README)");
 }
 
+bool YamlReader::spend(const YAML::Node& at) {
+  if (++entries_ <= kMaxEntries) return true;
+  if (entries_ == kMaxEntries + 1)
+    p_.error("CONFIG_TOO_LARGE", file_line(at),
+             "the settings have more than " + std::to_string(kMaxEntries) +
+                 " entries (an alias *name counts its anchor's entries every time it is used); "
+                 "the rest of the file was not read",
+             "write fewer entries (use dns: targets instead of long address lists) and do not "
+             "nest aliases of large lists");
+  return false;
+}
+
 std::optional<std::string> YamlReader::scalar(const YAML::Node& value, const std::string& at,
                                               std::string_view key) {
   if (value.IsScalar()) return value.Scalar();

@@ -22,7 +22,8 @@ void YamlReader::endpoints(const YAML::Node& seq) {
   if (!seq.IsSequence())
     return wrong_type(seq, "endpoints", "a list of endpoints (each line starting with '- ')");
   std::size_t i = 0;
-  for (const auto& item : seq) endpoint(item, i++);
+  for (const auto& item : seq)
+    if (spend(item)) endpoint(item, i++);
 }
 
 // Paths use the index in Config::endpoints (not in the YAML list, which differs once an item
@@ -62,7 +63,8 @@ void YamlReader::endpoint(const YAML::Node& map, std::size_t yaml_index) {
       if (v.IsNull()) return;
       if (!v.IsSequence()) return wrong_type(v, sub, "a list of deployments");
       std::size_t j = 0;
-      for (const auto& d : v) deployment(ep, d, sub, j++);
+      for (const auto& d : v)
+        if (spend(d)) deployment(ep, d, sub, j++);
     } else {
       report_unknown(p_, at, k, kEndpointKeys, "under an endpoint");
     }
@@ -164,6 +166,7 @@ void YamlReader::string_list(std::vector<std::string>& out, const YAML::Node& se
   if (!seq.IsSequence()) return wrong_type(seq, path, "a list, e.g. [ \"10.0.0.5:5001\" ]");
   std::size_t i = 0;
   for (const auto& item : seq) {
+    if (!spend(item)) return;
     const std::string at = where(item, path + "[" + std::to_string(i++) + "]");
     if (auto text = scalar(item, at, path)) {
       c_.origins[path + "[" + std::to_string(out.size()) + "]"] = at;  // as for endpoints

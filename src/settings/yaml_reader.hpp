@@ -31,6 +31,7 @@ class YamlReader {
     if (!map.IsMap()) return wrong_type(map, path, "a map of key: value lines");
     std::set<std::string> seen;
     for (const auto& kv : map) {
+      if (!spend(kv.first)) return;
       const YAML::Node& key = kv.first;
       std::string k = key.IsScalar() ? key.Scalar() : std::string();
       std::string at = where(key, path.empty() ? display_key(k) : path + "." + display_key(k));
@@ -47,6 +48,13 @@ class YamlReader {
       fn(k, key, kv.second);
     }
   }
+
+  // Counts one map entry or list item against kMaxEntries. YAML aliases (*name) reuse a node
+  // without copying it, so a small file can describe millions of targets; past the budget the
+  // reader reports CONFIG_TOO_LARGE once and reads no further.
+  bool spend(const YAML::Node& at);
+  static constexpr std::size_t kMaxEntries = 100000;
+  std::size_t entries_ = 0;
 
   // The text of a scalar, or a SETTING_INVALID_VALUE problem (never echoing the value).
   std::optional<std::string> scalar(const YAML::Node& value, const std::string& at,

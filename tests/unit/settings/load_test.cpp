@@ -300,6 +300,33 @@ TEST(SettingsLoad, ASecondYamlDocumentIsNotSilentlyIgnored) {
   EXPECT_TRUE(load_yaml("---\nextension:\n  sslCname: a\n---\n").problems.empty());
 }
 
+TEST(SettingsLoad, AliasesCannotBlowUpTheSettings) {
+  // 691 bytes that expand to 60 x 60 x 60 = 216000 targets through aliases.
+  std::string list;
+  for (int i = 0; i < 60; ++i) list += (i ? ",h" : "h") + std::to_string(i);
+  std::string yaml = "t: &t [" + list + "]\nd: &d {name: blue, targets: *t}\nds: &ds [*d";
+  for (int i = 1; i < 60; ++i) yaml += ",*d";
+  yaml += "]\ne: &e {name: fraud, deployments: *ds}\nendpoints: [*e";
+  for (int i = 1; i < 60; ++i) yaml += ",*e";
+  yaml += "]\n";
+  auto r = load_yaml(yaml);
+  const Problem& p = only(r.problems, "CONFIG_TOO_LARGE");
+  EXPECT_EQ(p.severity, Severity::error);
+  EXPECT_EQ(p.where, "test.yaml:1");  // the anchored list where the budget ran out
+  std::size_t targets = 0;
+  for (const auto& ep : r.config.endpoints)
+    for (const auto& d : ep.deployments) targets += d.targets.size();
+  EXPECT_LE(targets, 100000u);
+
+  std::string big =
+      "endpoints:\n  - name: big\n    deployments:\n      - name: all\n        targets:\n";
+  for (int i = 0; i < 5000; ++i)
+    big += "          - 10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250) + "\n";
+  auto ok = load_yaml(big);
+  EXPECT_TRUE(ok.problems.empty()) << ok.problems.to_string().substr(0, 500);
+  EXPECT_EQ(ok.config.endpoints.at(0).deployments.at(0).targets.size(), 5000u);
+}
+
 TEST(SettingsLoad, AllProblemsOfAFileAreReportedAtOnce) {
   auto r = load_yaml(
       "extension:\n"
