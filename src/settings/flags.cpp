@@ -50,7 +50,7 @@ void config_flag(Config& c, const std::string& arg, bool via_protected, std::siz
       problems.error("SETTING_UNKNOWN", where, key + " is not a " + flag + " key", hint);
       return;
     }
-    report_unknown(problems, where, key, all_extension_keys(), "for " + flag);
+    report_unknown(problems, where, key, all_extension_keys(), "for " + flag, !via_protected);
     return;
   }
   set_extension(c, key, std::string_view(arg).substr(eq + 1), where, via_protected, problems);

@@ -78,9 +78,12 @@ template <class S>
 void set_field(S& s, const Field<S>& f, std::string_view value, const std::string& where,
                Problems& problems);
 
-// SETTING_UNKNOWN with the nearest known key in the fix.
+// SETTING_UNKNOWN with the nearest known key in the fix. protected_elsewhere: the place only
+// takes plain keys (extension:, --config), so a protected key in `known` is only suggested
+// with where it belongs.
 void report_unknown(Problems& problems, const std::string& where, std::string_view key,
-                    const std::vector<std::string_view>& known, std::string_view level);
+                    const std::vector<std::string_view>& known, std::string_view level,
+                    bool protected_elsewhere = false);
 
 // ---- addresses ----
 bool is_ipv4(std::string_view s);

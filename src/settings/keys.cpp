@@ -132,16 +132,24 @@ void record(Config& c, const std::string& key, const std::string& where) {
 }
 
 void report_unknown(Problems& problems, const std::string& where, std::string_view key,
-                    const std::vector<std::string_view>& known, std::string_view level) {
+                    const std::vector<std::string_view>& known, std::string_view level,
+                    bool protected_elsewhere) {
   std::string near = nearest_key(key, known);
-  std::string fix = near.empty() ? "remove it; the keys allowed " + std::string(level) + " are "
-                                 : "did you mean " + near + "? Otherwise remove it";
+  std::string fix;
   if (near.empty()) {
-    for (std::size_t i = 0; i < known.size(); ++i) fix += (i ? ", " : "") + std::string(known[i]);
-  } else if (is_protected_only(near) && level == "under extension:") {
-    fix += " (" + near +
-           " is configuration-protected: put it under protected: or pass it "
-           "with --config-protected)";
+    fix = "remove it; the keys allowed " + std::string(level) + " are ";
+    bool first = true;
+    for (std::string_view k : known) {
+      if (protected_elsewhere && is_protected_only(k)) continue;
+      fix += (first ? "" : ", ") + std::string(k);
+      first = false;
+    }
+  } else {
+    fix = "did you mean " + near + "? Otherwise remove it";
+    if (protected_elsewhere && is_protected_only(near))
+      fix += " (" + near +
+             " is configuration-protected: put it under protected: or pass it with "
+             "--config-protected)";
   }
   problems.error("SETTING_UNKNOWN", where,
                  "unknown key " + display_key(key) + " " + std::string(level), fix);

@@ -96,7 +96,8 @@ void YamlReader::extension(const YAML::Node& map, bool protected_section) {
   each_entry(map, section, [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
     const std::string at = where(key, section + "." + display_key(k));
     if (!is_extension_key(k) && !is_protected_only(k))
-      return report_unknown(p_, at, k, all_extension_keys(), "under " + section + ":");
+      return report_unknown(p_, at, k, all_extension_keys(), "under " + section + ":",
+                            !protected_section);
     if (!protected_section && is_protected_only(k)) {
       p_.error("SETTING_PROTECTED", at,
                k + " is configuration-protected and is not accepted under extension:",

@@ -125,7 +125,15 @@ TEST(SettingsFlags, UnknownFlagKeysSuggestTheNearest) {
   EXPECT_NE(items[1].fix.find("did you mean allowInsecureConnections?"), std::string::npos);
   EXPECT_EQ(items[2].where, "--config-protected sslCertPemFIle");
   EXPECT_NE(items[2].fix.find("did you mean sslCertPemFile?"), std::string::npos);
+  EXPECT_EQ(items[2].fix.find("configuration-protected"), std::string::npos);  // right flag
   EXPECT_EQ(items[3].fix.find("did you mean"), std::string::npos);
+  EXPECT_NE(items[3].fix.find("sslCertPemFile"), std::string::npos);  // allowed there
+
+  auto plain = load_yaml("", flags({"sslKeyPemFIle=/p/key.pem", "bar=1"}));
+  ASSERT_EQ(count(plain.problems, "SETTING_UNKNOWN"), 2);
+  EXPECT_NE(plain.problems.items()[0].fix.find("--config-protected"), std::string::npos);
+  EXPECT_EQ(plain.problems.items()[1].fix.find("sslKeyPemFile"), std::string::npos)
+      << "not listed as allowed with --config: " << plain.problems.items()[1].fix;
   EXPECT_EQ(test::all_text(r.problems).find("/p/cert.pem"), std::string::npos);
 }
 
