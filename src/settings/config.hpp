@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,7 +77,13 @@ struct Endpoint {
   AuthMode auth_mode = AuthMode::key;
   std::string primary_key;    // secret: never printed or logged
   std::string secondary_key;  // secret
+  // keys.primary_file / secondary_file, already read into the keys above by load(); kept so a
+  // reload can re-read them. Not printed either (show() and messages name the setting only).
+  std::string primary_key_file;
+  std::string secondary_key_file;
   std::vector<std::pair<std::string, unsigned>> traffic;         // deployment -> percent
+  // `traffic:` was written, even empty: only an omitted traffic gives a single deployment 100%.
+  bool traffic_set = false;
   std::vector<std::pair<std::string, unsigned>> mirror_traffic;  // deployment -> percent
   std::vector<Deployment> deployments;
   std::string where;
@@ -91,6 +98,16 @@ struct Config {
   // "dev mode" decision; names as spelled by users ("sslCname", "router.listen").
   std::vector<std::string> explicitly_set;
   bool is_set(const std::string& key) const;
+  // Where each setting came from, so validate() can point at the line: keys as in
+  // explicitly_set plus paths such as "endpoints[0].deployments[1].targets[0]"; values like
+  // "scoregate.yaml:12: extension.sslCname" or "--config sslCname".
+  std::map<std::string, std::string> origins;
+  // Extension keys given under `protected:` or with --config-protected: their values are
+  // treated like the PEM paths (never printed). sslCertPemFile/sslKeyPemFile always are.
+  std::vector<std::string> protected_keys;
+  bool is_protected(const std::string& key) const;
+  // origins[key] when known, else `key` itself (configs built in code have no origins).
+  std::string where_of(const std::string& key) const;
 };
 
 }  // namespace scoregate::settings

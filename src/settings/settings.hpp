@@ -1,6 +1,7 @@
 // Reading and validating settings: YAML file + `--config` / `--config-protected` flags +
 // router flags -> Config -> ValidatedSettings. The only code that knows the file format
-// and the flag syntax. Sans-IO except load(), which reads the file named on the command line.
+// and the flag syntax. Sans-IO except load(), which reads the file named on the command line,
+// and endpoint key files (keys.primary_file / secondary_file), which both loaders read.
 #pragma once
 
 #include <optional>

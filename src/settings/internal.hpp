@@ -1,0 +1,129 @@
+// Shared by the settings/*.cpp files only: key tables, scalar parsing and address syntax.
+// Not part of the module's API (settings.hpp is).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "settings/config.hpp"
+#include "settings/settings.hpp"
+
+namespace scoregate::settings::detail {
+
+// ---- key tables (the spelling users write) ----
+extern const std::vector<std::string_view> kTopKeys;
+extern const std::vector<std::string_view> kExtensionKeys;  // plain (--config / extension:)
+extern const std::vector<std::string_view>
+    kProtectedOnlyKeys;  // only protected: / --config-protected
+extern const std::vector<std::string_view> kEndpointKeys;
+extern const std::vector<std::string_view> kDeploymentKeys;
+extern const std::vector<std::string_view> kAuthKeysKeys;  // endpoint `keys:` map
+bool is_protected_only(std::string_view key);
+bool is_extension_key(std::string_view key);
+std::vector<std::string_view> all_extension_keys();  // plain + protected-only
+
+// One scalar field of a settings struct, so YAML reading, show() and the key lists share one
+// table per struct. (unsigned and std::uint32_t are the same type here.)
+template <class S>
+using FieldRef = std::variant<std::string S::*, std::uint32_t S::*, std::uint64_t S::*, bool S::*>;
+template <class S>
+struct Field {
+  std::string_view key;
+  FieldRef<S> ref;
+};
+extern const std::vector<Field<RouterSettings>> kRouterFields;
+extern const std::vector<Field<RequestSettings>> kRequestFields;
+extern const std::vector<Field<ReadinessProbe>> kProbeFields;
+template <class S>
+std::vector<std::string_view> keys_of(const std::vector<Field<S>>& fields) {
+  std::vector<std::string_view> out;
+  for (const auto& f : fields) out.push_back(f.key);
+  return out;
+}
+
+// ---- scalars ----
+std::optional<bool> parse_bool(std::string_view text);
+// Plain decimal digits only (no sign, no 0x, no exponent), at most `max`.
+std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max);
+extern const char* const kBoolSpellings;  // for messages
+
+// A key as it may be shown in messages: setting-name-like keys verbatim, anything else (which
+// might be a misplaced value, e.g. a path) is not echoed.
+std::string display_key(std::string_view key);
+// "'value'", cut to one printable line: for values that are never secret.
+std::string quoted(std::string_view value);
+// quoted(value) for ordinary settings, "(protected)" for protected ones.
+std::string display_value(const Config& c, const std::string& key, std::string_view value);
+
+// Canonical spelling of a service type ("loadbalancer" -> "LoadBalancer"), nullopt if none.
+std::optional<std::string> canonical_service_type(std::string_view text);
+extern const char* const kServiceTypes;  // for messages
+
+// Records that `key` was set at `where` (explicitly_set + origins).
+void record(Config& c, const std::string& key, const std::string& where);
+
+// Sets an extension key from its text (YAML scalar or flag value); reports bad booleans.
+// `via_protected`: given under protected: / --config-protected. The caller has already checked
+// that `key` is an extension key allowed on that channel.
+void set_extension(Config& c, std::string_view key, std::string_view value,
+                   const std::string& where, bool via_protected, Problems& problems);
+
+// Sets one field of a settings struct from text; reports type/range problems.
+template <class S>
+void set_field(S& s, const Field<S>& f, std::string_view value, const std::string& where,
+               Problems& problems);
+
+// SETTING_UNKNOWN with the nearest known key in the fix. protected_elsewhere: the place only
+// takes plain keys (extension:, --config), so a protected key in `known` is only suggested
+// with where it belongs.
+void report_unknown(Problems& problems, const std::string& where, std::string_view key,
+                    const std::vector<std::string_view>& known, std::string_view level,
+                    bool protected_elsewhere = false);
+
+// ---- addresses ----
+bool is_ipv4(std::string_view s);
+bool is_ipv6(std::string_view s);
+// RFC 1123 host name (labels of letters, digits, '-'); `wildcard` allows a leading "*.".
+bool is_hostname(std::string_view s, bool wildcard = false);
+std::optional<std::uint16_t> parse_port(std::string_view s);
+// "HOST:PORT" with HOST an IPv4 address, [IPv6] or a host name; nullopt or an explanation.
+std::optional<std::string> host_port_error(std::string_view s);
+// Kubernetes object name (DNS-1123 subdomain): used as a file name under --secrets-dir too.
+bool is_k8s_name(std::string_view s);
+
+}  // namespace scoregate::settings::detail
+
+namespace scoregate::settings::detail {
+
+// ---- files ----
+struct FileText {
+  std::optional<std::string> text;
+  std::string error;  // the OS reason (or size/type) when text is empty
+};
+// Reads a whole file of at most max_bytes. regular_only refuses FIFOs, devices and directories
+// without blocking on them (for files named inside the YAML, which nobody typed on purpose).
+FileText read_text_file(const std::string& path, std::size_t max_bytes, bool regular_only);
+
+// --config / --config-protected / router flags on top of what the file set (flags.cpp).
+void apply_flags(Config& c, const CommandLine& cl, Problems& problems);
+
+}  // namespace scoregate::settings::detail
+
+namespace scoregate::settings::detail {
+
+// ---- validation parts (validate.cpp, validate_endpoints.cpp) ----
+// Rules may normalise what they check (service type spelling, targets, implicit traffic).
+void validate_extension(Config& c, Purpose purpose, Problems& problems);
+void validate_router(const Config& c, Problems& problems);
+void validate_endpoints(Config& c, Purpose purpose, Problems& problems);
+
+// Where a value inside endpoints: came from: its recorded origin, else "FILE:LINE: path" from
+// the enclosing endpoint/deployment, else just the path.
+std::string where_in(const Config& c, const std::string& path, const std::string& file_line);
+
+}  // namespace scoregate::settings::detail

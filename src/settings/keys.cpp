@@ -1,0 +1,215 @@
+// Key tables, the typo suggester and scalar parsing shared by the YAML and flag readers.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include "settings/internal.hpp"
+#include "settings/settings.hpp"
+
+namespace scoregate::settings {
+namespace detail {
+
+const std::vector<std::string_view> kTopKeys = {"extension", "protected", "router", "endpoints"};
+const std::vector<std::string_view> kExtensionKeys = {
+    "allowInsecureConnections",   "sslSecret",       "sslCname",
+    "inferenceRouterServiceType", "enableInference", "inferenceRouterHA"};
+const std::vector<std::string_view> kProtectedOnlyKeys = {"sslCertPemFile", "sslKeyPemFile"};
+const std::vector<std::string_view> kEndpointKeys = {"name",    "auth_mode",      "keys",
+                                                     "traffic", "mirror_traffic", "deployments"};
+const std::vector<std::string_view> kDeploymentKeys = {"name", "targets", "request_settings",
+                                                       "readiness_probe"};
+const std::vector<std::string_view> kAuthKeysKeys = {"primary", "secondary", "primary_file",
+                                                     "secondary_file"};
+
+const std::vector<Field<RouterSettings>> kRouterFields = {
+    {"listen", &RouterSettings::listen},
+    {"admin", &RouterSettings::admin},
+    {"workers", &RouterSettings::workers},
+    {"max_header_bytes", &RouterSettings::max_header_bytes},
+    {"max_body_bytes", &RouterSettings::max_body_bytes},
+    {"trusted_ca_file", &RouterSettings::trusted_ca_file},
+    {"secrets_dir", &RouterSettings::secrets_dir},
+    {"state_dir", &RouterSettings::state_dir},
+    {"min_tls_version", &RouterSettings::min_tls_version},
+    {"max_connections", &RouterSettings::max_connections},
+    {"header_timeout_ms", &RouterSettings::header_timeout_ms},
+    {"keepalive_timeout_ms", &RouterSettings::keepalive_timeout_ms},
+    {"body_idle_timeout_ms", &RouterSettings::body_idle_timeout_ms},
+    {"drain_timeout_ms", &RouterSettings::drain_timeout_ms},
+    {"access_log", &RouterSettings::access_log},
+};
+const std::vector<Field<RequestSettings>> kRequestFields = {
+    {"request_timeout_ms", &RequestSettings::request_timeout_ms},
+    {"max_concurrent_requests_per_instance",
+     &RequestSettings::max_concurrent_requests_per_instance},
+    {"max_queue_wait_ms", &RequestSettings::max_queue_wait_ms},
+    {"max_queue_length", &RequestSettings::max_queue_length},
+};
+const std::vector<Field<ReadinessProbe>> kProbeFields = {
+    {"path", &ReadinessProbe::path},
+    {"period", &ReadinessProbe::period_s},
+    {"timeout", &ReadinessProbe::timeout_s},
+    {"initial_delay", &ReadinessProbe::initial_delay_s},
+    {"success_threshold", &ReadinessProbe::success_threshold},
+    {"failure_threshold", &ReadinessProbe::failure_threshold},
+    {"period_ms", &ReadinessProbe::period_ms},
+    {"timeout_ms", &ReadinessProbe::timeout_ms},
+    {"initial_delay_ms", &ReadinessProbe::initial_delay_ms},
+};
+
+static_assert(std::is_same_v<unsigned, std::uint32_t>, "RouterSettings::workers is unsigned");
+
+bool is_protected_only(std::string_view key) {
+  return std::find(kProtectedOnlyKeys.begin(), kProtectedOnlyKeys.end(), key) !=
+         kProtectedOnlyKeys.end();
+}
+
+bool is_extension_key(std::string_view key) {
+  return std::find(kExtensionKeys.begin(), kExtensionKeys.end(), key) != kExtensionKeys.end();
+}
+
+std::vector<std::string_view> all_extension_keys() {
+  auto all = kExtensionKeys;
+  all.insert(all.end(), kProtectedOnlyKeys.begin(), kProtectedOnlyKeys.end());
+  return all;
+}
+
+const char* const kBoolSpellings = "True, False, true or false";
+const char* const kServiceTypes = "LoadBalancer, NodePort or ClusterIP";
+
+std::optional<bool> parse_bool(std::string_view text) {
+  if (text == "True" || text == "true") return true;
+  if (text == "False" || text == "false") return false;
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max) {
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return std::nullopt;
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v > max) return std::nullopt;
+  return v;
+}
+
+std::string display_key(std::string_view key) {
+  bool name_like =
+      !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](unsigned char ch) {
+        return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
+      });
+  return name_like ? std::string(key) : std::string("<key not shown>");
+}
+
+std::string display_value(const Config& c, const std::string& key, std::string_view value) {
+  return c.is_protected(key) ? std::string("(protected)") : quoted(value);
+}
+
+std::string quoted(std::string_view value) {
+  // Values are shown to help find the mistake, but as one line of printable text: a value may
+  // hold newlines or escape sequences that would garble a terminal or a log line.
+  std::string out = "'";
+  for (unsigned char ch : value.substr(0, 80)) out += std::isprint(ch) ? char(ch) : '?';
+  if (value.size() > 80) out += "...";
+  return out + "'";
+}
+
+std::optional<std::string> canonical_service_type(std::string_view text) {
+  for (std::string_view t : {"LoadBalancer", "NodePort", "ClusterIP"}) {
+    if (t.size() == text.size() && std::equal(t.begin(), t.end(), text.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        }))
+      return std::string(t);
+  }
+  return std::nullopt;
+}
+
+void record(Config& c, const std::string& key, const std::string& where) {
+  if (!c.is_set(key)) c.explicitly_set.push_back(key);
+  c.origins[key] = where;
+}
+
+void report_unknown(Problems& problems, const std::string& where, std::string_view key,
+                    const std::vector<std::string_view>& known, std::string_view level,
+                    bool protected_elsewhere) {
+  std::string near = nearest_key(key, known);
+  std::string fix;
+  if (near.empty()) {
+    fix = "remove it; the keys allowed " + std::string(level) + " are ";
+    bool first = true;
+    for (std::string_view k : known) {
+      if (protected_elsewhere && is_protected_only(k)) continue;
+      fix += (first ? "" : ", ") + std::string(k);
+      first = false;
+    }
+  } else {
+    fix = "did you mean " + near + "? Otherwise remove it";
+    if (protected_elsewhere && is_protected_only(near))
+      fix += " (" + near +
+             " is configuration-protected: put it under protected: or pass it with "
+             "--config-protected)";
+  }
+  problems.error("SETTING_UNKNOWN", where,
+                 "unknown key " + display_key(key) + " " + std::string(level), fix);
+}
+
+}  // namespace detail
+
+bool Config::is_set(const std::string& key) const {
+  return std::find(explicitly_set.begin(), explicitly_set.end(), key) != explicitly_set.end();
+}
+
+bool Config::is_protected(const std::string& key) const {
+  return detail::is_protected_only(key) ||
+         std::find(protected_keys.begin(), protected_keys.end(), key) != protected_keys.end();
+}
+
+std::string Config::where_of(const std::string& key) const {
+  auto it = origins.find(key);
+  return it == origins.end() ? key : it->second;
+}
+
+namespace {
+
+char lower(char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); }
+
+// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), ignoring case.
+std::size_t typo_distance(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size(), m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1]))
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[n][m];
+}
+
+}  // namespace
+
+std::string nearest_key(std::string_view unknown, const std::vector<std::string_view>& known) {
+  // Longer than any key plus slack cannot be a typo of one (and bounds the work on junk input).
+  if (unknown.empty() || unknown.size() > 64) return "";
+  // One edit per three characters, 1..3: "foo" may not become "fmt", "sslcname" may.
+  const std::size_t allowed = std::clamp<std::size_t>(unknown.size() / 3, 1, 3);
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (std::string_view k : known) {
+    std::size_t dist = typo_distance(unknown, k);
+    if (dist <= allowed && dist < best_distance && dist < k.size()) {
+      best_distance = dist;
+      best = std::string(k);
+    }
+  }
+  return best;
+}
+
+}  // namespace scoregate::settings
