@@ -60,7 +60,8 @@ std::size_t find_leaf(const std::vector<X509Ptr>& certs, EVP_PKEY* key) {
 }
 
 void check_key_match(Check& c) {
-  if (!c.key || key_matches(c.leaf(), c.key.get())) return;
+  // Without a decodable public key in the certificate, CERT_KEY_UNSUPPORTED says enough.
+  if (!c.key || !X509_get0_pubkey(c.leaf()) || key_matches(c.leaf(), c.key.get())) return;
   c.problems.error("KEY_MISMATCH", c.material.key_label,
                    "the private key does not belong to the certificate '" + subject_of(c.leaf()) +
                        "'" + (c.cert_label().empty() ? "" : " in " + c.cert_label()),
@@ -120,15 +121,47 @@ void check_names(Check& c) {
             ")");
 }
 
+// Whether OpenSSL can sign handshakes with this key type and clients accept it; NIST curves
+// only, as TLS 1.3 defines ECDSA signatures for P-256/P-384/P-521 alone.
+bool usable_key_type(EVP_PKEY* key) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+      return true;
+    case EVP_PKEY_EC: {
+      char group[64] = {};
+      EVP_PKEY_get_group_name(key, group, sizeof group, nullptr);
+      int nid = OBJ_sn2nid(group);
+      // Smaller curves are reported as KEY_WEAK instead.
+      return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1 ||
+             EVP_PKEY_get_bits(key) < 256;
+    }
+    default:
+      return false;
+  }
+}
+
+void check_key_type(Check& c) {
+  EVP_PKEY* key = X509_get0_pubkey(c.leaf());
+  ERR_clear_error();
+  if (key && usable_key_type(key)) return;
+  c.problems.error("CERT_KEY_UNSUPPORTED", c.cert_label(),
+                   key ? "the certificate's key is " + key_description(key) +
+                             ", which TLS clients cannot use for a server certificate"
+                       : "the certificate's public key cannot be decoded (an unknown algorithm "
+                         "or damaged)",
+                   kNewKeyFix);
+}
+
 void check_key_strength(Check& c) {
   EVP_PKEY* key = X509_get0_pubkey(c.leaf());
-  if (!key) key = c.key.get();
-  if (!key) return;
+  if (!key) return;  // CERT_KEY_UNSUPPORTED says it
   int bits = EVP_PKEY_get_bits(key);
   int type = EVP_PKEY_get_base_id(key);
-  bool weak =
-      ((type == EVP_PKEY_RSA || type == EVP_PKEY_RSA_PSS || type == EVP_PKEY_DSA) && bits < 2048) ||
-      (type == EVP_PKEY_EC && bits < 256);
+  bool weak = ((type == EVP_PKEY_RSA || type == EVP_PKEY_RSA_PSS) && bits < 2048) ||
+              (type == EVP_PKEY_EC && bits < 256);
   if (!weak) return;
   c.problems.error("KEY_WEAK", c.material.key_label,
                    "the certificate's key is " + key_description(key) +
@@ -180,7 +213,8 @@ void check_usage(Check& c) {
   }
   if (flags & EXFLAG_KUSAGE) {
     uint32_t ku = X509_get_key_usage(leaf);
-    int type = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
+    EVP_PKEY* key = X509_get0_pubkey(leaf);
+    int type = key ? EVP_PKEY_get_base_id(key) : EVP_PKEY_NONE;
     bool rsa = type == EVP_PKEY_RSA || type == EVP_PKEY_RSA_PSS;
     if (!(ku & KU_DIGITAL_SIGNATURE) && !(rsa && (ku & KU_KEY_ENCIPHERMENT)))
       c.problems.error("CERT_NOT_SERVER_AUTH", c.cert_label(),
@@ -210,6 +244,7 @@ CertificateSummary summarize(const Check& c) {
 void run_certificate_checks(Check& c) {
   c.layout = layout_chain(c.certs, find_leaf(c.certs, c.key.get()));
   check_key_match(c);
+  check_key_type(c);
   check_chain_order(c.certs, c.layout, c.cert_label(), c.problems);
   check_chain_trust(c.certs, c.layout, c.options, c.cert_label(), c.problems);
   check_validity(c);

@@ -94,7 +94,9 @@ struct Anchors {
 
   bool has_root(X509* root) const {
     for (auto& candidate : with_subject(X509_get_subject_name(root)))
-      if (EVP_PKEY_eq(X509_get0_pubkey(candidate.get()), X509_get0_pubkey(root)) == 1) return true;
+      if (EVP_PKEY* theirs = X509_get0_pubkey(candidate.get()), *ours = X509_get0_pubkey(root);
+          theirs && ours && EVP_PKEY_eq(theirs, ours) == 1)
+        return true;
     return false;
   }
 };

@@ -315,6 +315,31 @@ TEST_F(CheckTest, Rsa1024IsWeak) {
   EXPECT_NE(problems_.items()[0].what.find("RSA 1024"), std::string::npos);
 }
 
+TEST_F(CheckTest, KeyOnACurveClientsDoNotSupportIsRefused) {
+  Issued l = leaf(leaf_spec(), KeyType::ec_secp256k1);
+  EXPECT_FALSE(check(material(l.cert.get(), {inter()}, l.key.get()), trusted()));
+  expect_only("CERT_KEY_UNSUPPORTED", Severity::error);
+  EXPECT_NE(problems_.items()[0].what.find("secp256k1"), std::string::npos)
+      << problems_.items()[0].what;
+}
+
+// Found by fuzzing: a certificate whose public key does not decode has no EVP_PKEY at all.
+TEST_F(CheckTest, UndecodablePublicKeyIsReportedNotDereferenced) {
+  std::string bytes = der(pki_->leaf.cert.get());
+  const ASN1_BIT_STRING* point = X509_get0_pubkey_bitstr(pki_->leaf.cert.get());
+  auto at = bytes.find(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(point)),
+                                   static_cast<std::size_t>(ASN1_STRING_length(point))));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 0x00;  // the encoding of the point at infinity, which has no coordinates
+  Material m = material(pki_->leaf.cert.get(), {}, pki_->leaf.key.get());
+  m.cert_bytes = bytes;
+  CertificateSummary summary;
+  EXPECT_FALSE(check_certificate(m, trusted(), problems_, &summary));
+  expect("CERT_KEY_UNSUPPORTED", Severity::error);
+  EXPECT_EQ(find(problems_, "KEY_MISMATCH"), nullptr) << codes(problems_);
+  EXPECT_EQ(summary.key_description, "");
+}
+
 TEST_F(CheckTest, ClientAuthOnlyIsNotForServers) {
   CertSpec spec = leaf_spec();
   spec.extended_key_usage = "clientAuth";

@@ -71,6 +71,9 @@ PkeyPtr make_key(KeyType type) {
     case KeyType::ec_p384:
       k = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
       break;
+    case KeyType::ec_secp256k1:
+      k = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp256k1");
+      break;
     case KeyType::rsa2048:
       k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048});
       break;

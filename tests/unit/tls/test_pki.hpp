@@ -13,7 +13,7 @@
 
 namespace scoregate::tls::testpki {
 
-enum class KeyType { ec_p256, ec_p384, rsa2048, rsa1024 };
+enum class KeyType { ec_p256, ec_p384, ec_secp256k1, rsa2048, rsa1024 };
 
 // A fresh key. RSA generation is slow, so shared_key() hands out cached ones.
 PkeyPtr make_key(KeyType type);
