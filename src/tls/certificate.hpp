@@ -67,5 +67,10 @@ struct CheckedCertificate {
 std::optional<CheckedCertificate> check_certificate(const Material& material,
                                                     const CheckOptions& options,
                                                     Problems& problems);
+// The same, also describing the leaf in *summary_out whenever one could be parsed, even when
+// errors prevent serving it (for `cert check` output).
+std::optional<CheckedCertificate> check_certificate(const Material& material,
+                                                    const CheckOptions& options, Problems& problems,
+                                                    CertificateSummary* summary_out);
 
 }  // namespace scoregate::tls

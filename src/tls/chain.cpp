@@ -1,0 +1,194 @@
+#include "tls/chain.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+
+#include "tls/file_io.hpp"
+#include "tls/openssl_util.hpp"
+#include "tls/parse.hpp"
+
+namespace scoregate::tls {
+
+namespace {
+
+constexpr const char* kChainFix =
+    "append the intermediate certificate(s) from your CA after the leaf (cat leaf.pem "
+    "intermediate.pem > cert.pem); for a private CA, name its root in router.trusted_ca_file "
+    "(or scoregate cert check --ca-file root.pem)";
+
+bool contains(const std::vector<std::size_t>& v, std::size_t i) {
+  return std::find(v.begin(), v.end(), i) != v.end();
+}
+
+std::string numbered_subjects(const std::vector<X509Ptr>& certs,
+                              const std::vector<std::size_t>& order) {
+  std::string out;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(i + 1) + ". '" + subject_of(certs[order[i]].get()) + "'";
+  }
+  return out;
+}
+
+// The system store, built once per process: its default file lookup parses the whole CA
+// bundle (about 60 ms), far too slow for every check and reload. The trust store of the OS
+// changing needs a restart to be seen, as with most servers. Never freed (reachable).
+X509_STORE* system_store() {
+  static X509_STORE* store = [] {
+    X509_STORE* s = X509_STORE_new();
+    if (s) X509_STORE_set_default_paths(s);
+    ERR_clear_error();
+    return s;
+  }();
+  return store;
+}
+
+// The roots the user names for private PKI (router.trusted_ca_file / --ca-file).
+std::vector<X509Ptr> private_roots(const CheckOptions& options, Problems& problems) {
+  if (options.trusted_ca_file.empty()) return {};
+  const char* fix =
+      "point router.trusted_ca_file (or cert check --ca-file) at a readable PEM file holding "
+      "your private root certificate(s)";
+  FileRead r = read_small_file(options.trusted_ca_file, 16u << 20);
+  if (!r.bytes) {
+    problems.error("CERT_CA_FILE_INVALID", "router.trusted_ca_file",
+                   "cannot read '" + options.trusted_ca_file + "' (" + r.reason + ")", fix);
+    return {};
+  }
+  Problems parse_problems;
+  auto roots = parse_certificates(*r.bytes, "router.trusted_ca_file", parse_problems);
+  if (roots.empty())
+    problems.error("CERT_CA_FILE_INVALID", "router.trusted_ca_file",
+                   "'" + options.trusted_ca_file + "' holds no certificate", fix);
+  return roots;
+}
+
+struct Anchors {
+  std::vector<X509Ptr> private_roots;
+
+  // Trusted certificates whose subject is `name`.
+  std::vector<X509Ptr> with_subject(const X509_NAME* name) const {
+    std::vector<X509Ptr> out;
+    for (const auto& r : private_roots)
+      if (X509_NAME_cmp(X509_get_subject_name(r.get()), name) == 0) out.push_back(up_ref(r.get()));
+    X509_STORE* store = system_store();
+    X509_STORE_CTX* ctx = store ? X509_STORE_CTX_new() : nullptr;
+    if (ctx && X509_STORE_CTX_init(ctx, store, nullptr, nullptr) == 1) {
+      if (STACK_OF(X509)* found = X509_STORE_CTX_get1_certs(ctx, name)) {
+        for (int i = 0; i < sk_X509_num(found); ++i) out.push_back(up_ref(sk_X509_value(found, i)));
+        sk_X509_pop_free(found, X509_free);
+      }
+    }
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+    return out;
+  }
+
+  bool has_issuer_of(X509* cert) const {
+    for (auto& candidate : with_subject(X509_get_issuer_name(cert)))
+      if (issued_by(cert, candidate.get())) return true;
+    return false;
+  }
+
+  bool has_root(X509* root) const {
+    for (auto& candidate : with_subject(X509_get_subject_name(root)))
+      if (EVP_PKEY* theirs = X509_get0_pubkey(candidate.get()), *ours = X509_get0_pubkey(root);
+          theirs && ours && EVP_PKEY_eq(theirs, ours) == 1)
+        return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+ChainLayout layout_chain(const std::vector<X509Ptr>& certs, std::size_t leaf) {
+  ChainLayout layout;
+  layout.leaf = leaf;
+  X509* current = certs[leaf].get();
+  while (!is_self_signed(current)) {
+    std::size_t next = certs.size();
+    for (std::size_t j = 0; j < certs.size() && next == certs.size(); ++j)
+      if (j != leaf && !contains(layout.chain, j) && issued_by(current, certs[j].get())) next = j;
+    if (next == certs.size()) break;
+    layout.chain.push_back(next);
+    current = certs[next].get();
+  }
+  for (std::size_t j = 0; j < certs.size(); ++j)
+    if (j != leaf && !contains(layout.chain, j)) layout.extras.push_back(j);
+  return layout;
+}
+
+void check_chain_order(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
+                       const std::string& label, Problems& problems) {
+  std::vector<std::size_t> wanted{layout.leaf};
+  wanted.insert(wanted.end(), layout.chain.begin(), layout.chain.end());
+  std::vector<std::size_t> in_file = wanted;
+  std::sort(in_file.begin(), in_file.end());
+  if (layout.leaf == 0 && in_file == wanted) return;
+  std::string what = layout.leaf == 0
+                         ? "the certificates after the leaf are not in issuing order"
+                         : "the certificate that matches the key is number " +
+                               std::to_string(layout.leaf + 1) + " in the file, not the first";
+  what += "; the file has " + numbered_subjects(certs, in_file);
+  problems.error("CERT_CHAIN_ORDER", label, what,
+                 "list the leaf first, then each certificate's issuer (intermediate(s), "
+                 "optionally the root): " +
+                     numbered_subjects(certs, wanted));
+}
+
+void check_extra_certs(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
+                       const std::string& label, Problems& problems) {
+  if (layout.extras.empty()) return;
+  std::string list;
+  for (std::size_t i : layout.extras)
+    list += (list.empty() ? "'" : ", '") + subject_of(certs[i].get()) + "'";
+  problems.warning(
+      "CERT_EXTRA_CERTS", label,
+      std::to_string(layout.extras.size()) +
+          " certificate(s) are not part of the leaf's chain and will not be sent: " + list,
+      "remove them; keep the leaf, its intermediate(s) and optionally the root");
+}
+
+void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
+                       const CheckOptions& options, const std::string& label, Problems& problems) {
+  Anchors anchors{private_roots(options, problems)};
+  X509* last = certs[layout.chain.empty() ? layout.leaf : layout.chain.back()].get();
+  if (!is_self_signed(last)) {
+    if (anchors.has_issuer_of(last)) return;
+    problems.error(
+        "CERT_CHAIN_INCOMPLETE", label,
+        "the issuer of '" + subject_of(last) + "', '" + name_rfc2253(X509_get_issuer_name(last)) +
+            "', is neither in the file nor a trusted root, so clients cannot build the chain",
+        kChainFix);
+    return;
+  }
+  if (last == certs[layout.leaf].get()) {
+    problems.warning(
+        "CERT_SELF_SIGNED", label,
+        options.development
+            ? "the certificate is self-signed (expected in development only)"
+            : "the certificate is self-signed: clients reject it unless told to trust "
+              "this very certificate (development only)",
+        "for production use a certificate issued by a CA; for development, "
+        "scoregate cert dev makes a dev CA clients can trust (curl --cacert dev-ca.pem)");
+    return;
+  }
+  if (anchors.has_root(last)) return;
+  problems.warning(
+      "CERT_UNTRUSTED_ROOT", label,
+      options.development
+          ? "the chain ends at '" + subject_of(last) +
+                "', the development CA, which is not in the system trust store (expected in "
+                "development; clients must trust dev-ca.pem)"
+          : "the chain ends at root '" + subject_of(last) +
+                "', which is neither in the system trust store nor in router.trusted_ca_file "
+                "(development only)",
+      options.development
+          ? "give clients the dev CA: curl --cacert dev-ca.pem"
+          : "use a certificate from a publicly trusted CA, or, for private PKI, name the root in "
+            "router.trusted_ca_file and install it on every client");
+}
+
+}  // namespace scoregate::tls

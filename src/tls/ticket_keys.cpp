@@ -1,0 +1,120 @@
+#include "tls/ticket_keys.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace scoregate::tls {
+
+namespace {
+
+TicketKey random_key() {
+  TicketKey k;
+  if (RAND_bytes(k.name.data(), k.name.size()) != 1 ||
+      RAND_bytes(k.aes_key.data(), k.aes_key.size()) != 1 ||
+      RAND_bytes(k.hmac_key.data(), k.hmac_key.size()) != 1)
+    throw std::runtime_error("OpenSSL RAND_bytes failed while making a session ticket key");
+  return k;
+}
+
+// Each thread remembers the set it last saw, so the hot path reads one atomic counter
+// instead of copying a shared_ptr (a reference count all threads would write).
+struct ThreadView {
+  std::uint64_t ring = 0;
+  std::uint64_t generation = 0;
+  std::shared_ptr<const TicketKeySet> set;
+};
+thread_local ThreadView t_view;
+
+std::atomic<std::uint64_t> g_next_ring_id{1};
+
+}  // namespace
+
+TicketKeySet::~TicketKeySet() { OPENSSL_cleanse(keys.data(), sizeof keys); }
+
+TicketKeyRing::TicketKeyRing(std::chrono::seconds rotation, Clock clock)
+    : id_(g_next_ring_id.fetch_add(1)), rotation_(rotation), clock_(std::move(clock)) {}
+
+std::chrono::steady_clock::time_point TicketKeyRing::now() const {
+  return clock_ ? clock_() : std::chrono::steady_clock::now();
+}
+
+void TicketKeyRing::rotate_locked() {
+  auto next = std::make_shared<TicketKeySet>();
+  next->keys[0] = random_key();
+  next->count = 1;
+  next->created = now();
+  if (set_)
+    for (std::size_t i = 0; i < set_->count && next->count < next->keys.size(); ++i)
+      next->keys[next->count++] = set_->keys[i];
+  set_ = std::move(next);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+void TicketKeyRing::rotate() {
+  std::lock_guard lock(mutex_);
+  rotate_locked();
+}
+
+const TicketKeySet& TicketKeyRing::current() {
+  ThreadView& view = t_view;
+  bool stale = view.ring != id_ || view.generation != generation_.load(std::memory_order_acquire);
+  if (stale || now() - view.set->created >= rotation_) {
+    std::lock_guard lock(mutex_);
+    // Several threads can pass the deadline together; only the first one rotates.
+    if (!set_ || now() - set_->created >= rotation_) rotate_locked();
+    view = {id_, generation_.load(std::memory_order_relaxed), set_};
+  }
+  return *view.set;
+}
+
+int TicketKeyRing::lookup(const TicketKeySet& set, const unsigned char* name,
+                          const TicketKey** key) {
+  for (std::size_t i = 0; i < set.count; ++i)
+    if (CRYPTO_memcmp(set.keys[i].name.data(), name, set.keys[i].name.size()) == 0) {
+      *key = &set.keys[i];
+      return i == 0 ? 1 : 2;
+    }
+  return 0;
+}
+
+TicketKeyRing& process_ticket_keys() {
+  static TicketKeyRing ring;
+  return ring;
+}
+
+int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                        EVP_MAC_CTX* mac, int enc) {
+  const TicketKeySet* set = nullptr;
+  try {
+    set = &process_ticket_keys().current();
+  } catch (const std::exception&) {
+    return -1;  // no keys: OpenSSL continues without a ticket
+  }
+  const TicketKey* key = nullptr;
+  int result = 1;
+  if (enc) {
+    key = &set->keys[0];
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    std::memcpy(key_name, key->name.data(), key->name.size());
+  } else {
+    result = TicketKeyRing::lookup(*set, key_name, &key);
+    if (result == 0) return 0;  // unknown (expired) key: full handshake, new ticket
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(
+                             OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac_key.data()),
+                             key->hmac_key.size()),
+                         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  int ok = enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes_key.data(), iv)
+               : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes_key.data(), iv);
+  return ok == 1 ? result : -1;
+}
+
+}  // namespace scoregate::tls
