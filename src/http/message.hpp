@@ -28,6 +28,11 @@ struct Field {
 };
 
 struct MessageHead {
+  MessageHead() = default;
+  // Views point into `raw`: a copy or move would leave them pointing at the original.
+  MessageHead(const MessageHead&) = delete;
+  MessageHead& operator=(const MessageHead&) = delete;
+
   std::string raw;  // owns the bytes every view below points into
   int version = 11;  // 10 or 11
   std::vector<Field> fields;

@@ -182,19 +182,24 @@ void Parser<R>::on_header_impl(error_code& ec) {
     move(head_.reason);
   }
   head_.keep_alive = base::keep_alive();
-  if (base::chunked()) head_.framing = BodyFraming::chunked;
+  // Framing is known now (Beast reports it to on_body_init only on the next put()), and the
+  // proxy needs it before it reads any body byte.
+  if (base::chunked()) {
+    head_.framing = BodyFraming::chunked;
+  } else if (auto length = base::content_length()) {
+    head_.framing = *length ? BodyFraming::content_length : BodyFraming::none;
+    head_.content_length = *length;
+  } else if constexpr (R) {
+    head_.framing = BodyFraming::none;
+  } else {
+    unsigned s = head_.status;
+    bool bodiless = base::skip() || s < 200 || s == 204 || s == 304;
+    head_.framing = bodiless ? BodyFraming::none : BodyFraming::until_close;
+  }
 }
 
 template <bool R>
-void Parser<R>::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  if (head_.framing == BodyFraming::chunked) return;
-  if (length) {
-    head_.framing = *length ? BodyFraming::content_length : BodyFraming::none;
-    head_.content_length = *length;
-  } else {
-    head_.framing = R ? BodyFraming::none : BodyFraming::until_close;
-  }
-}
+void Parser<R>::on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) {}
 
 template <bool R>
 std::size_t Parser<R>::on_body_impl(bsv body, error_code&) {

@@ -74,6 +74,7 @@ AuthResult authenticate(const EndpointRoute& endpoint, std::string_view authoriz
   auto key = authorization.substr(scheme.size());
   while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
   while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+  if (key.empty()) return AuthResult::missing;
   bool a = constant_time_equal(key, endpoint.primary_key);
   bool b = constant_time_equal(key, endpoint.secondary_key);
   return (a | b) ? AuthResult::ok : AuthResult::wrong;

@@ -178,7 +178,9 @@ void validate_router(const Config& c, Problems& p) {
   const auto& r = c.router;
   listen_address(c, p, "router.listen", r.listen, "0.0.0.0:8443");
   listen_address(c, p, "router.admin", r.admin, "127.0.0.1:9901");
-  if (!r.listen.empty() && r.listen == r.admin)
+  // Port 0 asks the kernel for a free port, so two ":0" addresses never collide.
+  const bool any_port = r.listen.size() > 2 && r.listen.compare(r.listen.size() - 2, 2, ":0") == 0;
+  if (!r.listen.empty() && r.listen == r.admin && !any_port)
     p.error("LISTEN_INVALID", c.where_of("router.admin"),
             "router.admin and router.listen are the same address " + r.admin,
             "give the admin listener its own port, e.g. --admin 127.0.0.1:9901");

@@ -25,7 +25,7 @@ def make_pki(d: Path):
     """A test CA and ECDSA + RSA leaves for localhost/127.0.0.1, written as PEM files."""
     d.mkdir(parents=True, exist_ok=True)
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "30",
+         "-nodes", "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "90",
          "-subj", "/CN=scoregate test CA", "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
     for kind, newkey in (("ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
@@ -36,7 +36,7 @@ def make_pki(d: Path):
         ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
                        "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n")
         run(["openssl", "x509", "-req", "-in", d / f"{kind}.csr", "-CA", d / "ca.pem",
-             "-CAkey", d / "ca.key", "-CAcreateserial", "-out", d / f"{kind}.crt", "-days", "20",
+             "-CAkey", d / "ca.key", "-CAcreateserial", "-out", d / f"{kind}.crt", "-days", "60",
              "-sha256", "-extfile", ext])
         (d / f"{kind}.fullchain.pem").write_text((d / f"{kind}.crt").read_text() + (d / "ca.pem").read_text())
     return d
@@ -98,7 +98,7 @@ class Router:
         self.port = self.admin_port = None
         threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines, True), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines, False), daemon=True).start()
-        if not self._ready.wait(20):
+        if not self._ready.wait(20) or self.port is None:
             self.stop()
             raise AssertionError("scoregate did not start:\n" + self.stderr())
         self.host = "localhost"

@@ -4,6 +4,7 @@
 #include <boost/beast/http/error.hpp>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 namespace scoregate::http {
@@ -15,15 +16,17 @@ struct Parsed {
   boost::system::error_code ec;
   bool head_done = false;
   std::string body;
-  RequestHead head;
+  std::unique_ptr<RequestParser> parser;
+  const RequestHead& head_ref() const { return parser->head(); }
 };
 
 // Feeds `bytes` in pieces of `step` bytes, like a socket would, and collects the body.
 Parsed parse(const std::string& bytes, std::size_t step = 1 << 20, std::uint64_t body_limit = 1 << 20,
              std::uint32_t header_limit = 8192) {
-  RequestParser p(header_limit, body_limit);
-  std::string buffer;
   Parsed out;
+  out.parser = std::make_unique<RequestParser>(header_limit, body_limit);
+  auto& p = *out.parser;
+  std::string buffer;
   std::size_t fed = 0;
   while (true) {
     if (fed < bytes.size()) {
@@ -48,7 +51,6 @@ Parsed parse(const std::string& bytes, std::size_t step = 1 << 20, std::uint64_t
     if (used == 0 && fed == bytes.size()) break;
   }
   out.head_done = p.head_done();
-  if (out.head_done) out.head = p.head();
   return out;
 }
 
@@ -60,12 +62,12 @@ TEST(RequestParser, ParsesHeadAndContentLengthBodyInAnyChunking) {
     auto r = parse(req, step);
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.body, "hello world");
-    EXPECT_EQ(r.head.target, "/api/v1/endpoint/fraud/score?x=1");
-    EXPECT_EQ(r.head.method_text, "POST");
-    EXPECT_EQ(r.head.framing, BodyFraming::content_length);
-    EXPECT_EQ(r.head.content_length, 11u);
-    EXPECT_EQ(r.head.find(be::field::authorization), "Bearer k");
-    EXPECT_EQ(r.head.find("AUTHORIZATION"), "Bearer k");
+    EXPECT_EQ(r.head_ref().target, "/api/v1/endpoint/fraud/score?x=1");
+    EXPECT_EQ(r.head_ref().method_text, "POST");
+    EXPECT_EQ(r.head_ref().framing, BodyFraming::content_length);
+    EXPECT_EQ(r.head_ref().content_length, 11u);
+    EXPECT_EQ(r.head_ref().find(be::field::authorization), "Bearer k");
+    EXPECT_EQ(r.head_ref().find("AUTHORIZATION"), "Bearer k");
   }
 }
 
@@ -88,8 +90,8 @@ TEST(RequestParser, ChunkedBodyDecoded) {
     auto r = parse(req, step);
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.body, "hello world");
-    EXPECT_EQ(r.head.framing, BodyFraming::chunked);
-    EXPECT_EQ(r.head.find("trailer"), "");  // trailers are not headers
+    EXPECT_EQ(r.head_ref().framing, BodyFraming::chunked);
+    EXPECT_EQ(r.head_ref().find("trailer"), "");  // trailers are not headers
   }
 }
 
@@ -158,12 +160,12 @@ TEST(RequestParser, LimitsMapTo431And413) {
 TEST(RequestParser, KeepAliveAndExpect) {
   auto r = parse("GET / HTTP/1.0\r\n\r\n");
   ASSERT_FALSE(r.ec);
-  EXPECT_FALSE(r.head.keep_alive);
+  EXPECT_FALSE(r.head_ref().keep_alive);
   r = parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-  EXPECT_FALSE(r.head.keep_alive);
+  EXPECT_FALSE(r.head_ref().keep_alive);
   r = parse("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx");
-  EXPECT_TRUE(r.head.keep_alive);
-  EXPECT_TRUE(r.head.expect_continue);
+  EXPECT_TRUE(r.head_ref().keep_alive);
+  EXPECT_TRUE(r.head_ref().expect_continue);
 }
 
 TEST(ResponseParser, FramingKinds) {
@@ -188,7 +190,8 @@ TEST(ResponseParser, UntilCloseEndsAtEof) {
   p.put(bytes, ec);
   std::string body = "streamed";
   p.put(body, ec);
-  EXPECT_EQ(ec, be::error::need_more);
+  EXPECT_FALSE(ec);  // nothing tells Beast the body is over, so it takes all and waits
+  EXPECT_FALSE(p.done());
   ASSERT_EQ(p.body_pieces().size(), 1u);
   EXPECT_EQ(p.body_pieces()[0], "streamed");
   p.put_eof(ec);

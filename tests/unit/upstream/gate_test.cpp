@@ -86,7 +86,7 @@ TEST(Gate, QueueTimesOutAfterMaxQueueWait) {
 TEST(Gate, ReleaseHandsTheSlotToTheFirstWaiterInOrder) {
   asio::io_context io;
   auto targets = make_targets(1);
-  auto gate = std::make_shared<Gate>("e/d", settings(1, 5000ms), targets);
+  auto gate = std::make_shared<Gate>("e/d", settings(1, 5000ms, 10), targets);
   auto holder = admit_now(io, *gate);
   std::vector<int> order;
   std::vector<Slot> slots;

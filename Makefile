@@ -1,0 +1,45 @@
+# scoregate: `make run` (development mode in one minute) and `make test` (the whole suite).
+# Both install missing Debian packages first (scripts/deps.sh), then build with CMake + Ninja.
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+ARGS ?=
+
+.PHONY: all deps build run test unit integration sanitize fuzz bench peer-bench clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target scoregate
+
+# Development mode: a local development CA and certificate for localhost, a built-in sample
+# model and a printed curl line. Extra flags: make run ARGS='--listen 127.0.0.1:9443'
+run: build
+	@$(BUILD)/scoregate serve $(ARGS)
+
+test:
+	@scripts/test.sh
+
+# Pieces of `make test`, for working on one part.
+unit:
+	@scripts/test.sh unit
+integration:
+	@scripts/test.sh integration
+sanitize:
+	@scripts/test.sh sanitize
+fuzz:
+	@scripts/test.sh fuzz
+
+bench: build
+	@scripts/deps.sh bench
+	@bench/run.sh
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite (`make test`, run by .ci/run), or one stage of it:
+#   scripts/test.sh [unit|integration|sanitize|fuzz]...
+# Stages:
+#   unit         Release build, GoogleTest unit tests.
+#   integration  The real binary on free ports with curl, openssl s_client, Python clients.
+#   sanitize     ASan+UBSan build: unit tests and the integration suite against it;
+#                TSan build of the multi-threaded unit tests.
+#   fuzz         clang + libFuzzer build; every fuzz target runs FUZZ_SECONDS (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+PY=/usr/bin/python3   # Debian's python, where python3-pytest is installed
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(unit integration sanitize fuzz)
+
+scripts/deps.sh build test
+
+t0=$(date +%s)
+say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+configure() {  # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+}
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    unit)
+      say "build (release)"
+      configure build
+      cmake --build build -j "$JOBS"
+      say "unit tests"
+      build/tests/unit/unit_tests --gtest_brief=1
+      ;;
+    integration)
+      say "build (release)"
+      configure build
+      cmake --build build -j "$JOBS" --target scoregate
+      say "integration tests"
+      SCOREGATE_BIN=$PWD/build/scoregate $PY -m pytest -q -p no:cacheprovider tests/integration
+      ;;
+    sanitize)
+      say "build (ASan+UBSan)"
+      configure build-asan -DSCOREGATE_SANITIZE=address
+      cmake --build build-asan -j "$JOBS"
+      say "unit tests under ASan+UBSan"
+      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/tests/unit/unit_tests --gtest_brief=1
+      say "integration tests against the ASan+UBSan binary"
+      ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SCOREGATE_BIN=$PWD/build-asan/scoregate \
+        $PY -m pytest -q -p no:cacheprovider -m "not slow" tests/integration
+      say "build (TSan, threaded tests only)"
+      configure build-tsan -DSCOREGATE_SANITIZE=thread
+      cmake --build build-tsan -j "$JOBS" --target unit_tests_threads
+      say "threaded unit tests under TSan"
+      TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/unit/unit_tests_threads --gtest_brief=1
+      ;;
+    fuzz)
+      say "build (clang, libFuzzer)"
+      configure build-fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DSCOREGATE_FUZZ=ON
+      cmake --build build-fuzz -j "$JOBS"
+      for f in build-fuzz/tests/fuzz/fuzz_*; do
+        name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
+        work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+        say "fuzz $name for ${FUZZ_SECONDS}s"
+        "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -rss_limit_mb=2048 \
+             -artifact_prefix="$work/" "$work" 2>&1 | grep -E "^(stat::number_of_executed_units|Done|==.*ERROR)" || true
+        if ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* >/dev/null 2>&1; then
+          echo "fuzz target $name found a failing input:"; ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null
+          exit 1
+        fi
+        rm -rf "$work"
+      done
+      ;;
+    *) echo "unknown stage $stage (unit, integration, sanitize, fuzz)" >&2; exit 2 ;;
+  esac
+done
+say "all stages passed: ${stages[*]}"
