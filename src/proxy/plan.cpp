@@ -1,5 +1,7 @@
 #include "proxy/plan.hpp"
 
+#include "upstream/discovery.hpp"
+
 namespace scoregate::proxy {
 
 void LatencyHistogram::observe(std::uint64_t micros) {
@@ -101,6 +103,16 @@ std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Confi
       auto& r = resolved[i++];
       auto state = r.existing;
       if (!state) {
+        // dns: targets resolved once now, so a new deployment does not start empty; discovery
+        // keeps them current from then on.
+        if (!r.discovered.empty()) {
+          std::vector<boost::asio::ip::tcp::endpoint> found;
+          for (const auto& spec : r.discovered) {
+            std::string error;
+            for (const auto& ep : upstream::resolve_blocking(spec, error)) found.push_back(ep);
+          }
+          r.targets = upstream::merge_discovered(r.targets, found);
+        }
         state = std::make_shared<DeploymentState>();
         state->endpoint = e.name;
         state->name = d.name;
@@ -108,7 +120,10 @@ std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Confi
                                                        std::move(r.targets));
       } else {
         state->gate->update_settings(gate_settings(d.request_settings));
-        state->gate->set_targets(std::move(r.targets));  // discovery adds its own later
+        if (!r.discovered.empty())  // keep what discovery found until it looks again
+          for (const auto& t : state->gate->targets())
+            if (t->discovered) r.targets.push_back(t);
+        state->gate->set_targets(std::move(r.targets));
       }
       {
         std::lock_guard control(state->control_mutex);

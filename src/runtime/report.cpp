@@ -82,9 +82,9 @@ std::string Server::status_json() const {
                            {"traffic", route.traffic[k]},
                            {"queue_length", d.state->gate->queue_length()}};
       auto& ts = dj["targets"] = nlohmann::json::array();
-      for (const auto& t : d.state->gate->targets())
-        ts.push_back({{"address", t->address}, {"ready", t->ready}, {"in_flight", t->in_flight},
-                      {"ejected", t->ejected_until > upstream::Clock::now()}});
+      for (const auto& t : d.state->gate->view())
+        ts.push_back({{"address", t.address}, {"ready", t.ready}, {"in_flight", t.in_flight},
+                      {"ejected", t.ejected}});
       ds.push_back(std::move(dj));
     }
     eps.push_back(std::move(e));
@@ -185,12 +185,11 @@ std::string Server::metrics_text() const {
        "# HELP scoregate_target_in_flight Requests holding a slot on a target.\n"
        "# TYPE scoregate_target_in_flight gauge\n";
   for (const auto& d : states)
-    for (const auto& t : d->gate->targets()) {
+    for (const auto& t : d->gate->view()) {
       std::string labels = "endpoint=\"" + label(d->endpoint) + "\",deployment=\"" + label(d->name) +
-                           "\",target=\"" + label(t->address) + "\"";
-      bool usable = t->ready && t->ejected_until <= upstream::Clock::now();
-      m << "scoregate_target_ready{" << labels << "} " << (usable ? 1 : 0) << '\n'
-        << "scoregate_target_in_flight{" << labels << "} " << t->in_flight << '\n';
+                           "\",target=\"" + label(t.address) + "\"";
+      m << "scoregate_target_ready{" << labels << "} " << (t.ready && !t.ejected ? 1 : 0) << '\n'
+        << "scoregate_target_in_flight{" << labels << "} " << t.in_flight << '\n';
     }
   m << "# HELP scoregate_mirror_total Mirrored copies by result.\n# TYPE scoregate_mirror_total counter\n";
   for (const auto& d : states) {

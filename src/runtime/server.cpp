@@ -119,56 +119,62 @@ void Server::publish(SnapshotPtr next) {
 }
 
 admin::ReloadOutcome Server::reload(std::string_view reason) {
+  auto result = reload_checked(reason, true);
   admin::ReloadOutcome outcome;
-  auto now = std::chrono::system_clock::now();
-  last_reload_time_ = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  outcome.ok = result.ok;
+  outcome.generation = current_->generation;
+  outcome.problems = result.problems.to_string();
+  return outcome;
+}
+
+Server::ReloadResult Server::reload_checked(std::string_view reason, bool final) {
+  ReloadResult result;
   if (draining_) {
-    outcome.problems = "draining: reload ignored";
-    outcome.generation = current_->generation;
-    return outcome;
+    result.problems.error("RELOAD_DRAINING", "", "the router is draining", "");
+    return result;
   }
   auto next = build(current_->generation + 1);
-  outcome.problems = next.problems.to_string();
-  if (!next.snapshot) {
+  result.problems = next.problems;
+  auto refuse = [&](const std::string& why) {
+    if (!final) return;
     ++reloads_failed_;
-    last_reload_error_ = outcome.problems;
+    last_reload_error_ = why;
+    last_reload_time_ = std::to_string(std::time(nullptr));
     spdlog::error("reload ({}) refused; still serving generation {}:", reason, current_->generation);
-    log_problems(next.problems);
-    outcome.generation = current_->generation;
-    return outcome;
+    log_problems(result.problems);
+  };
+  if (!next.snapshot) {
+    refuse(result.problems.to_string());
+    return result;
   }
-  log_problems(next.problems);
   const auto& old_cfg = current_->config();
   const auto& new_cfg = next.snapshot->config();
-  if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections ||
-      old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
-      old_cfg.router.workers != new_cfg.router.workers) {
-    spdlog::warn("reload ({}): allowInsecureConnections, router.listen, router.admin and "
-                 "router.workers take effect only after a restart; the rest is applied",
-                 reason);
-    if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections) {
-      // Serving TLS with no context (or the reverse) is impossible without a restart.
-      ++reloads_failed_;
-      last_reload_error_ = "allowInsecureConnections changed: restart scoregate to apply it";
-      outcome.problems = last_reload_error_;
-      outcome.generation = current_->generation;
-      return outcome;
-    }
+  if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections) {
+    // A TLS listener cannot start serving plain HTTP (or the reverse) in place.
+    result.problems.error("RESTART_REQUIRED", "allowInsecureConnections",
+                          "allowInsecureConnections changed", "restart scoregate to apply it");
+    refuse(result.problems.to_string());
+    return result;
   }
+  if (old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
+      old_cfg.router.workers != new_cfg.router.workers)
+    spdlog::warn("reload ({}): router.listen, router.admin and router.workers take effect only "
+                 "after a restart; everything else is applied now", reason);
+  log_problems(next.problems);  // warnings
   if (!next.watch_dirs.empty()) watch_dirs_ = next.watch_dirs;
   ++reloads_ok_;
   last_reload_error_.clear();
+  last_reload_time_ = std::to_string(std::time(nullptr));
   publish(next.snapshot);
   if (control_tasks_) control_tasks_->settings_changed();
-  outcome.ok = true;
-  outcome.generation = current_->generation;
+  result.ok = true;
   if (current_->tls)
-    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), expires {}", reason,
+    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), not after {}", reason,
                  current_->generation, current_->tls->summary().subject,
                  current_->tls->summary().fingerprint_sha256, current_->tls->summary().not_after);
   else
     spdlog::info("reload ({}): generation {} live", reason, current_->generation);
-  return outcome;
+  return result;
 }
 
 }  // namespace scoregate::runtime

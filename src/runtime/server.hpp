@@ -48,6 +48,14 @@ class Server final : public admin::AdminModel {
   admin::ReloadOutcome reload(std::string_view reason) override;
 
  private:
+  friend class ControlTasksImpl;
+  struct ReloadResult {
+    bool ok = false;
+    Problems problems;
+  };
+  // Builds and publishes a new generation. A failure that is not `final` is neither logged
+  // nor counted (the caller will try again); a final one is both.
+  ReloadResult reload_checked(std::string_view reason, bool final);
   BuildOutcome build(std::uint64_t generation);
   void start_control_tasks();
   void begin_drain(const char* signal_name);

@@ -39,6 +39,7 @@ struct RouterSettings {
   std::uint32_t keepalive_timeout_ms = 60000;     // idle client connection
   std::uint32_t body_idle_timeout_ms = 30000;     // no body byte either way for this long
   std::uint32_t drain_timeout_ms = 25000;         // SIGTERM: time for in-flight requests
+  std::uint32_t dns_refresh_ms = 5000;            // re-resolution period of dns: targets
   bool access_log = true;                         // JSON lines on stdout
 };
 

@@ -37,6 +37,7 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"keepalive_timeout_ms", &RouterSettings::keepalive_timeout_ms},
     {"body_idle_timeout_ms", &RouterSettings::body_idle_timeout_ms},
     {"drain_timeout_ms", &RouterSettings::drain_timeout_ms},
+    {"dns_refresh_ms", &RouterSettings::dns_refresh_ms},
     {"access_log", &RouterSettings::access_log},
 };
 const std::vector<Field<RequestSettings>> kRequestFields = {

@@ -197,7 +197,8 @@ void validate_router(const Config& c, Problems& p) {
       {"router.header_timeout_ms", r.header_timeout_ms},
       {"router.keepalive_timeout_ms", r.keepalive_timeout_ms},
       {"router.body_idle_timeout_ms", r.body_idle_timeout_ms},
-      {"router.drain_timeout_ms", r.drain_timeout_ms}};
+      {"router.drain_timeout_ms", r.drain_timeout_ms},
+      {"router.dns_refresh_ms", r.dns_refresh_ms}};
   for (const auto& [key, value] : timeouts) number_range(c, p, key, value, 1, UINT32_MAX);
 }
 

@@ -194,6 +194,14 @@ std::vector<TargetPtr> Gate::targets() const {
   return targets_;
 }
 
+std::vector<Gate::TargetView> Gate::view() const {
+  std::lock_guard lock(mutex_);
+  std::vector<TargetView> out;
+  auto now = Clock::now();
+  for (const auto& t : targets_) out.push_back({t->address, t->ready, now < t->ejected_until, t->in_flight});
+  return out;
+}
+
 std::size_t Gate::queue_length() const {
   std::lock_guard lock(mutex_);
   return waiters_.size();

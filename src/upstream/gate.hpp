@@ -28,6 +28,7 @@ struct Target {
   std::string address;  // "10.0.0.5:5001" as configured or as discovered
   boost::asio::ip::tcp::endpoint endpoint;
   std::uint64_t id = 0;  // process-unique; keys the per-worker connection pools
+  bool discovered = false;  // from a dns: target (vs. a static address)
   // Guarded by the gate's mutex:
   std::uint32_t in_flight = 0;
   bool ready = true;      // readiness probe verdict (true when there is no probe)
@@ -92,6 +93,13 @@ class Gate : public std::enable_shared_from_this<Gate> {
   void update_settings(GateSettings settings);
 
   std::vector<TargetPtr> targets() const;
+  // A consistent copy of every target's state, for status pages and metrics.
+  struct TargetView {
+    std::string address;
+    bool ready, ejected;
+    std::uint32_t in_flight;
+  };
+  std::vector<TargetView> view() const;
   const std::string& name() const { return name_; }
   std::size_t queue_length() const;
   std::uint64_t rejected_queue_full() const { return rejected_full_.load(std::memory_order_relaxed); }

@@ -1,0 +1,94 @@
+#include "tls/watcher.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace scoregate::tls {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                                IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+}
+
+DirectoryWatcher::DirectoryWatcher(asio::io_context& io, std::function<void()> on_change,
+                                   std::chrono::milliseconds debounce)
+    : stream_(io), debounce_timer_(io), on_change_(std::move(on_change)), debounce_(debounce) {
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+  stream_.assign(fd);
+  read_events();
+}
+
+DirectoryWatcher::~DirectoryWatcher() { stop(); }
+
+void DirectoryWatcher::stop() {
+  stopped_ = true;
+  boost::system::error_code ec;
+  debounce_timer_.cancel();
+  stream_.close(ec);
+}
+
+std::vector<std::string> DirectoryWatcher::watch(const std::vector<WatchTarget>& targets) {
+  std::vector<std::string> failed;
+  for (const auto& [wd, t] : by_wd_) ::inotify_rm_watch(stream_.native_handle(), wd);
+  by_wd_.clear();
+  targets_ = targets;
+  for (const auto& t : targets) {
+    int wd = ::inotify_add_watch(stream_.native_handle(), t.directory.c_str(), kMask | IN_ONLYDIR);
+    if (wd < 0) {
+      failed.push_back(t.directory + ": " + std::strerror(errno));
+      continue;
+    }
+    auto& entry = by_wd_[wd];  // two targets in one directory share its watch
+    entry.directory = t.directory;
+    entry.names.insert(t.names.begin(), t.names.end());
+  }
+  return failed;
+}
+
+void DirectoryWatcher::read_events() {
+  stream_.async_read_some(asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
+    if (ec || stopped_) return;
+    handle(buffer_, n);
+    read_events();
+  });
+}
+
+void DirectoryWatcher::handle(const char* data, std::size_t size) {
+  bool relevant = false;
+  bool rewatch = false;
+  for (std::size_t off = 0; off + sizeof(inotify_event) <= size;) {
+    const auto* ev = reinterpret_cast<const inotify_event*>(data + off);
+    off += sizeof(inotify_event) + ev->len;
+    if (ev->mask & IN_Q_OVERFLOW) {  // events were lost: assume the worst
+      relevant = true;
+      continue;
+    }
+    auto it = by_wd_.find(ev->wd);
+    if (it == by_wd_.end()) continue;  // e.g. IN_IGNORED of a watch we removed ourselves
+    if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+      rewatch = true;  // the directory itself went away or was replaced
+      relevant = true;
+      continue;
+    }
+    std::string name = ev->len ? std::string(ev->name) : std::string();
+    if (it->second.names.empty() || it->second.names.count(name) || name.rfind("..", 0) == 0)
+      relevant = true;
+  }
+  if (rewatch) watch(targets_);
+  if (relevant) changed();
+}
+
+void DirectoryWatcher::changed() {
+  debounce_timer_.expires_after(debounce_);
+  debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) on_change_();
+  });
+}
+
+}  // namespace scoregate::tls

@@ -1,0 +1,52 @@
+// Watches the directories that hold certificate material (inotify), so renewals are seen
+// however they are made: files rewritten in place, renamed over, or the kubelet's atomic
+// `..data` symlink swap in a Secret volume (watching the files alone misses that one).
+// Events are debounced: a burst of writes produces one callback.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace scoregate::tls {
+
+struct WatchTarget {
+  std::string directory;
+  std::set<std::string> names;  // file names that matter in it ("" = all); "..*" always matter
+};
+
+class DirectoryWatcher {
+ public:
+  DirectoryWatcher(boost::asio::io_context& io, std::function<void()> on_change,
+                   std::chrono::milliseconds debounce);
+  ~DirectoryWatcher();
+  DirectoryWatcher(const DirectoryWatcher&) = delete;
+  DirectoryWatcher& operator=(const DirectoryWatcher&) = delete;
+
+  // Replaces the watched set. Returns the directories that could not be watched (with why).
+  std::vector<std::string> watch(const std::vector<WatchTarget>& targets);
+  void stop();
+
+ private:
+  void read_events();
+  void handle(const char* data, std::size_t size);
+  void changed();
+
+  boost::asio::posix::stream_descriptor stream_;
+  boost::asio::steady_timer debounce_timer_;
+  std::function<void()> on_change_;
+  std::chrono::milliseconds debounce_;
+  std::map<int, WatchTarget> by_wd_;
+  std::vector<WatchTarget> targets_;
+  char buffer_[8192];
+  bool stopped_ = false;
+};
+
+}  // namespace scoregate::tls
