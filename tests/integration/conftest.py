@@ -48,17 +48,19 @@ def pki(tmp_path_factory):
 
 
 class ModelServer:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "model_server.py")],
+    def __init__(self, host="127.0.0.1", port=0):
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "model_server.py"), host, str(port)],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("LISTENING"), line
         self.port = int(line.split()[1])
-        self.address = f"127.0.0.1:{self.port}"
+        self.host = host
+        self.address = f"{host}:{self.port}"
 
     def get(self, path):
         import urllib.request
-        with urllib.request.urlopen(f"http://{self.address}{path}", timeout=5) as r:
+        with urllib.request.urlopen(urllib.request.Request(f"http://{self.address}{path}",
+                                    method="POST" if path.startswith("/control") else "GET"), timeout=5) as r:
             return json.loads(r.read())
 
     def stop(self):
@@ -85,12 +87,12 @@ def closed_port():
 class Router:
     """The real scoregate binary, started with a JSON (= YAML) settings file."""
 
-    def __init__(self, tmp: Path, settings: dict, extra_args=(), workers=2, env=None):
+    def __init__(self, tmp: Path, settings: dict, extra_args=(), workers=2, env=None, prefix=()):
         self.tmp = tmp
         self.config = tmp / "scoregate.yaml"
         self.config.write_text(json.dumps(settings, indent=2))
         self.stderr_lines, self.stdout_lines = [], []
-        self.cmd = [BIN, "serve", "-f", str(self.config), "--listen", "127.0.0.1:0",
+        self.cmd = [*prefix, BIN, "serve", "-f", str(self.config), "--listen", "127.0.0.1:0",
                     "--admin", "127.0.0.1:0", "--workers", str(workers), *extra_args]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)

@@ -100,7 +100,8 @@ class Handler(BaseHTTPRequestHandler):
             finally:
                 with LOCK:
                     STATE["current"] -= 1
-            self._send(200, json.dumps({"slept_ms": ms, "port": self.server.server_address[1]}))
+            self._send(200, json.dumps({"slept_ms": ms, "host": self.server.server_address[0],
+                                        "port": self.server.server_address[1]}))
         elif path == "/headers":
             self._send(200, json.dumps({"method": self.command, "path": self.path,
                                         "headers": [[k, v] for k, v in self.headers.items()],
