@@ -236,6 +236,8 @@ asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseP
                        "the model did not answer within request_timeout_ms (" +
                            std::to_string(deployment_->request_settings.request_timeout_ms) + " ms)");
       } else {
+        // counts toward passive ejection like a refused connect
+        deployment_->state->gate->report_connect(slot_.target(), false);
         co_await reply(502, "UpstreamReset",
                        "the model closed or reset the connection before answering");
       }
