@@ -40,7 +40,7 @@ typedef struct {
   size_t woff;                 /* request bytes already written */
   char head[8192];             /* response head being accumulated */
   size_t hlen;
-  int status, chunked, in_body;
+  int status, chunked, in_body, server_closes;   /* server_closes: answered Connection: close */
   long long left;              /* body bytes left (-1: until close; chunked: in this chunk) */
   int chunk_phase;             /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailer */
   char line[64];
@@ -180,7 +180,7 @@ static int xwrite(conn *c, const char *b, size_t n) {
 static void start_request(conn *c, uint64_t t_sched) {
   c->state = S_WRITE, c->t_sched = t_sched, c->deadline = now_ns() + (uint64_t)o.timeout_ms * 1000000ull;
   c->woff = c->hlen = c->llen = 0;
-  c->status = c->chunked = c->in_body = c->chunk_phase = 0;
+  c->status = c->chunked = c->in_body = c->chunk_phase = c->server_closes = 0;
 }
 
 /* Parses the response head in c->head; returns 1 when complete, 0 need more, -1 malformed. */
@@ -193,6 +193,7 @@ static int parse_head(conn *c) {
   for (char *l = strstr(c->head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
     if (!strncasecmp(l + 2, "content-length:", 15)) c->left = atoll(l + 17);
     if (!strncasecmp(l + 2, "transfer-encoding:", 18) && strcasestr(l + 20, "chunked")) c->chunked = 1;
+    if (!strncasecmp(l + 2, "connection:", 11) && strcasestr(l + 13, "close")) c->server_closes = 1;
   }
   if (c->status == 204 || c->status == 304 || (c->status >= 100 && c->status < 200)) c->left = 0;
   size_t rest = c->hlen - (size_t)(end + 4 - c->head);   /* body bytes that came with the head */
@@ -326,6 +327,12 @@ static void drive(conn *c) {
         if (d == 0) break;
       }
       response_done(c, now);
+      if (o.mode == M_RATE && c->server_closes) {   /* never send on a connection being closed */
+        closed_by_peer++;
+        close_conn(c);
+        if (!stopping) next_request(c);
+        return;
+      }
       c->state = o.mode == M_HANDSHAKE ? S_CLOSEWAIT : S_IDLE;
       c->deadline = now + 2000000000ull;      /* the server should close within 2 s */
       if (o.mode == M_RATE) next_request(c);
