@@ -106,6 +106,7 @@ def stop_all():
 def install_cleanup():
     """Stops what we started on normal exit, on exceptions and on SIGINT/SIGTERM/SIGHUP."""
     def on_signal(sig, _frame):
+        log(f"bench: signal {sig}: stopping everything it started")
         raise SystemExit(128 + sig)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
