@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -129,8 +128,7 @@ static void open_conn(conn *c) {
   if (c->fd < 0) { c->state = S_FREE; errs[E_CONNECT]++; return; }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  c->state = S_CONNECT;
-  c->t_sched = now_ns();
+  c->state = S_CONNECT, c->t_sched = now_ns();
   c->deadline = c->t_sched + (uint64_t)o.timeout_ms * 1000000ull;
   if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
     fail(c, E_CONNECT);
@@ -150,31 +148,19 @@ static void note_session(SSL *s) {
   if (g) snprintf(group, sizeof group, "%s", g);
 }
 
-/* I/O wrappers: >0 bytes, 0 would block, -1 peer closed, -2 error. */
-static int xread(conn *c, char *b, size_t n) {
+/* One read or write: >0 bytes, 0 would block, -1 peer closed, -2 error. */
+static int xio(conn *c, char *b, size_t n, int writing) {
+  if (n > (1u << 30)) n = 1u << 30;
   if (!c->ssl) {
-    ssize_t r = read(c->fd, b, n);
-    return r > 0 ? (int)r : r == 0 ? -1 : errno == EAGAIN ? 0 : -2;
+    ssize_t r = writing ? write(c->fd, b, n) : read(c->fd, b, n);
+    return r > 0 ? (int)r : r == 0 ? (writing ? 0 : -1) : errno == EAGAIN ? 0 : -2;
   }
-  int r = SSL_read(c->ssl, b, (int)n);
+  int r = writing ? SSL_write(c->ssl, b, (int)n) : SSL_read(c->ssl, b, (int)n);
   if (r > 0) return r;
   int e = SSL_get_error(c->ssl, r);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
   ERR_clear_error();
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
   return e == SSL_ERROR_ZERO_RETURN ? -1 : -2;
-}
-
-static int xwrite(conn *c, const char *b, size_t n) {
-  if (!c->ssl) {
-    ssize_t r = write(c->fd, b, n);
-    return r >= 0 ? (int)r : errno == EAGAIN ? 0 : -2;
-  }
-  int r = SSL_write(c->ssl, b, (int)(n > (1u << 30) ? (1u << 30) : n));
-  if (r > 0) return r;
-  int e = SSL_get_error(c->ssl, r);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
-  ERR_clear_error();
-  return -2;
 }
 
 static void start_request(conn *c, uint64_t t_sched) {
@@ -255,7 +241,7 @@ static void drive(conn *c) {
       if (e) { fail(c, E_CONNECT); return; }
       struct sockaddr_in peer;
       socklen_t pl = sizeof peer;
-      if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) < 0) return; /* still connecting */
+      if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) < 0) return; /* a stale event */
       if (o.plain) { c->state = S_IDLE; next_request(c); break; }
       c->ssl = SSL_new(ctx);
       SSL_set_fd(c->ssl, c->fd);
@@ -282,7 +268,7 @@ static void drive(conn *c) {
       return;
     }
     case S_WRITE: {
-      int r = xwrite(c, req + c->woff, req_len - c->woff);
+      int r = xio(c, req + c->woff, req_len - c->woff, 1);
       if (r == 0) return;
       if (r < 0) { fail(c, E_IO); return; }
       c->woff += (size_t)r;
@@ -290,7 +276,7 @@ static void drive(conn *c) {
       break;
     }
     case S_READ: case S_IDLE: case S_CLOSEWAIT: {
-      int r = xread(c, buf, sizeof buf);
+      int r = xio(c, buf, sizeof buf, 0);
       if (r == 0) return;
       if (c->state != S_READ) {               /* nothing expected: the server closed or erred */
         if (c->state == S_IDLE && r > 0) { fail(c, E_PARSE); return; }
