@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds bench/tools/*.c into bench/.bin/ (git-ignored). Needs gcc and libssl-dev.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$here/.bin"
+CC="${CC:-gcc}"
+src="$here/tools/sgload.c" out="$here/.bin/sgload"
+if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$0" -nt "$out" ]; then
+  "$CC" -std=c11 -O2 -g -Wall -Wextra -Werror -o "$out" "$src" -lssl -lcrypto
+  echo "built $out"
+fi

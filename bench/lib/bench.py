@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""scoregate bench: scoregate vs nginx vs haproxy on one machine, one upstream, one certificate,
+one load (`run`), and the admission-control measure (`admission`). See bench/README.md."""
+import datetime
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+from benchlib import log  # noqa: E402
+
+PATH = "/api/v1/service/demo/score"
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def settings():
+    quick = os.environ.get("QUICK", "0") not in ("", "0")
+    s = {
+        "quick": quick,
+        "rounds": env_int("ROUNDS", 1 if quick else 3),
+        "duration": env_int("DURATION", 3 if quick else 10),
+        "warmup": env_int("WARMUP", 1 if quick else 2),
+        "conns": env_int("CONNS", 64),
+        "hs_conns": env_int("HS_CONNS", 32),
+        "upload_conns": env_int("UPLOAD_CONNS", 4),
+        "rate": env_int("RATE", 2000),
+        "rate_conns": env_int("RATE_CONNS", 16),
+        "idle_conns": env_int("IDLE_CONNS", 500 if quick else 2000),
+        "cert": os.environ.get("CERT", "ecdsa"),
+        "proxies": os.environ.get("PROXIES", "scoregate nginx haproxy").split(),
+        "scenarios": os.environ.get("SCENARIOS", "a b c d e").split(),
+        "scoregate_bin": os.environ.get("SCOREGATE_BIN", str(bl.ROOT / "build" / "scoregate")),
+        "proxy_cpu": env_int("PROXY_CPU", 0),
+        "load_cpu": env_int("LOAD_CPU", 1),
+        "port_base": env_int("PORT_BASE", 18440),
+    }
+    if s["cert"] not in ("ecdsa", "rsa"):
+        sys.exit("bench: CERT must be ecdsa or rsa")
+    unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy")]
+    unknown += [x for x in s["scenarios"] if x not in "abcde" or len(x) != 1]
+    if unknown:
+        sys.exit(f"bench: unknown PROXIES/SCENARIOS entries: {unknown}")
+    if not 1 <= s["idle_conns"] <= 9000:
+        sys.exit("bench: IDLE_CONNS must be 1..9000 (HAProxy's maxconn and the fd limit)")
+    if (os.cpu_count() or 1) < 2:
+        log("bench: fewer than 2 CPUs: running unpinned (numbers mix proxy and load)")
+        s["proxy_cpu"] = s["load_cpu"] = None
+    b = s["port_base"]
+    s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
+                  "scoregate-admin": b + 9}
+    return s
+
+
+def preflight(s, need_proxies):
+    missing = [t for t in ("openssl", "taskset", "wrk", "nginx") if not shutil.which(t)]
+    if "haproxy" in need_proxies and not shutil.which("haproxy"):
+        missing.append("haproxy")
+    if not Path(bl.ECHO_MODULE).exists():
+        missing.append("libnginx-mod-http-echo")
+    if missing:
+        sys.exit(f"bench: missing: {' '.join(missing)} — `scripts/deps.sh bench` installs them")
+    if "scoregate" in need_proxies and not os.access(s["scoregate_bin"], os.X_OK):
+        sys.exit(f"bench: no scoregate binary at {s['scoregate_bin']} — build it "
+                 "(cmake -S . -B build -G Ninja && cmake --build build --target scoregate) or set SCOREGATE_BIN")
+    r = subprocess.run([str(bl.BENCH / "build-tools.sh")], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"bench: building sgload failed:\n{r.stdout}{r.stderr}")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))    # inherited by the proxies
+
+
+def versions(s):
+    def first_line(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    git = subprocess.run(["git", "-C", str(bl.ROOT), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    return {"nginx": first_line(["nginx", "-v"]), "haproxy": first_line(["haproxy", "-v"]),
+            "wrk": first_line(["wrk", "-v"]), "openssl": first_line(["openssl", "version"]),
+            "kernel": os.uname().release, "cpus": os.cpu_count(), "scoregate_git": git,
+            "scoregate_bin": s["scoregate_bin"]}
+
+
+# ---- servers -----------------------------------------------------------------------------
+
+def start_upstream(s, out, ports, delay_ms=0):
+    rundir = out / "run" / "upstream"
+    rundir.mkdir(parents=True, exist_ok=True)
+    conf = bl.render("upstream.nginx.conf", rundir / "upstream.nginx.conf", {
+        "echo_module": bl.ECHO_MODULE, "rundir": rundir,
+        "listen_lines": "\n".join(f"        listen 127.0.0.1:{p} backlog=4096;" for p in ports),
+        "delay_line": f"            echo_sleep {delay_ms / 1000:.3f};" if delay_ms else ""})
+    proc = bl.Proc("upstream", ["nginx", "-p", rundir, "-c", conf, "-e", rundir / "error.log",
+                                "-g", "daemon off;"], rundir / "upstream.log", cpu=s["load_cpu"])
+    for p in ports:
+        err = bl.wait_listening(proc, p) or bl.check_post(p, "/score")
+        if err:
+            sys.exit(f"bench: the upstream did not come up: {err}")
+    return proc
+
+
+def scoregate_values(s, certs, rundir, targets, max_concurrent=1000, queue_wait_ms=1000, queue_length=10000):
+    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}",
+            "admin": f"127.0.0.1:{s['ports']['scoregate-admin']}",
+            "targets": ", ".join(f'"{t}"' for t in targets), "max_concurrent": max_concurrent,
+            "max_queue_wait_ms": queue_wait_ms, "max_queue_length": queue_length}
+
+
+def start_proxy(s, name, certs, rundir, sg_values=None):
+    """Starts one proxy pinned to the proxy CPU; returns (Proc, None) or (None, reason)."""
+    rundir.mkdir(parents=True, exist_ok=True)
+    port, upstream = s["ports"][name], f"127.0.0.1:{s['ports']['upstream']}"
+    values = {**certs, "rundir": rundir, "listen": f"127.0.0.1:{port}", "upstream": upstream}
+    if name == "nginx":
+        conf = bl.render("nginx.conf", rundir / "nginx.conf", values)
+        cmd = ["nginx", "-p", rundir, "-c", conf, "-e", rundir / "error.log", "-g", "daemon off;"]
+    elif name == "haproxy":
+        conf = bl.render("haproxy.cfg", rundir / "haproxy.cfg", values)
+        cmd = ["haproxy", "-db", "-f", conf]
+    else:
+        conf = bl.render("scoregate.yaml", rundir / "scoregate.yaml",
+                         sg_values or scoregate_values(s, certs, rundir, [upstream]))
+        cmd = [s["scoregate_bin"], "serve", "-f", conf, "--workers", "1"]
+    proc = bl.Proc(name, cmd, rundir / f"{name}.log", cpu=s["proxy_cpu"], cwd=rundir)
+    err = bl.wait_listening(proc, port) or bl.check_post(port, PATH, ca=certs["ca"])
+    if err:
+        proc.stop()
+        return None, f"{name} did not start or answer correctly: {err}"
+    return proc, None
+
+
+# ---- scenarios ---------------------------------------------------------------------------
+
+def wrk_cmd(s, port, conns, seconds, body, timeout="10s", script="post.lua"):
+    return ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", timeout,
+            "-s", bl.CONF / script, f"https://127.0.0.1:{port}{PATH}"], {"BENCH_BODY": str(body)}
+
+
+def scenario_a(s, ctx, proc, port, raw):
+    cmd, env = wrk_cmd(s, port, s["conns"], s["warmup"], ctx["body_1k"])
+    bl.run_tool(cmd, s["load_cpu"], s["warmup"] + 20, raw.with_suffix(".warmup.txt"), env)
+    cmd, env = wrk_cmd(s, port, s["conns"], s["duration"], ctx["body_1k"])
+    with bl.Window(proc.pid) as w:
+        r = bl.parse_wrk(bl.run_tool(cmd, s["load_cpu"], s["duration"] + 30, raw, env))
+    n = r.get("requests", 0)
+    return {"rps": r.get("rps"), "p50_ms": r.get("p50_ms"), "p99_ms": r.get("p99_ms"),
+            "cpu_us_per_req": w.cpu * 1e6 / n if n else None, "proxy_cpu_pct": 100 * w.cpu / w.wall,
+            "load_cpu_pct": w.busy_pct.get(s["load_cpu"]), "errors": r["socket_errors"] + r["non2xx"]}
+
+
+def sgload_cmd(s, mode, port, certs, extra, plain=False, path=PATH):
+    cmd = [bl.SGLOAD, mode, "--port", port, "--path", path] + [str(x) for x in extra]
+    return cmd + (["--plain"] if plain else ["--cafile", certs["ca"], "--sni", "localhost"])
+
+
+def scenario_b(s, ctx, proc, port, raw):
+    cmd = sgload_cmd(s, "handshake", port, ctx["certs"], ["-c", s["hs_conns"], "-d", s["duration"],
+                                                          "--body-file", ctx["body_1k"]])
+    with bl.Window(proc.pid) as w:
+        r = bl.parse_sgload(bl.run_tool(cmd, s["load_cpu"], s["duration"] + 30, raw)) or {}
+    ok = r.get("ok", 0)
+    return {"hs_per_s": r.get("per_sec"), "cpu_us_per_hs": w.cpu * 1e6 / ok if ok else None,
+            "proxy_cpu_pct": 100 * w.cpu / w.wall, "session_reused": r.get("session_reused"),
+            "errors": r.get("errors", 0) + r.get("non2xx", 0) if r else None,
+            "tls": f"{r.get('protocol')} {r.get('cipher')} {r.get('group')}" if r else "?"}
+
+
+def scenario_c(s, ctx, proc, port, raw):
+    cmd, env = wrk_cmd(s, port, s["upload_conns"], s["warmup"], ctx["body_8m"], timeout="20s")
+    bl.run_tool(cmd, s["load_cpu"], s["warmup"] + 30, raw.with_suffix(".warmup.txt"), env)
+    cmd, env = wrk_cmd(s, port, s["upload_conns"], s["duration"], ctx["body_8m"], timeout="20s")
+    with bl.Window(proc.pid) as w:
+        r = bl.parse_wrk(bl.run_tool(cmd, s["load_cpu"], s["duration"] + 40, raw, env))
+    n = r.get("requests", 0)
+    gib = n * 8 / 1024
+    return {"mib_s": r["rps"] * 8 if "rps" in r else None,
+            "cpu_ms_per_gib": w.cpu * 1e3 / gib if gib else None,
+            "proxy_cpu_pct": 100 * w.cpu / w.wall, "errors": r["socket_errors"] + r["non2xx"]}
+
+
+def scenario_d(s, ctx, proc, port, raw):
+    rss0 = bl.tree_rss_kib(proc.pid)
+    cmd = sgload_cmd(s, "idle", port, ctx["certs"], ["-c", s["idle_conns"], "-d", 120])
+    p, established = bl.hold_idle(cmd, s["load_cpu"], raw, timeout=90)
+    try:
+        time.sleep(1.0)       # let the proxy finish its own bookkeeping for the last ones
+        rss1 = bl.tree_rss_kib(proc.pid)
+    finally:
+        r = bl.finish_idle(p) or {}
+    n = r.get("open_at_end") or 0
+    return {"kib_per_conn": (rss1 - rss0) / n if n else None, "rss_fresh_kib": rss0,
+            "rss_held_kib": rss1, "established": established, "closed_by_peer": r.get("closed_by_peer"),
+            "errors": r.get("errors"),
+            "tls": f"{r.get('protocol')} {r.get('cipher')} {r.get('group')}" if r else "?"}
+
+
+def scenario_e(s, ctx, proc, port, raw, direct=False):
+    extra = ["-r", s["rate"], "-c", s["rate_conns"], "-d", s["warmup"], "--body-file", ctx["body_1k"]]
+    path = "/score" if direct else PATH
+    bl.run_tool(sgload_cmd(s, "rate", port, ctx["certs"], extra, plain=direct, path=path),
+                s["load_cpu"], s["warmup"] + 30, raw.with_suffix(".warmup.txt"))
+    extra[5] = s["duration"]
+    cmd = sgload_cmd(s, "rate", port, ctx["certs"], extra, plain=direct, path=path)
+    with bl.Window(proc.pid if proc else None):
+        r = bl.parse_sgload(bl.run_tool(cmd, s["load_cpu"], s["duration"] + 30, raw)) or {}
+    return {"lat_p50_us": r.get("p50_us"), "lat_p99_us": r.get("p99_us"), "lat_p999_us": r.get("p999_us"),
+            "lat_max_us": r.get("max_us"), "achieved_rps": r.get("per_sec"),
+            "errors": r.get("errors", 0) + r.get("non2xx", 0) if r else None}
+
+
+SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e}
+ORDER = "dabce"   # d first, on the freshly started proxy (its RSS before any load)
+
+
+# ---- the comparison run -----------------------------------------------------------------
+
+def new_outdir():
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(os.environ.get("OUTDIR") or bl.BENCH / "results" / stamp)
+    (out / "raw").mkdir(parents=True, exist_ok=False)
+    bl.set_command_log(out / "commands.txt")
+    return out
+
+
+def brief(m):
+    return ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items() if k != "tls")
+
+
+def run_row(s, ctx, rnd, row, out, record, notes):
+    """Starts one proxy, runs the scenarios on it in ORDER, stops it; notes crashes and errors."""
+    rundir = out / "run" / f"r{rnd}-{row}"
+    proc, err = start_proxy(s, row, ctx["certs"], rundir)
+    if err:
+        notes.append(f"round {rnd}: {err}")
+        log(f"  {err}")
+        return
+    try:
+        for sc in ORDER:
+            if sc not in s["scenarios"]:
+                continue
+            raw = out / "raw" / f"r{rnd}-{row}-{sc}.txt"
+            m = SCENARIOS[sc](s, ctx, proc, s["ports"][row], raw)
+            record(rnd, row, sc, m)
+            if m.get("errors"):
+                notes.append(f"round {rnd} {row} scenario {sc}: {m['errors']} errors/non-2xx — see {raw}")
+            if not proc.alive():
+                notes.append(f"round {rnd}: {row} DIED during scenario {sc} (exit status "
+                             f"{proc.popen.returncode}); log {proc.log_path}:\n{proc.log_tail()}")
+                log(f"  {row} died during scenario {sc}")
+                return
+    finally:
+        was_alive = proc.alive()
+        status = proc.stop()
+        if proc.killed:
+            notes.append(f"round {rnd}: {row} did not stop within 8 s of SIGTERM and was killed")
+        elif was_alive and status not in (0, -15):
+            notes.append(f"round {rnd}: {row} exited with status {status} on SIGTERM; log {proc.log_path}")
+
+
+def run():
+    s = settings()
+    preflight(s, s["proxies"])
+    bl.install_cleanup()
+    need = {"upstream": s["ports"]["upstream"]}
+    for p in s["proxies"]:
+        need[p] = s["ports"][p]
+    if "scoregate" in s["proxies"]:
+        need["scoregate-admin"] = s["ports"]["scoregate-admin"]
+    bl.require_free_ports(need)
+    out = new_outdir()
+    meta = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "versions": versions(s),
+            "settings": {k: v for k, v in s.items()}}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    log(f"bench: results in {out}")
+    ctx = {"certs": bl.make_certs(out / "certs", s["cert"]),
+           "body_1k": bl.make_json_body(out / "body-1k.json", 1024),
+           "body_8m": bl.make_json_body(out / "body-8m.json", 8 * 1024 * 1024)}
+    upstream = start_upstream(s, out, [s["ports"]["upstream"]])
+    rows = list(s["proxies"]) + (["direct"] if "e" in s["scenarios"] else [])
+    results, notes = [], []
+    raw_jsonl = open(out / "raw.jsonl", "a")
+
+    def record(rnd, row, sc, m):
+        r = {"round": rnd, "row": row, "scenario": sc, **m}
+        results.append(r)
+        raw_jsonl.write(json.dumps(r) + "\n")
+        raw_jsonl.flush()
+        log(f"  r{rnd} {row:9} {sc}: {brief(m)}")
+
+    t0 = time.monotonic()
+    for rnd in range(1, s["rounds"] + 1):
+        order = rows if rnd % 2 else list(reversed(rows))
+        log(f"round {rnd}/{s['rounds']}: {' '.join(order)}")
+        for row in order:
+            if not upstream.alive():
+                sys.exit(f"bench: the upstream died:\n{upstream.log_tail()}")
+            if row == "direct":
+                raw = out / "raw" / f"r{rnd}-direct-e.txt"
+                record(rnd, row, "e", scenario_e(s, ctx, None, s["ports"]["upstream"], raw, direct=True))
+            else:
+                run_row(s, ctx, rnd, row, out, record, notes)
+    upstream.stop()
+    import report
+    text = report.summary(results, rows, s["scenarios"], s, notes, meta)
+    (out / "summary.md").write_text(text)
+    log(f"\n{text}\n(took {time.monotonic() - t0:.0f} s; summary, raw outputs and configs in {out})")
+
+
+# ---- admission: max_concurrent_requests_per_instance 1 vs 100 ----------------------------
+
+def admission():
+    s = settings()
+    delay = env_int("DELAY_MS", 5)
+    levels = [int(x) for x in os.environ.get("LEVELS", "1 100").split()]
+    queue_wait, queue_len = env_int("QUEUE_WAIT_MS", 500), env_int("QUEUE_LENGTH", 0)
+    preflight(s, ["scoregate"])
+    bl.install_cleanup()
+    targets = [s["port_base"] + 10 + i for i in range(env_int("TARGETS", 4))]
+    need = {f"model-{i}": p for i, p in enumerate(targets)}
+    need.update({"scoregate": s["ports"]["scoregate"], "scoregate-admin": s["ports"]["scoregate-admin"]})
+    bl.require_free_ports(need)
+    out = new_outdir()
+    log(f"admission: results in {out}")
+    certs = bl.make_certs(out / "certs", s["cert"])
+    body = bl.make_json_body(out / "body-1k.json", 1024)
+    upstream = start_upstream(s, out, targets, delay_ms=delay)
+    rows = []
+    for level in levels:
+        rundir = out / "run" / f"max{level}"
+        values = scoregate_values(s, certs, rundir, [f"127.0.0.1:{p}" for p in targets],
+                                  max_concurrent=level, queue_wait_ms=queue_wait, queue_length=queue_len)
+        proc, err = start_proxy(s, "scoregate", certs, rundir, sg_values=values)
+        if err:
+            sys.exit(f"admission: {err}")
+        try:
+            cmd, env = wrk_cmd(s, s["ports"]["scoregate"], s["conns"], s["duration"], body,
+                               script="post_count.lua")
+            raw = out / "raw" / f"max{level}.txt"
+            with bl.Window(proc.pid) as w:
+                r = bl.parse_wrk(bl.run_tool(cmd, s["load_cpu"], s["duration"] + 30, raw, env))
+        finally:
+            status = proc.stop()
+        st = r["statuses"]
+        secs = s["duration"]
+        rows.append((level, r.get("rps"), st.get(200, 0) / secs, st.get(429, 0),
+                     sum(n for c, n in st.items() if c not in (200, 429)), r["socket_errors"], r.get("p99_ms"),
+                     100 * w.cpu / w.wall, w.busy_pct.get(s["load_cpu"]), status))
+    upstream.stop()
+    lines = [f"# admission: {len(targets)} targets x {delay} ms per request, wrk -t1 -c{s['conns']} "
+             f"{s['duration']} s, max_queue_wait_ms {queue_wait}, max_queue_length {queue_len or '2 x slots'}"
+             + (" — QUICK smoke run, not a result" if s["quick"] else ""), "",
+             "| max_concurrent_requests_per_instance | responses/s | 200/s | 429s | other non-2xx "
+             "| socket errors | p99 ms | scoregate CPU % | load CPU % | exit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for level, rps, ok, n429, other, sock, p99, sg_cpu, load_cpu, status in rows:
+        lines.append(f"| {level} | {rps or 0:.0f} | {ok:.0f} | {n429} | {other} | {sock} | "
+                     f"{p99 if p99 is not None else '—'} | {sg_cpu:.0f} | {load_cpu or 0:.0f} | {status} |")
+    ideal = ", ".join(f"{lv}: {len(targets) * lv * 1000 / delay:.0f}" for lv in levels)
+    lines += ["", f"Upper bound from the model alone (targets x slots / {delay} ms), req/s: {ideal}",
+              "scoregate answers 429 with Connection: close, so wrk reconnects (TLS) after every 429: "
+              "at load CPU near 100 % the 200/s of the low setting is bounded by that churn, not by the slots."]
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    log("\n" + text)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if cmd == "run":
+        run()
+    elif cmd == "admission":
+        admission()
+    else:
+        sys.exit("usage: bench.py run|admission   (settings come from the environment; see bench/README.md)")

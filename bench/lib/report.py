@@ -1,0 +1,102 @@
+"""The markdown summary of a bench run: medians over rounds, ratios against nginx."""
+import statistics
+
+# (scenario, key, label, format, better: "higher" | "lower" | None)
+METRICS = [
+    ("a", "rps", "a. keep-alive 1 KB POST: req/s", "{:.0f}", "higher"),
+    ("a", "p50_ms", "a. p50 latency, ms", "{:.2f}", "lower"),
+    ("a", "p99_ms", "a. p99 latency, ms", "{:.2f}", "lower"),
+    ("a", "cpu_us_per_req", "a. proxy CPU per request, µs", "{:.1f}", "lower"),
+    ("a", "proxy_cpu_pct", "a. proxy CPU busy, % of one core", "{:.0f}", None),
+    ("a", "load_cpu_pct", "a. load CPU busy (wrk + upstream), %", "{:.0f}", None),
+    ("b", "hs_per_s", "b. full TLS handshakes (+1 POST) per s", "{:.0f}", "higher"),
+    ("b", "cpu_us_per_hs", "b. proxy CPU per handshake + POST, µs", "{:.0f}", "lower"),
+    ("b", "session_reused", "b. resumed sessions (must be 0)", "{:.0f}", None),
+    ("c", "mib_s", "c. 8 MiB POST upload: MiB/s", "{:.0f}", "higher"),
+    ("c", "cpu_ms_per_gib", "c. proxy CPU per GiB uploaded, ms", "{:.0f}", "lower"),
+    ("d", "kib_per_conn", "d. RSS per idle TLS connection, KiB", "{:.1f}", "lower"),
+    ("d", "established", "d. idle connections held", "{:.0f}", None),
+    ("e", "lat_p50_us", "e. fixed-rate latency p50, µs", "{:.0f}", "lower"),
+    ("e", "lat_p99_us", "e. fixed-rate latency p99, µs", "{:.0f}", "lower"),
+    ("e", "lat_p999_us", "e. fixed-rate latency p99.9, µs", "{:.0f}", "lower"),
+    ("e", "added_p50_us", "e. **added** p50 vs direct, µs", "{:.0f}", "lower"),
+    ("e", "added_p99_us", "e. **added** p99 vs direct, µs", "{:.0f}", "lower"),
+    ("e", "achieved_rps", "e. achieved rate, req/s", "{:.0f}", None),
+]
+
+
+def add_direct_deltas(results):
+    """Router-added latency: each proxy's scenario-e percentiles minus the direct row's, same round."""
+    direct = {r["round"]: r for r in results if r["row"] == "direct" and r["scenario"] == "e"}
+    for r in results:
+        d = direct.get(r["round"])
+        if r["scenario"] != "e" or r["row"] == "direct" or not d:
+            continue
+        for p in ("p50", "p99"):
+            a, b = r.get(f"lat_{p}_us"), d.get(f"lat_{p}_us")
+            r[f"added_{p}_us"] = a - b if a is not None and b is not None else None
+
+
+def medians(results):
+    """{(row, scenario, key): median over rounds} for every numeric value."""
+    acc = {}
+    for r in results:
+        for k, v in r.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "round":
+                acc.setdefault((r["row"], r["scenario"], k), []).append(v)
+    return {k: statistics.median(v) for k, v in acc.items()}
+
+
+def summary(results, rows, scenarios, settings, notes, meta):
+    add_direct_deltas(results)
+    med = medians(results)
+    proxies = [r for r in rows if r != "direct"]
+    ref = "nginx" if "nginx" in proxies else (proxies[0] if proxies else None)
+    others = [p for p in proxies if p != ref]
+    head = ["metric (median of rounds)"] + rows + [f"{p} ÷ {ref}" for p in others]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for sc, key, label, fmt, better in METRICS:
+        if sc not in scenarios:
+            continue
+        if sc == "e":
+            label = label.replace("fixed-rate", f"fixed {settings['rate']} req/s")
+        cells = [label + (" ↑" if better == "higher" else " ↓" if better == "lower" else "")]
+        for row in rows:
+            v = med.get((row, sc, key))
+            cells.append(fmt.format(v) if v is not None else "—")
+        for p in others:
+            a, b = med.get((p, sc, key)), med.get((ref, sc, key))
+            cells.append(f"{a / b:.2f}" if better and a is not None and b not in (None, 0) else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    errs = []
+    for row in rows:
+        per = []
+        for sc in "abcde":
+            vals = [r.get("errors") for r in results if r["row"] == row and r["scenario"] == sc]
+            if vals:
+                per.append(f"{sc}:{sum(v for v in vals if v is not None)}"
+                           + ("?" if any(v is None for v in vals) else ""))
+        errs.append(" ".join(per) or "—")
+    lines.append("| errors + non-2xx (sum of rounds) | " + " | ".join(errs) + " |" + " |" * len(others))
+
+    tls = {}
+    for r in results:
+        if r.get("tls") and r["row"] not in tls and "None" not in r["tls"]:
+            tls[r["row"]] = r["tls"]
+    s = settings
+    out = [f"# scoregate bench {meta['started']}", "",
+           f"{s['rounds']} round(s) x {s['duration']} s, cert {s['cert']}, proxy on CPU {s['proxy_cpu']}, "
+           f"load + upstream on CPU {s['load_cpu']}{' — QUICK smoke run, not a result' if s['quick'] else ''}", "",
+           f"a: wrk -t1 -c{s['conns']} 1 KB JSON POST · b: sgload handshake -c{s['hs_conns']} · "
+           f"c: wrk -t1 -c{s['upload_conns']} 8 MiB POST · d: sgload idle -c{s['idle_conns']} · "
+           f"e: sgload rate -r{s['rate']} -c{s['rate_conns']} (direct = plain HTTP to the upstream, no proxy)",
+           "", *lines, ""]
+    if tls:
+        out.append("Negotiated: " + "; ".join(f"{k} {v}" for k, v in tls.items()))
+        out.append("")
+    v = meta["versions"]
+    out.append(f"Versions: {v['nginx']}; {v['haproxy']}; {v['openssl']}; scoregate {v['scoregate_git']}; "
+               f"kernel {v['kernel']}, {v['cpus']} CPUs")
+    if notes:
+        out += ["", "Notes:"] + [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"
