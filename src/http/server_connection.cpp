@@ -148,6 +148,23 @@ asio::awaitable<error_code> ServerConnection::read_body(std::vector<std::string_
   }
 }
 
+asio::awaitable<bool> ServerConnection::discard_body(std::uint64_t limit) {
+  if (parser_->done()) co_return true;
+  const auto& head = parser_->head();
+  if (head.expect_continue && !continue_sent_) co_return false;  // the client waits for a verdict
+  if (head.framing == BodyFraming::content_length &&
+      head.content_length - parser_->body_bytes() > limit)
+    co_return false;
+  std::vector<std::string_view> pieces;
+  std::uint64_t seen = 0;
+  for (;;) {
+    if (co_await read_body(pieces)) co_return false;
+    if (pieces.empty()) co_return parser_->done();
+    for (auto p : pieces) seen += p.size();
+    if (seen > limit) co_return false;
+  }
+}
+
 asio::awaitable<error_code> ServerConnection::write(std::string_view bytes) {
   response_started_ = true;
   watchdog_.arm(limits_.body_idle_timeout, kBodyTimeout);
@@ -164,8 +181,9 @@ asio::awaitable<error_code> ServerConnection::send_continue() {
 asio::awaitable<void> ServerConnection::reply_error(unsigned status, std::string_view code,
                                                    std::string_view message,
                                                    const Extra& extra) {
-  // Not worth reading an unread body to keep the connection: close after the reply.
-  if (!parser_->done() || draining_) keep_alive_ = false;
+  // A small unread body is read and dropped so the connection survives the error (a client
+  // refused with 429 under load should not pay a new TLS handshake); a big one closes it.
+  if (draining_ || !co_await discard_body(64 * 1024)) keep_alive_ = false;
   auto bytes = error_response(status, code, message, extra, !keep_alive_);
   response_started_ = true;
   co_await stream_.write_all(bytes);

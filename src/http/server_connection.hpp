@@ -83,6 +83,7 @@ class ServerConnection {
   boost::asio::awaitable<bool> read_head();
   boost::asio::awaitable<void> reject_malformed(const error_code& ec);
   boost::asio::awaitable<void> finish(bool graceful);
+  boost::asio::awaitable<bool> discard_body(std::uint64_t limit);
 
   ClientStream& stream_;
   const ServerLimits& limits_;

@@ -1,6 +1,7 @@
 #include "runtime/server.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -73,7 +74,7 @@ int Server::run() {
           reload("SIGHUP");
         } else if (draining_) {
           spdlog::warn("second {}: stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-          for (auto& w : workers_) w->drain(std::chrono::steady_clock::now());
+          drain_workers(std::chrono::steady_clock::now());
         } else {
           begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
         }
@@ -98,14 +99,27 @@ int Server::run() {
 bool Server::ready() const { return !draining_ && current_ != nullptr; }
 
 void Server::begin_drain(const char* signal_name) {
-  draining_ = true;
-  auto drain_ms = current_->config().router.drain_timeout_ms;
-  spdlog::info("{}: draining (no new connections; up to {} ms for requests in flight)", signal_name,
-               drain_ms);
+  draining_ = true;  // /readyz fails from now on
+  const auto& router = current_->config().router;
+  auto drain = [this, drain_ms = router.drain_timeout_ms, name = std::string(signal_name)] {
+    spdlog::info("{}: draining (no new connections; up to {} ms for requests in flight)", name,
+                 drain_ms);
+    drain_workers(std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms));
+  };
+  if (router.shutdown_delay_ms == 0) return drain();
+  spdlog::info("{}: not ready; serving {} ms more before draining (router.shutdown_delay_ms)",
+               signal_name, router.shutdown_delay_ms);
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      control_, std::chrono::milliseconds(router.shutdown_delay_ms));
+  timer->async_wait([timer, drain](const boost::system::error_code&) { drain(); });
+}
+
+void Server::drain_workers(std::chrono::steady_clock::time_point deadline) {
+  for (auto& w : workers_) w->drain(deadline);
+  if (drain_started_) return;
+  drain_started_ = true;
   if (admin_) admin_->stop();
   if (control_tasks_) control_tasks_->stop();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
-  for (auto& w : workers_) w->drain(deadline);
   // Workers end on their own; this thread waits for them, then lets the control loop end.
   std::thread([this] {
     for (auto& w : workers_) w->join();

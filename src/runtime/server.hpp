@@ -59,6 +59,7 @@ class Server final : public admin::AdminModel {
   BuildOutcome build(std::uint64_t generation);
   void start_control_tasks();
   void begin_drain(const char* signal_name);
+  void drain_workers(std::chrono::steady_clock::time_point deadline);
   void publish(SnapshotPtr next);
 
   ServeOptions options_;
@@ -71,6 +72,7 @@ class Server final : public admin::AdminModel {
   std::vector<std::string> watch_dirs_;
   std::string listen_text_;
   std::atomic<bool> draining_{false};
+  bool drain_started_ = false;
   std::uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
   std::string last_reload_error_;
   std::string last_reload_time_;

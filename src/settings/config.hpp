@@ -40,6 +40,9 @@ struct RouterSettings {
   std::uint32_t body_idle_timeout_ms = 30000;     // no body byte either way for this long
   std::uint32_t drain_timeout_ms = 25000;         // SIGTERM: time for in-flight requests
   std::uint32_t dns_refresh_ms = 5000;            // re-resolution period of dns: targets
+  // SIGTERM: keep serving (with /readyz failing) this long before draining, while load
+  // balancers and kube-proxy stop sending new connections here.
+  std::uint32_t shutdown_delay_ms = 0;
   bool access_log = true;                         // JSON lines on stdout
 };
 

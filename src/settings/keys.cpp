@@ -38,6 +38,7 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"body_idle_timeout_ms", &RouterSettings::body_idle_timeout_ms},
     {"drain_timeout_ms", &RouterSettings::drain_timeout_ms},
     {"dns_refresh_ms", &RouterSettings::dns_refresh_ms},
+    {"shutdown_delay_ms", &RouterSettings::shutdown_delay_ms},
     {"access_log", &RouterSettings::access_log},
 };
 const std::vector<Field<RequestSettings>> kRequestFields = {
