@@ -185,6 +185,73 @@ void yaml_syntax(Problems& problems, const std::string& source, const YAML::Mark
                  "that contain ': ', '#', '[' or '{')");
 }
 
+// yaml-cpp 0.7 mishandles whole documents (found by fuzzing): YAML::LoadAll loops forever,
+// allocating, on a stray ',' so it cannot be used to look for a second document, and
+// YAML::Load reads ", a: 1" as an empty document. Both would drop settings without a word, so
+// a line scan finds where the content is. Line numbers are 1-based, 0 = none.
+struct DocumentShape {
+  int first_content_line = 0;
+  int extra_document_line = 0;  // content after the first document ended ("---" or "...")
+};
+
+bool is_document_marker(std::string_view line) {
+  if (line.substr(0, 3) != "---" && line.substr(0, 3) != "...") return false;
+  return line.size() == 3 || line[3] == ' ' || line[3] == '\t';
+}
+
+// Not blank, a comment, a directive or an explicit null.
+bool is_content(std::string_view line) {
+  const auto begin = line.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return false;
+  line = line.substr(begin, line.find_last_not_of(" \t") - begin + 1);
+  return line[0] != '#' && line[0] != '%' && line != "~" && line != "null" && line != "Null" &&
+         line != "NULL";
+}
+
+DocumentShape document_shape(std::string_view text) {
+  DocumentShape shape;
+  bool ended = false;
+  int number = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (is_document_marker(line)) {
+      ended = ended || shape.first_content_line != 0;
+      line.remove_prefix(3);  // "--- value" is legal YAML
+    }
+    if (!is_content(line)) continue;
+    if (ended) {
+      shape.extra_document_line = number;
+      break;
+    }
+    if (shape.first_content_line == 0) shape.first_content_line = number;
+  }
+  return shape;
+}
+
+void read_document(std::string_view yaml, const std::string& source, Config& config,
+                   Problems& problems) {
+  const DocumentShape shape = document_shape(yaml);
+  YAML::Node root = YAML::Load(std::string(yaml));
+  if (root.IsNull() && shape.first_content_line != 0)
+    problems.error("CONFIG_YAML_SYNTAX", source + ":" + std::to_string(shape.first_content_line),
+                   "YAML syntax error: the file has content from line " +
+                       std::to_string(shape.first_content_line) +
+                       " on but reads as an empty document",
+                   "start the file with a key such as extension: (a stray ',' or similar at the "
+                   "start makes YAML ignore the rest)");
+  else
+    detail::YamlReader(config, problems, source).document(root);
+  if (shape.extra_document_line != 0)
+    problems.error("CONFIG_YAML_SYNTAX", source + ":" + std::to_string(shape.extra_document_line),
+                   "the file holds more than one YAML document (separated by '---' or '...'); "
+                   "only the first one is read",
+                   "put all settings in one document and remove the extra '---' line");
+}
+
 }  // namespace
 
 LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
@@ -193,19 +260,7 @@ LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
   r.config.source = std::string(source_name);
   const std::string source = source_name.empty() ? std::string("<yaml>") : r.config.source;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (!docs.empty()) detail::YamlReader(r.config, r.problems, source).document(docs[0]);
-    // YAML::Load would silently drop whatever follows a second "---".
-    for (std::size_t i = 1; i < docs.size(); ++i) {
-      if (docs[i].IsNull()) continue;
-      const YAML::Mark m = docs[i].Mark();
-      r.problems.error("CONFIG_YAML_SYNTAX",
-                       m.is_null() ? source : source + ":" + std::to_string(m.line + 1),
-                       "the file holds more than one YAML document (separated by '---'); "
-                       "only one is read",
-                       "put all settings in one document and remove the extra '---' line");
-      break;
-    }
+    read_document(yaml, source, r.config, r.problems);
   } catch (const YAML::Exception& e) {
     yaml_syntax(r.problems, source, e.mark, e.msg);
   } catch (const std::exception&) {

@@ -298,6 +298,22 @@ TEST(SettingsLoad, ASecondYamlDocumentIsNotSilentlyIgnored) {
   EXPECT_EQ(p.where, "test.yaml:5");
   EXPECT_EQ(r.config.extension.ssl_cname, "a.example.com");
   EXPECT_TRUE(load_yaml("---\nextension:\n  sslCname: a\n---\n").problems.empty());
+  EXPECT_EQ(only(load_yaml("a: 1\n...\n# c\n\nb: 2\n").problems, "CONFIG_YAML_SYNTAX").where,
+            "test.yaml:5");
+  // yaml-cpp's LoadAll loops forever on a stray ',' in a later document.
+  EXPECT_EQ(only(load_yaml("extension: {}\n---\n,\n").problems, "CONFIG_YAML_SYNTAX").where,
+            "test.yaml:3");
+  auto marker_value = load_yaml("--- # settings\nextension:\n  sslCname: a.example.com\n");
+  EXPECT_TRUE(marker_value.problems.empty()) << marker_value.problems.to_string();
+  EXPECT_EQ(marker_value.config.extension.ssl_cname, "a.example.com");
+}
+
+TEST(SettingsLoad, AStrayLeadingCommaDoesNotEmptyTheFile) {
+  // yaml-cpp reads this as an empty document; the settings must not vanish silently.
+  auto r = load_yaml("# settings\n, extension:\n  sslCname: a.example.com\n");
+  const Problem& p = only(r.problems, "CONFIG_YAML_SYNTAX");
+  EXPECT_EQ(p.where, "test.yaml:2");
+  EXPECT_TRUE(load_yaml("# nothing yet\n---\n~\n...\n").problems.empty());
 }
 
 TEST(SettingsLoad, AliasesCannotBlowUpTheSettings) {
