@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 
 namespace scoregate::http {
@@ -25,6 +26,12 @@ struct IoResult {
   error_code ec;
   std::size_t bytes = 0;
 };
+
+// Writes every byte to a non-blocking socket: first directly (a keep-alive request usually
+// fits in the socket buffer, so no asynchronous operation, handler or scheduler round trip
+// is needed), then the rest asynchronously.
+asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
+                                        std::span<const asio::const_buffer> buffers);
 
 class ClientStream {
  public:

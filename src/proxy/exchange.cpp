@@ -27,62 +27,62 @@ asio::awaitable<void> Exchange::run() {
   request_id_ = routing::is_uuid(rid) ? std::string(rid) : routing::new_uuid();
   client_request_id_ = routing::sanitize_client_request_id(req.find("x-ms-client-request-id"));
 
-  if (co_await resolve_route() && co_await authenticate() && co_await choose_deployment() &&
-      co_await admit())
-    co_await forward();
+  auto refusal = resolve_route();
+  if (!refusal) refusal = authenticate();
+  if (!refusal) refusal = choose_deployment();
+  if (refusal) {
+    co_await reply(refusal->status, refusal->code, std::move(refusal->message));
+  } else {
+    // Phase 4 without suspending when a slot is free (the common case), else wait in line.
+    slot_ = deployment_->state->gate->try_admit(tried_);
+    if (slot_ || co_await admit()) co_await forward();
+  }
   account();
 }
 
 // Phase 1: the endpoint named by the path.
-asio::awaitable<bool> Exchange::resolve_route() {
+std::optional<Exchange::Refusal> Exchange::resolve_route() {
   auto path = routing::parse_scoring_path(conn_.request().target);
-  if (!path) {
-    co_await reply(404, "EndpointNotFound",
+  if (!path)
+    return Refusal{404, "EndpointNotFound",
                    "no scoring endpoint at this path; use /api/v1/endpoint/<endpoint>/<path> "
-                   "or /api/v1/service/<endpoint>/<path>");
-    co_return false;
-  }
+                   "or /api/v1/service/<endpoint>/<path>"};
   endpoint_ = plan_->routes.find(path->endpoint);
-  if (!endpoint_) {
-    std::string name(path->endpoint.substr(0, 64));
-    co_await reply(404, "EndpointNotFound", "no endpoint named '" + name + "'");
-    co_return false;
-  }
+  if (!endpoint_)
+    return Refusal{404, "EndpointNotFound",
+                   "no endpoint named '" + std::string(path->endpoint.substr(0, 64)) + "'"};
   forward_target_ = std::move(path->forward_target);
-  co_return true;
+  return std::nullopt;
 }
 
 // Phase 2: the endpoint's key.
-asio::awaitable<bool> Exchange::authenticate() {
+std::optional<Exchange::Refusal> Exchange::authenticate() {
   auto result = routing::authenticate(*endpoint_, conn_.request().find(bhttp::field::authorization));
-  if (result == routing::AuthResult::ok) co_return true;
-  co_await reply(401, "Unauthorized",
+  if (result == routing::AuthResult::ok) return std::nullopt;
+  return Refusal{401, "Unauthorized",
                  result == routing::AuthResult::missing
                      ? "this endpoint needs a key: send 'Authorization: Bearer <key>'"
-                     : "the key is not valid for this endpoint");
-  co_return false;
+                     : "the key is not valid for this endpoint"};
 }
 
 // Phase 3: header first, else the traffic split.
-asio::awaitable<bool> Exchange::choose_deployment() {
+std::optional<Exchange::Refusal> Exchange::choose_deployment() {
   auto header = conn_.request().find("azureml-model-deployment");
   auto choice = routing::choose_deployment(*endpoint_, header, routing::fast_random() % 100);
   if (choice.deployment < 0) {
     if (choice.by_header)
-      co_await reply(404, "DeploymentNotFound",
+      return Refusal{404, "DeploymentNotFound",
                      "endpoint '" + endpoint_->name + "' has no deployment named '" +
-                         std::string(header.substr(0, 64)) + "'");
-    else
-      co_await reply(404, "NoTrafficDeployment",
-                     "no deployment of endpoint '" + endpoint_->name +
-                         "' receives traffic; set traffic percentages or send the "
-                         "azureml-model-deployment header");
-    co_return false;
+                         std::string(header.substr(0, 64)) + "'"};
+    return Refusal{404, "NoTrafficDeployment",
+                   "no deployment of endpoint '" + endpoint_->name +
+                       "' receives traffic; set traffic percentages or send the "
+                       "azureml-model-deployment header"};
   }
   deployment_index_ = choice.deployment;
   deployment_ = &plan_->endpoints[endpoint_->index].deployments[static_cast<std::size_t>(choice.deployment)];
   mirror_ = routing::choose_mirror(*endpoint_, choice.deployment, routing::fast_random() % 100);
-  co_return true;
+  return std::nullopt;
 }
 
 bool Exchange::client_gone() const {
@@ -90,7 +90,7 @@ bool Exchange::client_gone() const {
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-// Phase 4: a slot on a target (global across workers).
+// Phase 4, when no slot was free at once: wait in the deployment's queue.
 asio::awaitable<bool> Exchange::admit() {
   auto& gate = *deployment_->state->gate;
   auto result = co_await gate.admit(tried_, [this] { return client_gone(); });

@@ -19,10 +19,16 @@ class Exchange {
   asio::awaitable<void> run();
 
  private:
-  // phases, in order
-  asio::awaitable<bool> resolve_route();
-  asio::awaitable<bool> authenticate();
-  asio::awaitable<bool> choose_deployment();
+  // A reply the router makes itself instead of forwarding.
+  struct Refusal {
+    unsigned status;
+    std::string_view code;
+    std::string message;
+  };
+  // phases, in order (1-3 never wait, so they are plain functions)
+  std::optional<Refusal> resolve_route();
+  std::optional<Refusal> authenticate();
+  std::optional<Refusal> choose_deployment();
   asio::awaitable<bool> admit();
   asio::awaitable<void> forward();
   void account();

@@ -11,6 +11,10 @@
 #include "proxy/exchange.hpp"
 #include "proxy/mirror.hpp"
 
+#include <array>
+#include <span>
+#include <tuple>
+
 namespace scoregate::proxy {
 
 namespace bhttp = boost::beast::http;
@@ -56,6 +60,7 @@ asio::awaitable<bool> Exchange::connect_upstream() {
     if (!ec) {
       boost::system::error_code opt;
       c->socket.set_option(asio::ip::tcp::no_delay(true), opt);
+      c->socket.non_blocking(true, opt);  // for http::write_fully
       gate.report_connect(target, true);
       upstream_ = std::move(c);
       co_return true;
@@ -136,14 +141,27 @@ void Exchange::build_upstream_head(std::string& out, std::optional<std::uint64_t
 asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
                                                const std::vector<std::string_view>& pieces,
                                                std::string_view b) {
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(pieces.size() + 2);
-  if (!a.empty()) buffers.emplace_back(a.data(), a.size());
-  for (auto p : pieces) buffers.emplace_back(p.data(), p.size());
-  if (!b.empty()) buffers.emplace_back(b.data(), b.size());
+  // A fixed array covers the usual case (head + one body piece) without allocating.
+  constexpr std::size_t kInline = 8;
+  std::array<asio::const_buffer, kInline> inline_buffers;
+  std::vector<asio::const_buffer> many;
+  std::size_t n = 0;
+  auto add = [&](std::string_view v) {
+    if (v.empty()) return;
+    if (n < kInline) inline_buffers[n] = asio::const_buffer(v.data(), v.size());
+    else many.emplace_back(v.data(), v.size());
+    ++n;
+  };
+  const bool spill = pieces.size() + 2 > kInline;
+  if (spill) many.reserve(pieces.size() + 2);
+  add(a);
+  for (auto p : pieces) add(p);
+  add(b);
+  if (spill) many.insert(many.begin(), inline_buffers.begin(), inline_buffers.begin() + std::min(n, kInline));
   upstream_->watchdog.arm(conn_.limits().body_idle_timeout, http::kBodyTimeout);
-  auto [ec, n] = co_await asio::async_write(upstream_->socket, buffers, nothrow);
-  co_return !ec;
+  auto span = spill ? std::span<const asio::const_buffer>(many)
+                    : std::span<const asio::const_buffer>(inline_buffers.data(), n);
+  co_return !co_await http::write_fully(upstream_->socket, span);
 }
 
 asio::awaitable<bool> Exchange::send_request() {

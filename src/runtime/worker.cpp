@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/err.h>
 #include <spdlog/spdlog.h>
 
 namespace scoregate::runtime {
@@ -112,7 +113,10 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
   SSL* ssl = nullptr;
   if (snap->tls) {
     ssl = SSL_new(snap->tls->native());
-    if (!ssl) co_return;
+    if (!ssl) {
+      ERR_clear_error();  // keep this thread's queue empty for SSL_get_error (see stream.cpp)
+      co_return;
+    }
   }
   http::ClientStream stream(std::move(socket), ssl);
   http::ServerConnection conn(stream, snap->limits, proxy_);

@@ -91,6 +91,7 @@ void Gate::dispatch_locked(Clock::time_point now) {
 
 Slot Gate::try_admit(const std::vector<std::uint64_t>& tried) {
   std::lock_guard lock(mutex_);
+  if (!waiters_.empty()) return {};  // first come, first served
   auto t = pick_locked(tried, Clock::now());
   if (!t) return {};
   ++t->in_flight;

@@ -82,7 +82,7 @@ class Gate : public std::enable_shared_from_this<Gate> {
   // `client_gone` is polled while waiting so a vanished client gives its place up.
   boost::asio::awaitable<AdmitResult> admit(const std::vector<std::uint64_t>& tried,
                                             std::function<bool()> client_gone);
-  // Immediate attempt only (no queue).
+  // Immediate attempt only: a slot when one is free and nobody is queued before us.
   Slot try_admit(const std::vector<std::uint64_t>& tried);
 
   // Passive health: connect outcomes of a target.

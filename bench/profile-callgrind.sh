@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Instructions per keep-alive request (user space), scoregate vs nginx, under callgrind.
+# Instruction counts repeat run to run whatever else the machine does, so this is the way
+# to compare code changes on a noisy 2-core box (`perf record` gets no samples here).
+#   bench/profile-callgrind.sh [scoregate|nginx|both]     (default both; ~1 min each)
+# Leaves callgrind.<name>.out in $OUT for `callgrind_annotate --inclusive=yes`.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
+BIN=${SCOREGATE_BIN:-$ROOT/build/scoregate}
+OUT=${OUT:-/tmp/scoregate-profile}; mkdir -p "$OUT"
+DUR=${DUR:-10}; CONNS=${CONNS:-8}
+which=${1:-both}
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+if [ ! -s "$OUT/pki/ca.pem" ]; then
+  mkdir -p "$OUT/pki"; cd "$OUT/pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+    -days 30 -subj "/CN=profile CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr \
+    -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > leaf.ext
+  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.crt -days 20 \
+    -extfile leaf.ext 2>/dev/null
+  cat leaf.crt ca.pem > fullchain.pem
+  cd - >/dev/null
+fi
+cat > "$OUT/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+cat > "$OUT/scoregate.yaml" <<YAML
+extension: {allowInsecureConnections: false, sslCname: localhost}
+protected: {sslCertPemFile: $OUT/pki/fullchain.pem, sslKeyPemFile: $OUT/pki/leaf.key}
+router: {access_log: false, trusted_ca_file: $OUT/pki/ca.pem}
+endpoints:
+  - name: demo
+    auth_mode: none
+    deployments:
+      - name: blue
+        targets: ["127.0.0.1:19100"]
+        request_settings: {max_concurrent_requests_per_instance: 1000, max_queue_length: 1000}
+YAML
+mkdir -p "$OUT/nginx"
+cat > "$OUT/nginx/nginx.conf" <<NGX
+daemon off; master_process off; worker_processes 1; pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $OUT/nginx/body; proxy_temp_path $OUT/nginx/proxy;
+  upstream model { server 127.0.0.1:19100; keepalive 256; }
+  server {
+    listen 127.0.0.1:19200 ssl;
+    ssl_certificate $OUT/pki/fullchain.pem; ssl_certificate_key $OUT/pki/leaf.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location ~ ^/api/v1/service/([^/]+)/(.*)\$ {
+      proxy_pass http://model/\$2; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_request_buffering off;
+    }
+  }
+}
+NGX
+
+"$BIN" model-server --listen 127.0.0.1:19100 >"$OUT/model.log" 2>&1 & pids+=($!)
+
+profile() {  # name port command...
+  local name=$1 port=$2; shift 2
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$name.out" "$@" >"$OUT/$name.log" 2>&1 &
+  local pid=$!; pids+=($pid)
+  for _ in $(seq 1 120); do
+    curl -sk -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.5
+  done
+  callgrind_control -z "$pid" >/dev/null
+  local reqs
+  reqs=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$OUT/post.lua" "https://127.0.0.1:$port/api/v1/service/demo/score" |
+         awk '/requests in/ {print $1}')
+  callgrind_control -d "$pid" >/dev/null; sleep 1
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  local ir
+  ir=$(callgrind_annotate "$(ls -t "$OUT"/callgrind."$name".out.* | head -1)" 2>/dev/null |
+       awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  printf '%-10s %8d requests  %12d instructions  %8.0f instructions/request\n' "$name" "$reqs" "$ir" \
+    "$(echo "$ir / $reqs" | bc -l)"
+}
+rm -f "$OUT"/callgrind.*.out*
+[ "$which" = nginx ] || profile scoregate 19201 "$BIN" serve -f "$OUT/scoregate.yaml" \
+  --listen 127.0.0.1:19201 --admin 127.0.0.1:19202 --workers 1
+[ "$which" = scoregate ] || profile nginx 19200 nginx -c "$OUT/nginx/nginx.conf"
