@@ -212,3 +212,34 @@ TEST(Gate, SlotLimitHoldsAcrossThreads) {
 
 }  // namespace
 }  // namespace scoregate::upstream
+
+namespace scoregate::upstream {
+namespace {
+
+// Exact least-outstanding balancing: a target that answers slowly keeps more requests in
+// flight, so it is picked less; round-robin or random choice would give it half the load.
+TEST(Gate, SlowTargetDoesNotAttractMoreWork) {
+  auto targets = make_targets(2);  // [0] answers in 1 tick, [1] in 10 ticks
+  auto gate = std::make_shared<Gate>("e/d", settings(16, 0ms), targets);
+  struct Held {
+    int until;
+    Slot slot;
+  };
+  std::vector<Held> held;
+  int sent[2] = {0, 0};
+  for (int tick = 0; tick < 2000; ++tick) {
+    for (auto it = held.begin(); it != held.end();)
+      it = it->until <= tick ? held.erase(it) : std::next(it);
+    for (int k = 0; k < 2; ++k) {  // two arrivals per tick
+      auto slot = gate->try_admit({});
+      ASSERT_TRUE(slot);
+      int which = slot.target() == targets[0] ? 0 : 1;
+      ++sent[which];
+      held.push_back({tick + (which == 0 ? 1 : 10), std::move(slot)});
+    }
+  }
+  EXPECT_GT(sent[0], 3 * sent[1]) << sent[0] << " vs " << sent[1];
+}
+
+}  // namespace
+}  // namespace scoregate::upstream
