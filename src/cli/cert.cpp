@@ -40,24 +40,28 @@ void print_summary(const tls::CertificateSummary& s) {
   std::cout << "  names:      ";
   for (const auto& n : s.dns_names) std::cout << " " << n;
   for (const auto& n : s.ip_addresses) std::cout << " " << n;
+  if (s.dns_names.empty() && s.ip_addresses.empty()) std::cout << " (no subjectAltName)";
   std::cout << "\n"
             << "  key:         " << s.key_description << "\n"
             << "  signature:   " << s.signature_algorithm << "\n"
             << "  valid:       " << utc(s.not_before) << " to " << utc(s.not_after) << "\n"
             << "  SHA-256:     " << s.fingerprint_sha256 << "\n"
-            << "  chain:\n";
+            << "  chain (as in the file):\n";
   for (std::size_t i = 0; i < s.chain_subjects.size(); ++i)
     std::cout << "    [" << i << "] " << s.chain_subjects[i] << "\n";
 }
 
-// Loads and checks like serve does; prints problems. Returns the material if no error.
+// Loads and checks like serve does. The summary is printed whenever a certificate could be
+// parsed, errors or not: it is what someone fixing those errors needs to see. Returns the
+// material when nothing is an error.
 std::optional<tls::Material> load_checked(const settings::Config& config,
                                           const tls::CheckOptions& options, bool print_summary_too,
                                           Problems& problems) {
   auto material = tls::resolve_source(config, problems);
   if (!material) return std::nullopt;
-  auto checked = tls::check_certificate(*material, options, problems);
-  if (checked && print_summary_too) print_summary(checked->summary);
+  tls::CertificateSummary summary;
+  tls::check_certificate(*material, options, problems, &summary);
+  if (print_summary_too && !summary.fingerprint_sha256.empty()) print_summary(summary);
   if (problems.has_errors()) return std::nullopt;
   return material;
 }
@@ -74,6 +78,10 @@ int cert_check(const CertCheckArgs& a) {
     config.extension.ssl_secret = a.secret;
     config.router.secrets_dir = a.secrets_dir;
   } else {
+    if (!a.secrets_dir.empty()) {
+      std::cerr << "scoregate cert check: --secrets-dir goes with --secret NAME\n";
+      return 2;
+    }
     if (a.cert.empty() || a.key.empty()) {
       std::cerr << "scoregate cert check: --cert and --key are required (or --secret NAME)\n";
       return 2;
@@ -120,8 +128,11 @@ int secret_create(const SecretCreateArgs& a) {
   settings::Config config;
   config.extension.ssl_cert_pem_file = a.cert;
   config.extension.ssl_key_pem_file = a.key;
+  tls::CheckOptions options;
+  options.names = split(a.cname);
+  options.trusted_ca_file = a.ca_file;
   Problems problems;
-  auto material = load_checked(config, {}, false, problems);
+  auto material = load_checked(config, options, false, problems);
   for (const auto& p : problems.items()) std::cerr << format_problem(p) << "\n";
   if (!material) {
     std::cerr << "scoregate secret create: no manifest written; fix the problems above\n";
@@ -140,7 +151,11 @@ int secret_create(const SecretCreateArgs& a) {
 int settings_show(const settings::CommandLine& cl) {
   auto loaded = settings::load(cl);
   auto validated = settings::validate(loaded.config, settings::Purpose::show);
-  std::cout << settings::show(loaded.config);
+  // The effective settings are the validated ones when there are any: validate() normalises
+  // (service type spelling, target ports, the implicit 100% traffic of a single deployment).
+  std::cout << settings::show(validated.settings && !loaded.problems.has_errors()
+                                  ? validated.settings->config()
+                                  : loaded.config);
   Problems all = loaded.problems;
   all.append(validated.problems);
   if (!all.empty()) std::cerr << all.to_string();
