@@ -100,14 +100,17 @@ std::string trimmed(const std::string& s) {
 }
 
 void check_names(Check& c) {
-  for (const auto& raw : c.options.names) {
-    std::string name = trimmed(raw);
+  const bool hidden = c.material.names_protected;
+  for (std::size_t i = 0; i < c.options.names.size(); ++i) {
+    std::string name = trimmed(c.options.names[i]);
     if (name.empty() || covers_name(c.leaf(), name)) continue;
+    // A protected sslCname is named by its position, never by its value.
+    std::string shown = hidden ? "name #" + std::to_string(i + 1) + " of sslCname (protected)"
+                               : "'" + name + "' (sslCname)";
     c.problems.error(
         "CERT_NAME_MISMATCH", c.cert_label(),
-        "the certificate does not cover '" + name +
-            "' (sslCname); it covers: " + covered_names(c.leaf()),
-        "get a certificate whose subjectAltName includes " + name +
+        "the certificate does not cover " + shown + "; it covers: " + covered_names(c.leaf()),
+        "get a certificate whose subjectAltName includes " + (hidden ? "that name" : name) +
             " (a wildcard covers exactly one label), or set sslCname to a name it covers");
   }
   auto sans = subject_alt_names(c.leaf());
@@ -117,7 +120,8 @@ void check_names(Check& c) {
         "the certificate names its host only in the subject CN; Chrome, Go and "
         "other clients ignore the CN and will reject it",
         "reissue it with a subjectAltName extension (DNS:" +
-            (c.options.names.empty() ? std::string("your.host") : trimmed(c.options.names[0])) +
+            (c.options.names.empty() || hidden ? std::string("your.host")
+                                               : trimmed(c.options.names[0])) +
             ")");
 }
 

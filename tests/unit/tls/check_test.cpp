@@ -154,6 +154,18 @@ TEST_F(CheckTest, WildcardCoversExactlyOneLabel) {
   EXPECT_NE(problems_.items()[1].what.find("'a.b.example.com'"), std::string::npos);
 }
 
+// sslCname given as a protected setting: the mismatch is reported by position, not value.
+TEST_F(CheckTest, ProtectedCnameIsNotEchoed) {
+  auto m = material(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get());
+  m.names_protected = true;
+  EXPECT_FALSE(check(m, trusted({"scoring.example.com", "hidden-4k8d.example.com"})));
+  expect_only("CERT_NAME_MISMATCH", Severity::error);
+  const Problem* p = find(problems_, "CERT_NAME_MISMATCH");
+  EXPECT_EQ(format_problem(*p).find("hidden-4k8d"), std::string::npos) << format_problem(*p);
+  EXPECT_NE(p->what.find("name #2 of sslCname (protected)"), std::string::npos) << p->what;
+  EXPECT_NE(p->what.find("it covers: scoring.example.com"), std::string::npos) << p->what;
+}
+
 TEST_F(CheckTest, PartialWildcardsDoNotMatch) {
   Issued l = leaf(leaf_spec({"a*.example.com"}));
   EXPECT_FALSE(check(material(l.cert.get(), {inter()}, l.key.get()), trusted({"ab.example.com"})));
