@@ -52,18 +52,22 @@ void print_summary(const tls::CertificateSummary& s) {
 }
 
 // Loads and checks like serve does. The summary is printed whenever a certificate could be
-// parsed, errors or not: it is what someone fixing those errors needs to see. Returns the
-// material when nothing is an error.
-std::optional<tls::Material> load_checked(const settings::Config& config,
-                                          const tls::CheckOptions& options, bool print_summary_too,
-                                          Problems& problems) {
-  auto material = tls::resolve_source(config, problems);
-  if (!material) return std::nullopt;
+// parsed, errors or not: it is what someone fixing those errors needs to see.
+struct Loaded {
+  std::optional<tls::Material> material;
+  std::optional<tls::CheckedCertificate> certificate;  // set when nothing is an error
+};
+
+Loaded load_checked(const settings::Config& config, const tls::CheckOptions& options,
+                    bool print_summary_too, Problems& problems) {
+  Loaded out;
+  out.material = tls::resolve_source(config, problems);
+  if (!out.material) return out;
   tls::CertificateSummary summary;
-  tls::check_certificate(*material, options, problems, &summary);
+  out.certificate = tls::check_certificate(*out.material, options, problems, &summary);
   if (print_summary_too && !summary.fingerprint_sha256.empty()) print_summary(summary);
-  if (problems.has_errors()) return std::nullopt;
-  return material;
+  if (problems.has_errors()) out.certificate.reset();
+  return out;
 }
 
 }  // namespace
@@ -93,7 +97,7 @@ int cert_check(const CertCheckArgs& a) {
   options.names = split(a.cname);
   options.trusted_ca_file = a.ca_file;
   Problems problems;
-  auto ok = load_checked(config, options, true, problems);
+  bool ok = load_checked(config, options, true, problems).certificate.has_value();
   if (problems.empty()) {
     std::cout << "no problems found\n";
   } else {
@@ -125,6 +129,12 @@ int secret_create(const SecretCreateArgs& a) {
               << "' is not a valid Kubernetes name (lowercase letters, digits, '-' and '.')\n";
     return 2;
   }
+  static const std::regex dns1123_label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  if (!std::regex_match(a.namespace_, dns1123_label) || a.namespace_.size() > 63) {
+    std::cerr << "scoregate secret create: '" << a.namespace_
+              << "' is not a valid Kubernetes namespace (lowercase letters, digits and '-')\n";
+    return 2;
+  }
   settings::Config config;
   config.extension.ssl_cert_pem_file = a.cert;
   config.extension.ssl_key_pem_file = a.key;
@@ -132,19 +142,27 @@ int secret_create(const SecretCreateArgs& a) {
   options.names = split(a.cname);
   options.trusted_ca_file = a.ca_file;
   Problems problems;
-  auto material = load_checked(config, options, false, problems);
+  auto loaded = load_checked(config, options, false, problems);
   for (const auto& p : problems.items()) std::cerr << format_problem(p) << "\n";
-  if (!material) {
+  if (!loaded.certificate) {
     std::cerr << "scoregate secret create: no manifest written; fix the problems above\n";
     return 1;
   }
+  // Consumers of the Secret (the extension, kubectl users) expect PEM under those names:
+  // DER input, accepted by the checks, is written out as PEM. PEM input is kept byte for byte.
+  std::string cert_bytes = problems.has("CERT_DER") ? tls::chain_pem(*loaded.certificate)
+                                                    : loaded.material->cert_bytes;
+  std::string key_bytes = problems.has("KEY_DER") ? tls::key_pem(*loaded.certificate)
+                                                  : loaded.material->key_bytes;
+  if (problems.has("CERT_DER") || problems.has("KEY_DER"))
+    std::cerr << "note: DER input is written to the Secret as PEM\n";
   if (a.namespace_ != "azureml")
     std::cerr << "warning: the Azure ML extension reads sslSecret from namespace azureml, not '"
               << a.namespace_ << "'\n";
   std::cout << "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " << a.name
             << "\n  namespace: " << a.namespace_ << "\ntype: Opaque\ndata:\n"
-            << "  cert.pem: " << base64_encode(material->cert_bytes) << "\n"
-            << "  key.pem: " << base64_encode(material->key_bytes) << "\n";
+            << "  cert.pem: " << base64_encode(cert_bytes) << "\n"
+            << "  key.pem: " << base64_encode(key_bytes) << "\n";
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "core/secure.hpp"
@@ -287,6 +288,24 @@ std::optional<CheckedCertificate> check_certificate(const Material& material,
   for (std::size_t i : c.layout.chain) out.chain.push_back(up_ref(c.certs[i].get()));
   out.key = std::move(c.key);
   return out;
+}
+
+std::string chain_pem(const CheckedCertificate& certificate) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  bool ok = PEM_write_bio_X509(bio.get(), certificate.leaf.get()) == 1;
+  for (const auto& x : certificate.chain) ok = ok && PEM_write_bio_X509(bio.get(), x.get()) == 1;
+  ERR_clear_error();
+  return ok ? bio_contents(bio.get()) : std::string();
+}
+
+std::string key_pem(const CheckedCertificate& certificate) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  bool ok = PEM_write_bio_PrivateKey(bio.get(), certificate.key.get(), nullptr, nullptr, 0,
+                                     nullptr, nullptr) == 1;
+  ERR_clear_error();
+  return ok ? bio_contents(bio.get()) : std::string();
 }
 
 }  // namespace scoregate::tls

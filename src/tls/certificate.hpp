@@ -76,4 +76,9 @@ std::optional<CheckedCertificate> check_certificate(const Material& material,
                                                     const CheckOptions& options, Problems& problems,
                                                     CertificateSummary* summary_out);
 
+// PEM text of a checked certificate: the leaf then its chain as served, and the private key
+// (unencrypted PKCS#8). For writing DER input out as PEM (scoregate secret create).
+std::string chain_pem(const CheckedCertificate& certificate);
+std::string key_pem(const CheckedCertificate& certificate);
+
 }  // namespace scoregate::tls

@@ -665,3 +665,64 @@ def test_protected_cname_is_never_printed(tmp_path, certs):
     assert "sslCname (protected)" in p.stderr
     assert HIDDEN not in p.stdout + p.stderr, p.stderr
     no_protected_values(p.stdout, p.stderr)
+
+
+def test_secret_create_writes_der_input_as_pem(certs, tmp_path):
+    # a DER file may hold several certificates back to back: leaf and intermediate here
+    der_chain = tmp_path / "chain.der"
+    der_chain.write_bytes(certs.der.read_bytes() + certs.pki.der("inter").read_bytes())
+    p = scoregate("secret", "create", "--name", "scoring-tls", "--cert", der_chain,
+                  "--key", certs.pki.der_key("good"), "--ca-file", certs.root)
+    assert p.returncode == 0, p.stderr
+    assert "CERT_DER" in p.stderr and "KEY_DER" in p.stderr
+    _, _, data = parse_manifest(p.stdout)
+    cert = base64.b64decode(data["cert.pem"])
+    key = base64.b64decode(data["key.pem"])
+    assert cert.startswith(b"-----BEGIN CERTIFICATE-----") and key.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert cert == certs.good.read_bytes()  # openssl writes the same PEM: leaf, intermediate
+    same = subprocess.run(["openssl", "pkey", "-pubout"], input=key, capture_output=True)
+    want = subprocess.run(["openssl", "pkey", "-in", str(certs.good_key), "-pubout"], capture_output=True)
+    assert same.stdout == want.stdout and same.stdout
+
+
+def test_secret_create_refuses_a_bad_namespace(certs):
+    p = scoregate("secret", "create", "--name", "scoring-tls", "--cert", certs.good,
+                  "--key", certs.good_key, "--namespace", "Not_A_Namespace")
+    assert p.returncode == 2 and p.stdout == ""
+
+
+@pytest.mark.parametrize("form", ["pkcs8-pem", "traditional-pem", "pkcs8-der"])
+def test_every_passphrase_key_form_is_refused(tmp_path, certs, form):
+    out = tmp_path / f"key.{form}"
+    src = str(certs.good_key)
+    if form == "pkcs8-pem":
+        cmd = ["openssl", "pkey", "-in", src, "-aes256", "-passout", "pass:pw", "-out", out]
+    elif form == "traditional-pem":
+        cmd = ["openssl", "ec", "-in", src, "-aes256", "-passout", "pass:pw", "-out", out]
+    else:
+        cmd = ["openssl", "pkcs8", "-topk8", "-in", src, "-v2", "aes256", "-passout", "pass:pw",
+               "-outform", "der", "-out", out]
+    subprocess.run(list(map(str, cmd)), check=True, capture_output=True)
+    p = check("--cert", certs.good, "--key", out, "--ca-file", certs.root)
+    assert p.returncode == 1
+    assert problem_codes(p.stdout) == {"KEY_ENCRYPTED": "error"}, p.stdout
+    assert "openssl pkey" in p.stdout and "key-nopass.pem" in p.stdout
+
+
+def test_extra_unrelated_certificate_is_a_warning(certs, tmp_path):
+    chain = tmp_path / "chain.pem"
+    chain.write_text(certs.good.read_text() + certs.pki.path("wild.crt").read_text())
+    p = check("--cert", chain, "--key", certs.good_key, "--cname", "a.test", "--ca-file", certs.root)
+    assert p.returncode == 0, p.stdout
+    assert problem_codes(p.stdout) == {"CERT_EXTRA_CERTS": "warning"}, p.stdout
+    assert "CN=wild" in p.stdout
+
+
+def test_key_usage_without_digital_signature(certs):
+    p = Pki(certs.dir)
+    p.issue("nodsig", "inter", sans=certs.NAMES, key_usage="critical,nonRepudiation")
+    chain = p.chain("nodsig-chain", "nodsig", "inter")
+    out = check("--cert", chain, "--key", p.path("nodsig.key"), "--ca-file", certs.root)
+    assert out.returncode == 1
+    assert problem_codes(out.stdout) == {"CERT_NOT_SERVER_AUTH": "error"}, out.stdout
+    assert "digitalSignature" in out.stdout

@@ -166,6 +166,23 @@ TEST_F(CheckTest, ProtectedCnameIsNotEchoed) {
   EXPECT_NE(p->what.find("it covers: scoring.example.com"), std::string::npos) << p->what;
 }
 
+// DER input written back out as PEM (secret create): the served chain and the same key.
+TEST_F(CheckTest, CheckedCertificateAsPem) {
+  auto m = material(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get());
+  m.cert_bytes = der(pki_->leaf.cert.get()) + der(inter());
+  m.key_bytes = key_der(pki_->leaf.key.get());
+  auto c = check(m, trusted());
+  ASSERT_TRUE(c) << codes(problems_);
+  EXPECT_TRUE(problems_.has("CERT_DER") && problems_.has("KEY_DER")) << codes(problems_);
+  EXPECT_EQ(chain_pem(*c), pem({pki_->leaf.cert.get(), inter()}));
+  Material again = m;
+  again.cert_bytes = chain_pem(*c);
+  again.key_bytes = key_pem(*c);
+  Problems none;
+  EXPECT_TRUE(check_certificate(again, trusted(), none));
+  EXPECT_TRUE(none.empty()) << codes(none);
+}
+
 TEST_F(CheckTest, PartialWildcardsDoNotMatch) {
   Issued l = leaf(leaf_spec({"a*.example.com"}));
   EXPECT_FALSE(check(material(l.cert.get(), {inter()}, l.key.get()), trusted({"ab.example.com"})));
