@@ -587,9 +587,13 @@ def test_bad_certificate_on_reload_keeps_serving_the_old_one(tmp_path, certs, mo
 
         bad = [("expired", certs.expired.read_bytes(), certs.expired_key.read_bytes(), "CERT_EXPIRED"),
                ("mismatch", certs.good2.read_bytes(), certs.good_key.read_bytes(), "KEY_MISMATCH"),
-               ("garbage", certs.garbage.read_bytes(), certs.good_key.read_bytes(), "CERT_NOT_PEM")]
+               ("garbage", certs.garbage.read_bytes(), certs.good_key.read_bytes(), "CERT_NOT_PEM"),
+               ("deleted", None, certs.good_key.read_bytes(), "CERT_FILE_UNREADABLE")]
         for i, (what, cert_bytes, key_bytes, code) in enumerate(bad):
-            replace(cert, cert_bytes)
+            if cert_bytes is None:
+                cert.unlink()
+            else:
+                replace(cert, cert_bytes)
             replace(key, key_bytes)
             before = failed_count()
             if i % 2 == 0:  # alternate the two triggers: SIGHUP and the admin endpoint
@@ -614,6 +618,14 @@ def test_bad_certificate_on_reload_keeps_serving_the_old_one(tmp_path, certs, mo
         r.config.write_text("extension: [unclosed\n")
         status, body = r.admin("/-/reload", method="POST")
         assert status == 422 and "CONFIG_YAML_SYNTAX" in body, body
+        # settings that read cleanly but break a rule, with a protected path in the wrong place
+        wrong = json.loads(good_settings)
+        wrong["extension"]["sslCertPemFile"] = wrong["protected"].pop("sslCertPemFile")
+        r.config.write_text(json.dumps(wrong))
+        r.signal(signal.SIGHUP)
+        status, body = r.admin("/-/reload", method="POST")
+        assert status == 422 and "SETTING_PROTECTED" in body, body
+        no_protected_values(body, r.admin("/status")[1])
         r.config.write_text(good_settings)
         still_serving()
 
