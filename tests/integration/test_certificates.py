@@ -20,6 +20,7 @@ from certgen import SECRET_MARK, Pki, fingerprint, material
 from conftest import BIN, KEY, Router
 
 SCORE = json.dumps({"data": [[1, 2, 3]]}).encode()
+ENDPOINT_KEY = "endpoint-key-never-printed-9d41c7"
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,15 @@ def problem_codes(text):
 def no_protected_values(*texts):
     for t in texts:
         assert SECRET_MARK not in t, f"a protected path was printed:\n{t}"
+        assert ENDPOINT_KEY not in t and KEY not in t, f"an endpoint key was printed:\n{t}"
 
 
 def settings_file(tmp_path, certs, cert, key, cname="a.test", trusted=True, extra=None):
     s = {"extension": {"sslCname": cname},
          "protected": {"sslCertPemFile": str(cert), "sslKeyPemFile": str(key)},
-         "router": {"trusted_ca_file": str(certs.root)} if trusted else {}}
+         "router": {"trusted_ca_file": str(certs.root)} if trusted else {},
+         "endpoints": [{"name": "fraud", "keys": {"primary": ENDPOINT_KEY},
+                        "deployments": [{"name": "blue", "targets": ["127.0.0.1:5001"]}]}]}
     for k, v in (extra or {}).items():
         s.setdefault(k, {}).update(v)
     f = tmp_path / "scoregate.yaml"
@@ -98,7 +102,7 @@ def test_good_chain_serves_https(tmp_path, certs):
                workers=1)
     try:
         rc, status, err = https_get(r.port, certs.root)
-        assert rc == 0 and status == "404", err  # verified TLS; no endpoints configured
+        assert rc == 0 and status == "404", err  # verified TLS; no such endpoint
         assert served_fingerprint(r.port) == fingerprint(certs.good)
         assert not {c for c, s in problem_codes(r.stderr()).items() if s == "error"}
     finally:
