@@ -215,6 +215,13 @@ def test_settings_show_hides_protected_values(tmp_path, certs):
     assert p.returncode == 0, p.stderr
 
 
+def test_settings_show_hides_protected_booleans_too():
+    p = scoregate("settings", "show", "--config-protected", "inferenceRouterHA=False")
+    assert p.returncode == 0, p.stderr
+    assert "inferenceRouterHA: (protected)" in p.stdout
+    assert "enableInference: true" in p.stdout
+
+
 def test_settings_show_with_flags_only_prints_defaults():
     p = scoregate("settings", "show", "--config", "sslCname=scoring.example.com")
     assert p.returncode == 0, p.stderr
