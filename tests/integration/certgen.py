@@ -1,6 +1,7 @@
 """Test certificates made with the real openssl CLI (and faketime for back-dated validity):
 a root CA, an intermediate CA and leaves with any names, key type, digest, usage and dates.
 Everything is generated in a temporary directory at test time; no key is ever committed."""
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -29,7 +30,6 @@ class Pki:
     def __init__(self, directory: Path):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._serial = 1000
 
     def path(self, name):
         return self.dir / name
@@ -81,9 +81,8 @@ class Pki:
                 lines.append("subjectAltName=" + ",".join(sans))
         lines += ["subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid"]
         ext.write_text("\n".join(lines) + "\n")
-        self._serial += 1
         cmd = ["openssl", "x509", "-req", "-in", csr, "-CA", self.dir / f"{issuer}.crt",
-               "-CAkey", self.dir / f"{issuer}.key", "-set_serial", self._serial,
+               "-CAkey", self.dir / f"{issuer}.key", "-set_serial", secrets.randbits(62) + 1,
                "-out", cert, "-days", days, f"-{md}", "-extfile", ext]
         if shift:
             cmd = ["faketime", "-f", shift] + cmd
