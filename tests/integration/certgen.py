@@ -116,11 +116,10 @@ class Pki:
         run(["openssl", "pkey", "-in", self.dir / f"{name}.key", "-outform", "der", "-out", out])
         return out
 
-    def pkcs12(self, name, *chain):
+    def pkcs12(self, name):
         out = self.dir / f"{name}.p12"
-        cmd = ["openssl", "pkcs12", "-export", "-in", self.dir / f"{name}.crt", "-inkey",
-               self.dir / f"{name}.key", "-out", out, "-passout", "pass:test-passphrase"]
-        run(cmd)
+        run(["openssl", "pkcs12", "-export", "-in", self.dir / f"{name}.crt", "-inkey",
+             self.dir / f"{name}.key", "-out", out, "-passout", "pass:test-passphrase"])
         return out
 
     def encrypted_key(self, name):
