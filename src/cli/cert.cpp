@@ -150,10 +150,10 @@ int secret_create(const SecretCreateArgs& a) {
   }
   // Consumers of the Secret (the extension, kubectl users) expect PEM under those names:
   // DER input, accepted by the checks, is written out as PEM. PEM input is kept byte for byte.
-  std::string cert_bytes = problems.has("CERT_DER") ? tls::chain_pem(*loaded.certificate)
-                                                    : loaded.material->cert_bytes;
-  std::string key_bytes = problems.has("KEY_DER") ? tls::key_pem(*loaded.certificate)
-                                                  : loaded.material->key_bytes;
+  std::string cert_bytes =
+      problems.has("CERT_DER") ? tls::chain_pem(*loaded.certificate) : loaded.material->cert_bytes;
+  std::string key_bytes =
+      problems.has("KEY_DER") ? tls::key_pem(*loaded.certificate) : loaded.material->key_bytes;
   if (problems.has("CERT_DER") || problems.has("KEY_DER"))
     std::cerr << "note: DER input is written to the Secret as PEM\n";
   if (a.namespace_ != "azureml")

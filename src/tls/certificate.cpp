@@ -116,14 +116,13 @@ void check_names(Check& c) {
   }
   auto sans = subject_alt_names(c.leaf());
   if (sans.dns.empty() && sans.ip.empty())
-    c.problems.warning(
-        "CERT_NO_SAN", c.cert_label(),
-        "the certificate names its host only in the subject CN; Chrome, Go and "
-        "other clients ignore the CN and will reject it",
-        "reissue it with a subjectAltName extension (DNS:" +
-            (c.options.names.empty() || hidden ? std::string("your.host")
-                                               : trimmed(c.options.names[0])) +
-            ")");
+    c.problems.warning("CERT_NO_SAN", c.cert_label(),
+                       "the certificate names its host only in the subject CN; Chrome, Go and "
+                       "other clients ignore the CN and will reject it",
+                       "reissue it with a subjectAltName extension (DNS:" +
+                           (c.options.names.empty() || hidden ? std::string("your.host")
+                                                              : trimmed(c.options.names[0])) +
+                           ")");
 }
 
 // Whether OpenSSL can sign handshakes with this key type and clients accept it; NIST curves
@@ -302,8 +301,8 @@ std::string chain_pem(const CheckedCertificate& certificate) {
 std::string key_pem(const CheckedCertificate& certificate) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio) return {};
-  bool ok = PEM_write_bio_PrivateKey(bio.get(), certificate.key.get(), nullptr, nullptr, 0,
-                                     nullptr, nullptr) == 1;
+  bool ok = PEM_write_bio_PrivateKey(bio.get(), certificate.key.get(), nullptr, nullptr, 0, nullptr,
+                                     nullptr) == 1;
   ERR_clear_error();
   return ok ? bio_contents(bio.get()) : std::string();
 }

@@ -40,7 +40,8 @@ inline std::optional<Material> read_secret(const std::string& name, const std::s
 // SECRET_MANIFEST_INVALID, SECRET_NAMESPACE, SECRET_KEY_MISSING.
 std::optional<Material> parse_secret_manifest(std::string_view yaml, const std::string& where,
                                               const SecretName& name, Problems& problems);
-inline std::optional<Material> parse_secret_manifest(std::string_view yaml, const std::string& where,
+inline std::optional<Material> parse_secret_manifest(std::string_view yaml,
+                                                     const std::string& where,
                                                      const std::string& name, Problems& problems) {
   return parse_secret_manifest(yaml, where, SecretName{name}, problems);
 }

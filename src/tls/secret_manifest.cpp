@@ -22,11 +22,10 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
   bool ok = true;
   std::string kind = scalar_or_empty(root["kind"]);
   if (kind != "Secret") {
-    problems.error(
-        "SECRET_MANIFEST_INVALID", where,
-        kind.empty() ? "has no 'kind: Secret'" : "kind is '" + kind + "', not Secret",
-        "use the manifest of a Secret: kubectl get secret " + name.in_command() +
-            " -n azureml -o yaml");
+    problems.error("SECRET_MANIFEST_INVALID", where,
+                   kind.empty() ? "has no 'kind: Secret'" : "kind is '" + kind + "', not Secret",
+                   "use the manifest of a Secret: kubectl get secret " + name.in_command() +
+                       " -n azureml -o yaml");
     ok = false;
   }
   const YAML::Node meta = root["metadata"];
@@ -34,10 +33,10 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
   if (meta_name != name.name) {
     // A protected name is not shown, and neither is a metadata.name that differs from it.
     problems.error("SECRET_MANIFEST_INVALID", where,
-                   meta_name.empty()        ? "has no metadata.name"
-                   : name.is_protected      ? "metadata.name differs from sslSecret"
-                                            : "metadata.name is '" + meta_name +
-                                                  "' but sslSecret is '" + name.name + "'",
+                   meta_name.empty()   ? "has no metadata.name"
+                   : name.is_protected ? "metadata.name differs from sslSecret"
+                                       : "metadata.name is '" + meta_name + "' but sslSecret is '" +
+                                             name.name + "'",
                    "set metadata.name to " + name.in_command() +
                        " (the file name and sslSecret must match it)");
     ok = false;

@@ -113,14 +113,14 @@ bool read_secret_file(const SecretPlace& at, const char* file, std::string& byte
   const std::string name = at.secret.in_command();
   if (r.missing) {
     bool tls_type = exists(dir + "/tls.crt");
-    problems.error(
-        "SECRET_KEY_MISSING", label,
-        "the Secret has no " + std::string(file) + " (looked for " + shown + ")",
-        tls_type ? with_name("it holds tls.crt/tls.key (type kubernetes.io/tls); scoregate "
-                             "reads cert.pem and key.pem as the AzureML extension does: ",
-                             name) +
-                       with_name(kCreateSecretFix, name)
-                 : with_name(kCreateSecretFix, name));
+    problems.error("SECRET_KEY_MISSING", label,
+                   "the Secret has no " + std::string(file) + " (looked for " + shown + ")",
+                   tls_type
+                       ? with_name("it holds tls.crt/tls.key (type kubernetes.io/tls); scoregate "
+                                   "reads cert.pem and key.pem as the AzureML extension does: ",
+                                   name) +
+                             with_name(kCreateSecretFix, name)
+                       : with_name(kCreateSecretFix, name));
   } else {
     const char* code =
         std::string_view(file) == "cert.pem" ? "CERT_FILE_UNREADABLE" : "KEY_FILE_UNREADABLE";

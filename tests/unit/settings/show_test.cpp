@@ -129,7 +129,7 @@ TEST(SettingsSecrecy, ProtectedBooleansAreHidden) {
   YAML::Node ext = YAML::Load(show(r.config))["extension"];
   EXPECT_EQ(ext["allowInsecureConnections"].Scalar(), "(protected)");
   EXPECT_EQ(ext["inferenceRouterHA"].Scalar(), "(protected)");
-  EXPECT_EQ(ext["enableInference"].Scalar(), "true");  // not protected: shown
+  EXPECT_EQ(ext["enableInference"].Scalar(), "true");          // not protected: shown
   EXPECT_TRUE(r.config.extension.allow_insecure_connections);  // and still in effect
   EXPECT_FALSE(r.config.extension.inference_router_ha);
 }
