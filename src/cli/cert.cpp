@@ -40,26 +40,34 @@ void print_summary(const tls::CertificateSummary& s) {
   std::cout << "  names:      ";
   for (const auto& n : s.dns_names) std::cout << " " << n;
   for (const auto& n : s.ip_addresses) std::cout << " " << n;
+  if (s.dns_names.empty() && s.ip_addresses.empty()) std::cout << " (no subjectAltName)";
   std::cout << "\n"
             << "  key:         " << s.key_description << "\n"
             << "  signature:   " << s.signature_algorithm << "\n"
             << "  valid:       " << utc(s.not_before) << " to " << utc(s.not_after) << "\n"
             << "  SHA-256:     " << s.fingerprint_sha256 << "\n"
-            << "  chain:\n";
+            << "  chain (as in the file):\n";
   for (std::size_t i = 0; i < s.chain_subjects.size(); ++i)
     std::cout << "    [" << i << "] " << s.chain_subjects[i] << "\n";
 }
 
-// Loads and checks like serve does; prints problems. Returns the material if no error.
-std::optional<tls::Material> load_checked(const settings::Config& config,
-                                          const tls::CheckOptions& options, bool print_summary_too,
-                                          Problems& problems) {
-  auto material = tls::resolve_source(config, problems);
-  if (!material) return std::nullopt;
-  auto checked = tls::check_certificate(*material, options, problems);
-  if (checked && print_summary_too) print_summary(checked->summary);
-  if (problems.has_errors()) return std::nullopt;
-  return material;
+// Loads and checks like serve does. The summary is printed whenever a certificate could be
+// parsed, errors or not: it is what someone fixing those errors needs to see.
+struct Loaded {
+  std::optional<tls::Material> material;
+  std::optional<tls::CheckedCertificate> certificate;  // set when nothing is an error
+};
+
+Loaded load_checked(const settings::Config& config, const tls::CheckOptions& options,
+                    bool print_summary_too, Problems& problems) {
+  Loaded out;
+  out.material = tls::resolve_source(config, problems);
+  if (!out.material) return out;
+  tls::CertificateSummary summary;
+  out.certificate = tls::check_certificate(*out.material, options, problems, &summary);
+  if (print_summary_too && !summary.fingerprint_sha256.empty()) print_summary(summary);
+  if (problems.has_errors()) out.certificate.reset();
+  return out;
 }
 
 }  // namespace
@@ -74,6 +82,10 @@ int cert_check(const CertCheckArgs& a) {
     config.extension.ssl_secret = a.secret;
     config.router.secrets_dir = a.secrets_dir;
   } else {
+    if (!a.secrets_dir.empty()) {
+      std::cerr << "scoregate cert check: --secrets-dir goes with --secret NAME\n";
+      return 2;
+    }
     if (a.cert.empty() || a.key.empty()) {
       std::cerr << "scoregate cert check: --cert and --key are required (or --secret NAME)\n";
       return 2;
@@ -85,7 +97,7 @@ int cert_check(const CertCheckArgs& a) {
   options.names = split(a.cname);
   options.trusted_ca_file = a.ca_file;
   Problems problems;
-  auto ok = load_checked(config, options, true, problems);
+  bool ok = load_checked(config, options, true, problems).certificate.has_value();
   if (problems.empty()) {
     std::cout << "no problems found\n";
   } else {
@@ -117,30 +129,51 @@ int secret_create(const SecretCreateArgs& a) {
               << "' is not a valid Kubernetes name (lowercase letters, digits, '-' and '.')\n";
     return 2;
   }
+  static const std::regex dns1123_label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  if (!std::regex_match(a.namespace_, dns1123_label) || a.namespace_.size() > 63) {
+    std::cerr << "scoregate secret create: '" << a.namespace_
+              << "' is not a valid Kubernetes namespace (lowercase letters, digits and '-')\n";
+    return 2;
+  }
   settings::Config config;
   config.extension.ssl_cert_pem_file = a.cert;
   config.extension.ssl_key_pem_file = a.key;
+  tls::CheckOptions options;
+  options.names = split(a.cname);
+  options.trusted_ca_file = a.ca_file;
   Problems problems;
-  auto material = load_checked(config, {}, false, problems);
+  auto loaded = load_checked(config, options, false, problems);
   for (const auto& p : problems.items()) std::cerr << format_problem(p) << "\n";
-  if (!material) {
+  if (!loaded.certificate) {
     std::cerr << "scoregate secret create: no manifest written; fix the problems above\n";
     return 1;
   }
+  // Consumers of the Secret (the extension, kubectl users) expect PEM under those names:
+  // DER input, accepted by the checks, is written out as PEM. PEM input is kept byte for byte.
+  std::string cert_bytes =
+      problems.has("CERT_DER") ? tls::chain_pem(*loaded.certificate) : loaded.material->cert_bytes;
+  std::string key_bytes =
+      problems.has("KEY_DER") ? tls::key_pem(*loaded.certificate) : loaded.material->key_bytes;
+  if (problems.has("CERT_DER") || problems.has("KEY_DER"))
+    std::cerr << "note: DER input is written to the Secret as PEM\n";
   if (a.namespace_ != "azureml")
     std::cerr << "warning: the Azure ML extension reads sslSecret from namespace azureml, not '"
               << a.namespace_ << "'\n";
   std::cout << "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " << a.name
             << "\n  namespace: " << a.namespace_ << "\ntype: Opaque\ndata:\n"
-            << "  cert.pem: " << base64_encode(material->cert_bytes) << "\n"
-            << "  key.pem: " << base64_encode(material->key_bytes) << "\n";
+            << "  cert.pem: " << base64_encode(cert_bytes) << "\n"
+            << "  key.pem: " << base64_encode(key_bytes) << "\n";
   return 0;
 }
 
 int settings_show(const settings::CommandLine& cl) {
   auto loaded = settings::load(cl);
   auto validated = settings::validate(loaded.config, settings::Purpose::show);
-  std::cout << settings::show(loaded.config);
+  // The effective settings are the validated ones when there are any: validate() normalises
+  // (service type spelling, target ports, the implicit 100% traffic of a single deployment).
+  std::cout << settings::show(validated.settings && !loaded.problems.has_errors()
+                                  ? validated.settings->config()
+                                  : loaded.config);
   Problems all = loaded.problems;
   all.append(validated.problems);
   if (!all.empty()) std::cerr << all.to_string();

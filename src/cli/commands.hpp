@@ -23,7 +23,7 @@ int cert_check(const CertCheckArgs& args);
 int cert_dev(const std::string& cnames, const std::string& out_dir);
 
 struct SecretCreateArgs {
-  std::string name, cert, key, namespace_ = "azureml";
+  std::string name, cert, key, cname, ca_file, namespace_ = "azureml";
 };
 int secret_create(const SecretCreateArgs& args);
 

@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   create_cmd->add_option("--cert", secret.cert, "PEM certificate chain")->required();
   create_cmd->add_option("--key", secret.key, "PEM private key")->required();
   create_cmd->add_option("--namespace", secret.namespace_, "namespace (the extension uses azureml)");
+  create_cmd->add_option("--cname", secret.cname,
+                         "also check that the certificate covers these names (sslCname)");
+  create_cmd->add_option("--ca-file", secret.ca_file,
+                         "private PKI roots that clients trust (router.trusted_ca_file)");
 
   auto* settings_cmd = app.add_subcommand("settings", "settings tools");
   settings_cmd->require_subcommand(1);

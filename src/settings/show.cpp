@@ -22,15 +22,24 @@ void string_setting(YAML::Emitter& out, const Config& c, const std::string& key,
     out << value;
 }
 
+// A boolean given under protected: / --config-protected is hidden like any protected value.
+void bool_setting(YAML::Emitter& out, const Config& c, const std::string& key, bool value) {
+  out << YAML::Key << key << YAML::Value;
+  if (c.is_protected(key))
+    out << kProtected;
+  else
+    out << value;
+}
+
 void extension(YAML::Emitter& out, const Config& c) {
   const auto& e = c.extension;
   out << YAML::Key << "extension" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "allowInsecureConnections" << YAML::Value << e.allow_insecure_connections;
+  bool_setting(out, c, "allowInsecureConnections", e.allow_insecure_connections);
   string_setting(out, c, "sslSecret", e.ssl_secret);
   string_setting(out, c, "sslCname", e.ssl_cname);
   string_setting(out, c, "inferenceRouterServiceType", e.inference_router_service_type);
-  out << YAML::Key << "enableInference" << YAML::Value << e.enable_inference;
-  out << YAML::Key << "inferenceRouterHA" << YAML::Value << e.inference_router_ha;
+  bool_setting(out, c, "enableInference", e.enable_inference);
+  bool_setting(out, c, "inferenceRouterHA", e.inference_router_ha);
   out << YAML::EndMap;
   out << YAML::Key << "protected" << YAML::Value << YAML::BeginMap;
   string_setting(out, c, "sslCertPemFile", e.ssl_cert_pem_file);

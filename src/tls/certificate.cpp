@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "core/secure.hpp"
@@ -100,25 +101,28 @@ std::string trimmed(const std::string& s) {
 }
 
 void check_names(Check& c) {
-  for (const auto& raw : c.options.names) {
-    std::string name = trimmed(raw);
+  const bool hidden = c.material.names_protected;
+  for (std::size_t i = 0; i < c.options.names.size(); ++i) {
+    std::string name = trimmed(c.options.names[i]);
     if (name.empty() || covers_name(c.leaf(), name)) continue;
+    // A protected sslCname is named by its position, never by its value.
+    std::string shown = hidden ? "name #" + std::to_string(i + 1) + " of sslCname (protected)"
+                               : "'" + name + "' (sslCname)";
     c.problems.error(
         "CERT_NAME_MISMATCH", c.cert_label(),
-        "the certificate does not cover '" + name +
-            "' (sslCname); it covers: " + covered_names(c.leaf()),
-        "get a certificate whose subjectAltName includes " + name +
+        "the certificate does not cover " + shown + "; it covers: " + covered_names(c.leaf()),
+        "get a certificate whose subjectAltName includes " + (hidden ? "that name" : name) +
             " (a wildcard covers exactly one label), or set sslCname to a name it covers");
   }
   auto sans = subject_alt_names(c.leaf());
   if (sans.dns.empty() && sans.ip.empty())
-    c.problems.warning(
-        "CERT_NO_SAN", c.cert_label(),
-        "the certificate names its host only in the subject CN; Chrome, Go and "
-        "other clients ignore the CN and will reject it",
-        "reissue it with a subjectAltName extension (DNS:" +
-            (c.options.names.empty() ? std::string("your.host") : trimmed(c.options.names[0])) +
-            ")");
+    c.problems.warning("CERT_NO_SAN", c.cert_label(),
+                       "the certificate names its host only in the subject CN; Chrome, Go and "
+                       "other clients ignore the CN and will reject it",
+                       "reissue it with a subjectAltName extension (DNS:" +
+                           (c.options.names.empty() || hidden ? std::string("your.host")
+                                                              : trimmed(c.options.names[0])) +
+                           ")");
 }
 
 // Whether OpenSSL can sign handshakes with this key type and clients accept it; NIST curves
@@ -283,6 +287,24 @@ std::optional<CheckedCertificate> check_certificate(const Material& material,
   for (std::size_t i : c.layout.chain) out.chain.push_back(up_ref(c.certs[i].get()));
   out.key = std::move(c.key);
   return out;
+}
+
+std::string chain_pem(const CheckedCertificate& certificate) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  bool ok = PEM_write_bio_X509(bio.get(), certificate.leaf.get()) == 1;
+  for (const auto& x : certificate.chain) ok = ok && PEM_write_bio_X509(bio.get(), x.get()) == 1;
+  ERR_clear_error();
+  return ok ? bio_contents(bio.get()) : std::string();
+}
+
+std::string key_pem(const CheckedCertificate& certificate) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  bool ok = PEM_write_bio_PrivateKey(bio.get(), certificate.key.get(), nullptr, nullptr, 0, nullptr,
+                                     nullptr) == 1;
+  ERR_clear_error();
+  return ok ? bio_contents(bio.get()) : std::string();
 }
 
 }  // namespace scoregate::tls

@@ -29,6 +29,9 @@ struct Material {
   std::string cert_bytes, key_bytes;
   std::string cert_label, key_label;
   std::vector<std::string> watch_dirs;  // directories whose changes mean "reload" (tls/watcher)
+  // sslCname was given as a protected setting (resolve_source() copies this from the config):
+  // the checks then name the setting in their messages, never the names it holds.
+  bool names_protected = false;
 };
 
 // Reads the certificate source that `config` names: the PEM files, or the sslSecret from
@@ -72,5 +75,10 @@ std::optional<CheckedCertificate> check_certificate(const Material& material,
 std::optional<CheckedCertificate> check_certificate(const Material& material,
                                                     const CheckOptions& options, Problems& problems,
                                                     CertificateSummary* summary_out);
+
+// PEM text of a checked certificate: the leaf then its chain as served, and the private key
+// (unencrypted PKCS#8). For writing DER input out as PEM (scoregate secret create).
+std::string chain_pem(const CheckedCertificate& certificate);
+std::string key_pem(const CheckedCertificate& certificate);
 
 }  // namespace scoregate::tls

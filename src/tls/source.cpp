@@ -88,108 +88,132 @@ std::optional<Material> from_pem_files(const settings::ExtensionSettings& ext, P
   return m;
 }
 
+// A path under a directory named after the Secret, as messages show it (the name replaced
+// when it is protected).
+struct SecretPlace {
+  const SecretName& secret;
+  std::string parent;  // the secrets directory or the volume root
+  std::string dir() const { return parent + "/" + secret.name; }
+  std::string shown(const std::string& suffix = "") const {
+    return parent + "/" + (secret.is_protected ? "(protected)" : secret.name) + suffix;
+  }
+};
+
 // <dir>/cert.pem and <dir>/key.pem, often symlinks through the kubelet's ..data link.
-bool read_secret_file(const std::string& dir, const std::string& name, const char* file,
-                      std::string& bytes, Problems& problems) {
-  std::string label = "sslSecret '" + name + "' " + file;
+bool read_secret_file(const SecretPlace& at, const char* file, std::string& bytes,
+                      Problems& problems) {
+  const std::string label = at.secret.label() + " " + file;
+  const std::string dir = at.dir();
+  const std::string shown = at.shown("/") + file;
   FileRead r = read_small_file(dir + "/" + file);
   if (r.bytes) {
     bytes = std::move(*r.bytes);
     return true;
   }
+  const std::string name = at.secret.in_command();
   if (r.missing) {
     bool tls_type = exists(dir + "/tls.crt");
-    problems.error(
-        "SECRET_KEY_MISSING", label,
-        "the Secret has no " + std::string(file) + " (looked for " + dir + "/" + file + ")",
-        tls_type ? with_name("it holds tls.crt/tls.key (type kubernetes.io/tls); scoregate "
-                             "reads cert.pem and key.pem as the AzureML extension does: ",
-                             name) +
-                       with_name(kCreateSecretFix, name)
-                 : with_name(kCreateSecretFix, name));
+    problems.error("SECRET_KEY_MISSING", label,
+                   "the Secret has no " + std::string(file) + " (looked for " + shown + ")",
+                   tls_type
+                       ? with_name("it holds tls.crt/tls.key (type kubernetes.io/tls); scoregate "
+                                   "reads cert.pem and key.pem as the AzureML extension does: ",
+                                   name) +
+                             with_name(kCreateSecretFix, name)
+                       : with_name(kCreateSecretFix, name));
   } else {
     const char* code =
         std::string_view(file) == "cert.pem" ? "CERT_FILE_UNREADABLE" : "KEY_FILE_UNREADABLE";
-    problems.error(code, label, "cannot read " + dir + "/" + file + " (" + r.reason + ")",
+    problems.error(code, label, "cannot read " + shown + " (" + r.reason + ")",
                    "check that scoregate's user may read the Secret's files");
   }
   return false;
 }
 
-std::optional<Material> from_secret_directory(const std::string& dir, const std::string& name,
-                                              Problems& problems) {
+std::optional<Material> from_secret_directory(const SecretPlace& at, Problems& problems) {
   Material m;
-  m.cert_label = "sslSecret '" + name + "' cert.pem";
-  m.key_label = "sslSecret '" + name + "' key.pem";
+  m.cert_label = at.secret.label() + " cert.pem";
+  m.key_label = at.secret.label() + " key.pem";
   // The directory itself: the kubelet swaps the ..data symlink inside it on every update.
-  m.watch_dirs.push_back(dir);
-  bool ok = read_secret_file(dir, name, "cert.pem", m.cert_bytes, problems);
-  ok = read_secret_file(dir, name, "key.pem", m.key_bytes, problems) && ok;
+  m.watch_dirs.push_back(at.dir());
+  bool ok = read_secret_file(at, "cert.pem", m.cert_bytes, problems);
+  ok = read_secret_file(at, "key.pem", m.key_bytes, problems) && ok;
   if (!ok) return std::nullopt;
   return m;
 }
 
-std::optional<Material> from_manifest(const std::string& path, const std::string& secrets_dir,
-                                      const std::string& name, Problems& problems) {
-  FileRead r = read_small_file(path);
+std::optional<Material> from_manifest(const SecretPlace& at, const char* ext, Problems& problems) {
+  FileRead r = read_small_file(at.dir() + ext);
+  const std::string where = at.shown(ext);
   if (!r.bytes) {
-    problems.error("SECRET_MANIFEST_INVALID", path,
+    problems.error("SECRET_MANIFEST_INVALID", where,
                    "cannot read the Secret manifest (" + r.reason + ")",
                    "check that scoregate's user may read it");
     return std::nullopt;
   }
-  auto m = parse_secret_manifest(*r.bytes, path, name, problems);
-  if (m) m->watch_dirs.push_back(secrets_dir);
+  auto m = parse_secret_manifest(*r.bytes, where, at.secret, problems);
+  if (m) m->watch_dirs.push_back(at.parent);
   return m;
+}
+
+std::optional<Material> no_source(Problems& problems) {
+  problems.error("TLS_NO_SOURCE", "", "TLS is on but no certificate is configured",
+                 "set sslSecret, or both sslCertPemFile and sslKeyPemFile (or "
+                 "allowInsecureConnections=True for plain HTTP)");
+  return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<Material> read_secret(const std::string& name, const std::string& secrets_dir,
+std::optional<Material> read_secret(const SecretName& secret, const std::string& secrets_dir,
                                     const std::string& volume_root, Problems& problems) {
+  const std::string& name = secret.name;
+  const std::string cmd_name = secret.in_command();
   if (!valid_secret_name(name)) {
     problems.error("SECRET_NAME_INVALID", "sslSecret",
-                   "'" + name + "' is not a Kubernetes Secret name",
+                   secret.quoted() + " is not a Kubernetes Secret name",
                    "use lowercase letters, digits, '-' and '.', starting and ending with a letter "
                    "or digit (e.g. scoring-tls)");
     return std::nullopt;
   }
   if (secrets_dir.empty()) {
-    std::string dir = volume_root + "/" + name;
-    if (is_directory(dir)) return from_secret_directory(dir, name, problems);
+    SecretPlace at{secret, volume_root};
+    if (is_directory(at.dir())) return from_secret_directory(at, problems);
     problems.error("SECRET_NOT_FOUND", "sslSecret",
-                   "the Secret '" + name + "' is not mounted: looked in " + dir + "/",
-                   "in Kubernetes, mount the Secret (namespace azureml) at " + dir +
+                   "the Secret " + secret.quoted() + " is not mounted: looked in " + at.shown("/"),
+                   "in Kubernetes, mount the Secret (namespace azureml) at " + at.shown() +
                        " (scoregate k8s render does); outside Kubernetes, pass --secrets-dir DIR "
                        "holding " +
-                       name + "/cert.pem and key.pem, or " + name + ".yaml; " +
-                       with_name(kCreateSecretFix, name));
+                       cmd_name + "/cert.pem and key.pem, or " + cmd_name + ".yaml; " +
+                       with_name(kCreateSecretFix, cmd_name));
     return std::nullopt;
   }
-  std::string dir = secrets_dir + "/" + name;
-  if (is_directory(dir)) return from_secret_directory(dir, name, problems);
+  SecretPlace at{secret, secrets_dir};
+  if (is_directory(at.dir())) return from_secret_directory(at, problems);
   for (const char* ext : {".yaml", ".yml"})
-    if (exists(dir + ext)) return from_manifest(dir + ext, secrets_dir, name, problems);
+    if (exists(at.dir() + ext)) return from_manifest(at, ext, problems);
   problems.error("SECRET_NOT_FOUND", "sslSecret",
-                 "the Secret '" + name + "' was not found: looked for " + dir +
-                     "/ (cert.pem, key.pem), " + dir + ".yaml and " + dir + ".yml" +
+                 "the Secret " + secret.quoted() + " was not found: looked for " + at.shown("/") +
+                     " (cert.pem, key.pem), " + at.shown(".yaml") + " and " + at.shown(".yml") +
                      (is_directory(secrets_dir) ? "" : " (the secrets directory does not exist)"),
-                 "put " + name + "/cert.pem and key.pem, or a Secret manifest " + name +
-                     ".yaml, in the secrets directory (kubectl get secret " + name +
-                     " -n azureml -o yaml > " + name + ".yaml)");
+                 "put " + cmd_name + "/cert.pem and key.pem, or a Secret manifest " + cmd_name +
+                     ".yaml, in the secrets directory (kubectl get secret " + cmd_name +
+                     " -n azureml -o yaml > " + cmd_name + ".yaml)");
   return std::nullopt;
 }
 
 std::optional<Material> resolve_source(const settings::Config& config, Problems& problems) {
   const auto& ext = config.extension;
+  std::optional<Material> m;
   if (!ext.ssl_cert_pem_file.empty() || !ext.ssl_key_pem_file.empty())
-    return from_pem_files(ext, problems);
-  if (!ext.ssl_secret.empty())
-    return read_secret(ext.ssl_secret, config.router.secrets_dir, kSecretVolumeRoot, problems);
-  problems.error("TLS_NO_SOURCE", "", "TLS is on but no certificate is configured",
-                 "set sslSecret, or both sslCertPemFile and sslKeyPemFile (or "
-                 "allowInsecureConnections=True for plain HTTP)");
-  return std::nullopt;
+    m = from_pem_files(ext, problems);
+  else if (!ext.ssl_secret.empty())
+    m = read_secret(SecretName{ext.ssl_secret, config.is_protected("sslSecret")},
+                    config.router.secrets_dir, kSecretVolumeRoot, problems);
+  else
+    return no_source(problems);
+  if (m) m->names_protected = config.is_protected("sslCname");
+  return m;
 }
 
 }  // namespace scoregate::tls

@@ -120,6 +120,20 @@ TEST(SettingsSecrecy, ProtectedValuesAndKeysNeverAppear) {
   std::filesystem::remove_all(dir);
 }
 
+// Booleans may be protected too (--config-protected allowInsecureConnections=True): hidden alike.
+TEST(SettingsSecrecy, ProtectedBooleansAreHidden) {
+  CommandLine cl;
+  cl.config_protected = {"allowInsecureConnections=True", "inferenceRouterHA=False"};
+  auto r = load_yaml("", cl);
+  ASSERT_FALSE(r.problems.has_errors()) << r.problems.to_string();
+  YAML::Node ext = YAML::Load(show(r.config))["extension"];
+  EXPECT_EQ(ext["allowInsecureConnections"].Scalar(), "(protected)");
+  EXPECT_EQ(ext["inferenceRouterHA"].Scalar(), "(protected)");
+  EXPECT_EQ(ext["enableInference"].Scalar(), "true");          // not protected: shown
+  EXPECT_TRUE(r.config.extension.allow_insecure_connections);  // and still in effect
+  EXPECT_FALSE(r.config.extension.inference_router_ha);
+}
+
 TEST(SettingsSecrecy, YamlErrorsDoNotQuoteTheOffendingText) {
   // yaml-cpp appends the bad escape character to its message; the path must not leak through it.
   auto r = load_yaml("protected:\n  sslCertPemFile: \"/etc/tls/\\qsecret.pem\"\n");

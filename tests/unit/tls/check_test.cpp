@@ -154,6 +154,35 @@ TEST_F(CheckTest, WildcardCoversExactlyOneLabel) {
   EXPECT_NE(problems_.items()[1].what.find("'a.b.example.com'"), std::string::npos);
 }
 
+// sslCname given as a protected setting: the mismatch is reported by position, not value.
+TEST_F(CheckTest, ProtectedCnameIsNotEchoed) {
+  auto m = material(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get());
+  m.names_protected = true;
+  EXPECT_FALSE(check(m, trusted({"scoring.example.com", "hidden-4k8d.example.com"})));
+  expect_only("CERT_NAME_MISMATCH", Severity::error);
+  const Problem* p = find(problems_, "CERT_NAME_MISMATCH");
+  EXPECT_EQ(format_problem(*p).find("hidden-4k8d"), std::string::npos) << format_problem(*p);
+  EXPECT_NE(p->what.find("name #2 of sslCname (protected)"), std::string::npos) << p->what;
+  EXPECT_NE(p->what.find("it covers: scoring.example.com"), std::string::npos) << p->what;
+}
+
+// DER input written back out as PEM (secret create): the served chain and the same key.
+TEST_F(CheckTest, CheckedCertificateAsPem) {
+  auto m = material(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get());
+  m.cert_bytes = der(pki_->leaf.cert.get()) + der(inter());
+  m.key_bytes = key_der(pki_->leaf.key.get());
+  auto c = check(m, trusted());
+  ASSERT_TRUE(c) << codes(problems_);
+  EXPECT_TRUE(problems_.has("CERT_DER") && problems_.has("KEY_DER")) << codes(problems_);
+  EXPECT_EQ(chain_pem(*c), pem({pki_->leaf.cert.get(), inter()}));
+  Material again = m;
+  again.cert_bytes = chain_pem(*c);
+  again.key_bytes = key_pem(*c);
+  Problems none;
+  EXPECT_TRUE(check_certificate(again, trusted(), none));
+  EXPECT_TRUE(none.empty()) << codes(none);
+}
+
 TEST_F(CheckTest, PartialWildcardsDoNotMatch) {
   Issued l = leaf(leaf_spec({"a*.example.com"}));
   EXPECT_FALSE(check(material(l.cert.get(), {inter()}, l.key.get()), trusted({"ab.example.com"})));

@@ -258,6 +258,79 @@ TEST_F(SourceTest, SecretNameCannotEscapeTheDirectory) {
   expect("SECRET_NAME_INVALID");
 }
 
+// sslSecret given as a protected setting (--config-protected / protected:): whatever is
+// wrong, neither the name nor a path made from it appears in a problem or a label.
+TEST_F(SourceTest, ProtectedSecretNameNeverAppearsInProblems) {
+  const std::string name = "hidden-7q2w";
+  auto config = [&] {
+    settings::Config c = secret_config(name);
+    c.protected_keys.push_back("sslSecret");
+    return c;
+  };
+  auto no_name = [&](const Problems& all, const std::string& label) {
+    EXPECT_FALSE(all.empty());
+    for (const auto& p : all.items())
+      for (const std::string* s : {&p.where, &p.what, &p.fix})
+        EXPECT_EQ(s->find(name), std::string::npos) << format_problem(p);
+    EXPECT_EQ(label.find(name), std::string::npos) << label;
+  };
+  auto meta = [&](const std::string& ns, const std::string& meta_name, const std::string& data) {
+    return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + meta_name + "\n" + ns +
+           "type: Opaque\n" + data;
+  };
+  // not found (secrets dir), not mounted (volume)
+  problems_ = {};
+  EXPECT_FALSE(resolve_source(config(), problems_));
+  expect("SECRET_NOT_FOUND");
+  no_name(problems_, "");
+  problems_ = {};
+  EXPECT_FALSE(read_secret(SecretName{name, true}, "", dir_.path() + "/volume", problems_));
+  expect("SECRET_NOT_FOUND");
+  EXPECT_NE(problems_.items()[0].what.find(dir_.path() + "/volume/(protected)/"), std::string::npos)
+      << problems_.items()[0].what;
+  no_name(problems_, "");
+  // wrong namespace, other metadata.name, missing key.pem in a manifest
+  for (const auto& yaml :
+       {meta("  namespace: default\n", name, data_section()),
+        meta("", "other-name", data_section()),
+        meta("", name, "data:\n  cert.pem: " + base64_encode(*cert_pem_) + "\n")}) {
+    problems_ = {};
+    dir_.write(name + ".yaml", yaml);
+    EXPECT_FALSE(resolve_source(config(), problems_));
+    no_name(problems_, "");
+  }
+  std::filesystem::remove(dir_.path() + "/" + name + ".yaml");
+  // a directory without key.pem
+  problems_ = {};
+  dir_.write(name + "/cert.pem", *cert_pem_);
+  EXPECT_FALSE(resolve_source(config(), problems_));
+  expect("SECRET_KEY_MISSING");
+  EXPECT_EQ(problems_.items()[0].where, "sslSecret (protected) key.pem");
+  no_name(problems_, "");
+  // a good one: the labels used by every later check do not name it either
+  dir_.write(name + "/key.pem", *key_pem_);
+  problems_ = {};
+  auto m = resolve_source(config(), problems_);
+  ASSERT_TRUE(m) << codes(problems_);
+  EXPECT_EQ(m->cert_label, "sslSecret (protected) cert.pem");
+  Problems checks;
+  check_certificate(*m, {}, checks);
+  no_name(checks, m->key_label);
+}
+
+TEST_F(SourceTest, ProtectedCnameIsPassedOnToTheChecks) {
+  settings::Config c;
+  c.extension.ssl_cert_pem_file = dir_.write("tls/cert.pem", *cert_pem_);
+  c.extension.ssl_key_pem_file = dir_.write("tls/key.pem", *key_pem_);
+  auto m = resolve_source(c, problems_);
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->names_protected);
+  c.protected_keys.push_back("sslCname");
+  m = resolve_source(c, problems_);
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->names_protected);
+}
+
 TEST_F(SourceTest, NoSourceAtAll) {
   EXPECT_FALSE(resolve_source(settings::Config{}, problems_));
   expect("TLS_NO_SOURCE");
