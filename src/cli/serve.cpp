@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -115,7 +116,17 @@ int serve(const ServeArgs& args) {
                                                        : fs::path(first.config.router.state_dir);
     fs::create_directories(dev->state);
     ::chmod(dev->state.c_str(), 0700);
-    dev->material = tls::ensure_dev_material((dev->state / "tls").string(), {"localhost", "127.0.0.1"});
+    // The development certificate covers localhost and any sslCname given on the command line.
+    std::vector<std::string> names = {"localhost", "127.0.0.1"};
+    for (std::size_t start = 0; start < first.config.extension.ssl_cname.size();) {
+      auto comma = first.config.extension.ssl_cname.find(',', start);
+      auto name = first.config.extension.ssl_cname.substr(start, comma - start);
+      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end())
+        names.push_back(name);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    dev->material = tls::ensure_dev_material((dev->state / "tls").string(), names);
     dev->key = dev_key(dev->state);
     dev->model.start({boost::asio::ip::make_address("127.0.0.1"), 0});
     dev->model_address = "127.0.0.1:" + std::to_string(dev->model.local_endpoint().port());

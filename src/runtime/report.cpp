@@ -65,10 +65,13 @@ std::string Server::status_json() const {
                         {"days_left", (s.not_after - now) / 86400},
                         {"fingerprint_sha256", s.fingerprint_sha256},
                         {"key", s.key_description},
-                        {"sslCname", cfg.extension.ssl_cname},
+                        // a setting given as protected is never shown, whatever it is
+                        {"sslCname", cfg.is_protected("sslCname") ? "(protected)" : cfg.extension.ssl_cname},
                         {"source", cfg.extension.ssl_secret.empty()
                                        ? "sslCertPemFile/sslKeyPemFile (protected)"
-                                       : "sslSecret " + cfg.extension.ssl_secret}};
+                                       : "sslSecret " + (cfg.is_protected("sslSecret")
+                                                             ? std::string("(protected)")
+                                                             : cfg.extension.ssl_secret)}};
   }
   auto& eps = j["endpoints"] = nlohmann::json::array();
   for (std::size_t i = 0; i < current_->plan->endpoints.size(); ++i) {

@@ -211,3 +211,21 @@ def test_sessions_resume_across_renewal(pki, model, start_router, tmp_path, vers
     assert b"200 OK" in data
     assert t2.session_reused, "a ticket from before the renewal should still resume"
     t2.close()
+
+
+def test_status_never_shows_protected_settings(pki, model, start_router, tmp_path):
+    a, ak = leaf(pki, "status-a")
+    secrets = tmp_path / "secrets"
+    vol = KubeletSecretDir(secrets, "hidden-tls-name")
+    vol.publish(a, ak)
+    s = settings_for(pki, [model.address])
+    s["protected"] = {"sslSecret": "hidden-tls-name", "sslCname": "localhost"}
+    del s["extension"]["sslCname"]
+    s["router"]["secrets_dir"] = str(secrets)
+    r = start_router(s)
+    status = r.admin("/status")[1]
+    assert "hidden-tls-name" not in status and "(protected)" in status
+    cert = json.loads(status)["certificate"]
+    assert cert["sslCname"] == "(protected)" and cert["fingerprint_sha256"] == fingerprint_of(a)
+    assert "hidden-tls-name" not in r.admin("/metrics")[1]
+    assert "hidden-tls-name" not in r.stderr()
