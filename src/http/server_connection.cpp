@@ -47,6 +47,7 @@ asio::awaitable<void> ServerConnection::run() {
     pending_consume_ = 0;
     if (!keep_alive_ || draining_) break;
     idle_ = true;
+    parser_.reset();
     in_.release_if_empty();
   }
   co_await finish(true);
@@ -55,13 +56,14 @@ asio::awaitable<void> ServerConnection::run() {
 // Reads until a complete request head is parsed. False when the connection is over
 // (closed by the peer, timed out, or a malformed request was answered).
 asio::awaitable<bool> ServerConnection::read_head() {
-  parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
+  parser_.reset();  // made when bytes arrive: an idle connection holds no parser
   bool first_byte_seen = !in_.empty();
   watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
                                                   : limits_.keepalive_timeout,
                 first_byte_seen || requests_ == 0 ? kHeaderTimeout : kIdleTimeout);
   for (;;) {
     if (!in_.empty()) {
+      if (!parser_) parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
       error_code ec;
       std::size_t used = parser_->put(in_.data(), ec);
       if (!ec) {
