@@ -24,13 +24,15 @@ configure() {  # dir, extra cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 }
+# Sanitizer and fuzz builds: -O1 builds ~40% faster than -O2 and is what sanitizers advise.
+SAN_FLAGS=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1")
 
 for stage in "${stages[@]}"; do
   case "$stage" in
     unit)
       say "build (release)"
       configure build
-      cmake --build build -j "$JOBS"
+      cmake --build build -j "$JOBS" --target scoregate unit_tests
       say "unit tests"
       build/tests/unit/unit_tests --gtest_brief=1
       ;;
@@ -43,7 +45,7 @@ for stage in "${stages[@]}"; do
       ;;
     sanitize)
       say "build (ASan+UBSan)"
-      configure build-asan -DSCOREGATE_SANITIZE=address
+      configure build-asan -DSCOREGATE_SANITIZE=address "${SAN_FLAGS[@]}"
       cmake --build build-asan -j "$JOBS"
       say "unit tests under ASan+UBSan"
       ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/tests/unit/unit_tests --gtest_brief=1
@@ -51,14 +53,14 @@ for stage in "${stages[@]}"; do
       ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 SCOREGATE_BIN=$PWD/build-asan/scoregate \
         $PY -m pytest -q -p no:cacheprovider -m "not slow" tests/integration
       say "build (TSan, threaded tests only)"
-      configure build-tsan -DSCOREGATE_SANITIZE=thread
+      configure build-tsan -DSCOREGATE_SANITIZE=thread "${SAN_FLAGS[@]}"
       cmake --build build-tsan -j "$JOBS" --target unit_tests_threads
       say "threaded unit tests under TSan"
       TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/unit/unit_tests_threads --gtest_brief=1
       ;;
     fuzz)
       say "build (clang, libFuzzer)"
-      configure build-fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DSCOREGATE_FUZZ=ON
+      configure build-fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DSCOREGATE_FUZZ=ON "${SAN_FLAGS[@]}"
       cmake --build build-fuzz -j "$JOBS"
       for f in build-fuzz/tests/fuzz/fuzz_*; do
         name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}

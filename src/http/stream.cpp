@@ -1,3 +1,4 @@
+#include "http/awaitable.hpp"
 #include "http/stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,7 +13,6 @@
 namespace scoregate::http {
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 class SslCategory : public boost::system::error_category {
  public:

@@ -6,6 +6,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "http/awaitable.hpp"
 #include "http/errors.hpp"
 #include "http/serialize.hpp"
 #include "proxy/exchange.hpp"
@@ -20,7 +21,6 @@ namespace scoregate::proxy {
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 constexpr milliseconds kMaxConnectTime{3000};
 

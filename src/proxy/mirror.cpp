@@ -1,3 +1,4 @@
+#include "http/awaitable.hpp"
 #include "proxy/mirror.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,7 +17,6 @@ namespace scoregate::proxy {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 

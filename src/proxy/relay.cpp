@@ -4,13 +4,13 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "http/awaitable.hpp"
 #include "http/serialize.hpp"
 #include "proxy/exchange.hpp"
 
 namespace scoregate::proxy {
 
 namespace bhttp = boost::beast::http;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 bool is_router_owned(const http::Field& f) {

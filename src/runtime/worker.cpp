@@ -1,3 +1,4 @@
+#include "http/awaitable.hpp"
 #include "runtime/worker.hpp"
 
 #include <pthread.h>
@@ -16,7 +17,6 @@ namespace scoregate::runtime {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 Worker::Worker(unsigned index, std::atomic<std::uint32_t>& open_connections)
     : index_(index), open_connections_(open_connections), io_(1), acceptor_(io_), proxy_(context_) {

@@ -1,3 +1,4 @@
+#include "http/awaitable.hpp"
 #include "upstream/discovery.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,7 +14,6 @@ namespace scoregate::upstream {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 std::vector<TargetPtr> merge_discovered(const std::vector<TargetPtr>& current,
                                         const std::vector<tcp::endpoint>& found) {

@@ -1,3 +1,4 @@
+#include "http/awaitable.hpp"
 #include "upstream/health.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,7 +19,6 @@ namespace scoregate::upstream {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 ProbeTiming probe_timing(const settings::ReadinessProbe& p) {
   auto ms = [](std::uint32_t ms_value, std::uint32_t s_value) {
