@@ -2,6 +2,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <ostream>
+
 namespace scoregate::http {
 
 std::string_view MessageHead::find(bhttp::field id) const {

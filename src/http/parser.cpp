@@ -80,6 +80,10 @@ std::size_t Parser<R>::put(std::string_view data, error_code& ec) {
 
 template <bool R>
 void Parser<R>::put_eof(error_code& ec) {
+  if (!base::got_some()) {  // Beast asserts on this; a peer closing before a byte is just that
+    ec = boost::beast::http::error::partial_message;
+    return;
+  }
   base::put_eof(ec);
 }
 
