@@ -22,6 +22,7 @@ class ProtocolCategory : public boost::system::error_category {
       case protocol_error::unsupported_version: return "only HTTP/1.0 and HTTP/1.1 are supported";
       case protocol_error::chunked_in_http10: return "chunked transfer coding in an HTTP/1.0 request";
       case protocol_error::head_too_large: return "request header too large";
+      case protocol_error::bad_head: return "malformed message head";
       case protocol_error::body_too_large: return "request body too large";
     }
     return "unknown protocol error";

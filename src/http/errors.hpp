@@ -15,6 +15,7 @@ enum class protocol_error {
   unsupported_version,                // not HTTP/1.0 or HTTP/1.1
   chunked_in_http10,
   head_too_large,                     // Beast's header_limit, renamed for the reply
+  bad_head,                           // a head that ends but does not parse as one
   body_too_large,
 };
 

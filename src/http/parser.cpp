@@ -61,18 +61,49 @@ bool is_safe_origin_target(std::string_view target) {
 }
 
 template <bool R>
-Parser<R>::Parser(std::uint32_t header_limit, std::uint64_t body_limit) {
+Parser<R>::Parser(std::uint32_t header_limit, std::uint64_t body_limit)
+    : header_limit_(header_limit) {
   base::header_limit(header_limit);
   base::body_limit(body_limit);
   head_.fields.reserve(24);  // one allocation for a typical head instead of five
 }
 
+// The end of a head: the blank line, found from `from` on ("\n\n" too, so that Beast, not a
+// timeout, rejects bare line feeds). Returns the head's length, or 0.
+std::size_t find_end_of_head(std::string_view data, std::size_t from) {
+  for (std::size_t i = data.find('\n', from); i != std::string_view::npos; i = data.find('\n', i + 1)) {
+    if (i + 1 < data.size() && data[i + 1] == '\n') return i + 2;
+    if (i + 2 < data.size() && data[i + 1] == '\r' && data[i + 2] == '\n') return i + 3;
+  }
+  return 0;
+}
+
 template <bool R>
 std::size_t Parser<R>::put(std::string_view data, error_code& ec) {
+  const bool in_head = !base::is_header_done();
+  if (in_head) {
+    // Beast would consume the start line and each complete field as they arrive, giving
+    // views into bytes the caller then drops, and checking header_limit per call only. So
+    // the head goes to Beast whole, in one call, once its blank line is here.
+    std::size_t end = find_end_of_head(data, scanned_ > 2 ? scanned_ - 2 : 0);
+    if (end == 0) {
+      scanned_ = data.size();
+      ec = data.size() > header_limit_ ? error_code(protocol_error::head_too_large)
+                                       : error_code(boost::beast::http::error::need_more);
+      return 0;
+    }
+    if (end > header_limit_) {
+      ec = protocol_error::head_too_large;
+      return 0;
+    }
+    data = data.substr(0, end);
+  }
   input_ = data;
   // Head first, then (eager) as much body as the bytes hold.
   base::eager(base::is_header_done());
   std::size_t used = base::put(boost::asio::const_buffer(data.data(), data.size()), ec);
+  if (in_head && ec == boost::beast::http::error::need_more)
+    ec = protocol_error::bad_head;  // a whole head that Beast still finds unfinished
   if (ec == be::error::header_limit) ec = protocol_error::head_too_large;
   if (ec == be::error::body_limit) ec = protocol_error::body_too_large;
   return used;

@@ -65,6 +65,8 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   std::uint64_t body_bytes_ = 0;
   std::string_view input_;  // the bytes of the current put(), to relocate views
   unsigned hosts_ = 0;
+  std::uint32_t header_limit_;
+  std::size_t scanned_ = 0;  // head bytes searched for the blank line so far
 };
 
 using RequestParser = Parser<true>;

@@ -133,3 +133,28 @@ def test_slow_header_is_cut_at_header_timeout(pki, model, start_router):
     except (ConnectionResetError, ssl.SSLError):
         rest = b""
     assert rest == b"" and time.monotonic() - t0 < 2.5
+
+
+def test_head_split_over_tcp_segments(pki, model, start_router):
+    r = start_router(settings_for(pki, [model.address]))
+    s = tls_socket(r, pki)
+    for piece in (b"POST /api/v1/endpoint/fraud/echo HTTP/1.1\r\n", b"Host: localhost\r\n",
+                  AUTH.encode(), b"Content-Length: 4\r\n", b"\r\n", b"ping"):
+        s.sendall(piece)
+        time.sleep(0.05)
+    (status, _, body), = read_responses(s, 1)
+    assert status == 200 and body == b"ping"
+
+
+def test_endless_head_in_small_pieces_is_431(pki, model, start_router):
+    r = start_router(settings_for(pki, [model.address], router={"max_header_bytes": 2048}))
+    s = tls_socket(r, pki)
+    s.sendall(b"GET /api/v1/endpoint/fraud/headers HTTP/1.1\r\nHost: l\r\n")
+    try:
+        for _ in range(100):
+            s.sendall(b"X-Pad: " + b"p" * 60 + b"\r\n")
+            time.sleep(0.005)
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+        pass
+    got = read_responses(s, 1)
+    assert got and got[0][0] == 431

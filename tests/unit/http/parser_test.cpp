@@ -157,6 +157,53 @@ TEST(RequestParser, LimitsMapTo431And413) {
   EXPECT_EQ(status_for_parse_error(chunked.ec), 413u);
 }
 
+// A head arriving in pieces is only parsed once whole, so callers may keep the unconsumed
+// bytes (as the server connection does) and the header limit counts the whole head.
+TEST(RequestParser, HeadInPiecesWithoutConsumingIsParsedWhole) {
+  RequestParser p(8192, 1024);
+  std::string buffer = "POST /api/v1/service/x/score HTTP/1.1\r\n";
+  boost::system::error_code ec;
+  EXPECT_EQ(p.put(buffer, ec), 0u);
+  EXPECT_EQ(ec, be::error::need_more);
+  buffer += "Host: h\r\nContent-Length: 2\r\n";
+  EXPECT_EQ(p.put(buffer, ec), 0u);
+  EXPECT_EQ(ec, be::error::need_more);
+  buffer += "X-A: 1\r\n\r\nok";
+  std::size_t used = p.put(buffer, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(buffer.substr(used), "ok");
+  EXPECT_EQ(p.head().target, "/api/v1/service/x/score");
+  EXPECT_EQ(p.head().find("x-a"), "1");
+  EXPECT_EQ(p.head().content_length, 2u);
+}
+
+TEST(RequestParser, HeaderLimitCountsTheWholeHeadAcrossPieces) {
+  RequestParser p(1024, 1024);
+  std::string buffer = "GET / HTTP/1.1\r\nHost: h\r\n";
+  boost::system::error_code ec;
+  while (buffer.size() < 4096 && (!ec || ec == be::error::need_more)) {
+    buffer += "X-Pad: " + std::string(50, 'p') + "\r\n";
+    p.put(buffer, ec);
+  }
+  EXPECT_EQ(status_for_parse_error(ec), 431u) << ec.message();
+  EXPECT_LT(buffer.size(), 1200u);  // refused as soon as the limit was passed
+}
+
+TEST(ResponseParser, StatusLineAloneFirst) {
+  ResponseParser p(8192, 1 << 20);
+  std::string buffer = "HTTP/1.1 200 OK\r\n";
+  boost::system::error_code ec;
+  EXPECT_EQ(p.put(buffer, ec), 0u);
+  buffer += "Content-Length: 3\r\n\r\nabc";
+  std::size_t used = p.put(buffer, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(p.head().status, 200u);
+  EXPECT_EQ(p.head().reason, "OK");
+  EXPECT_EQ(p.head().framing, BodyFraming::content_length);
+  p.put(std::string_view(buffer).substr(used), ec);
+  EXPECT_TRUE(p.done());
+}
+
 TEST(RequestParser, KeepAliveAndExpect) {
   auto r = parse("GET / HTTP/1.0\r\n\r\n");
   ASSERT_FALSE(r.ec);
