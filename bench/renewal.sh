@@ -72,7 +72,7 @@ measure() {  # label
          --body-file body.json --cafile ca.pem --sni localhost | tail -1)
   printf '| %s | %s | %s | %s | %s |\n' "$1" \
     "$(echo "$ka" | awk '/Requests\/sec/ {print $2}')" \
-    "$(echo "$ka" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0} END {if (!NR) print ""}' | sed 's/^ *$/0/')" \
+    "$(echo "$ka" | awk '/Non-2xx|Socket errors/ {e=e $0 " "} END {print (e == "" ? "0" : e)}')" \
     "$(echo "$hs" | sed 's/RESULT //' | python3 -c 'import json,sys; print(json.load(sys.stdin)["per_sec"])')" \
     "$(echo "$hs" | sed 's/RESULT //' | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["errors"] + d["non2xx"])')"
 }

@@ -371,8 +371,8 @@ def admission():
                      f"{p99 if p99 is not None else '—'} | {sg_cpu:.0f} | {load_cpu or 0:.0f} | {status} |")
     ideal = ", ".join(f"{lv}: {len(targets) * lv * 1000 / delay:.0f}" for lv in levels)
     lines += ["", f"Upper bound from the model alone (targets x slots / {delay} ms), req/s: {ideal}",
-              "scoregate answers 429 with Connection: close, so wrk reconnects (TLS) after every 429: "
-              "at load CPU near 100 % the 200/s of the low setting is bounded by that churn, not by the slots."]
+              "wrk retries every 429 at once (the connection is kept): with few slots the router's CPU "
+              "goes to rejections, so read 200/s together with the CPU columns."]
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
     log("\n" + text)
