@@ -1,1 +1,0 @@
-// placeholder until k8s lands
