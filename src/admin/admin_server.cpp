@@ -16,16 +16,7 @@ using asio::ip::tcp;
 namespace {
 
 std::string response(unsigned status, std::string_view type, std::string_view body, bool close) {
-  std::string out;
-  http::HeadWriter w(out);
-  w.status_line(status);
-  w.field("Content-Type", type);
-  w.field("Cache-Control", "no-store");
-  w.content_length(body.size());
-  if (close) w.field("Connection", "close");
-  w.end();
-  out += body;
-  return out;
+  return http::simple_response(status, type, body, close, {{"Cache-Control", "no-store"}});
 }
 
 class Handler final : public http::RequestHandler {

@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "cli/commands.hpp"
+#include "core/time.hpp"
 #include "core/secure.hpp"
 #include "tls/certificate.hpp"
 #include "tls/devcert.hpp"
@@ -11,14 +12,6 @@
 namespace scoregate::cli {
 
 namespace {
-
-std::string utc(std::time_t t) {
-  char buf[32];
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -44,7 +37,7 @@ void print_summary(const tls::CertificateSummary& s) {
   std::cout << "\n"
             << "  key:         " << s.key_description << "\n"
             << "  signature:   " << s.signature_algorithm << "\n"
-            << "  valid:       " << utc(s.not_before) << " to " << utc(s.not_after) << "\n"
+            << "  valid:       " << iso8601_utc(s.not_before) << " to " << iso8601_utc(s.not_after) << "\n"
             << "  SHA-256:     " << s.fingerprint_sha256 << "\n"
             << "  chain (as in the file):\n";
   for (std::size_t i = 0; i < s.chain_subjects.size(); ++i)

@@ -121,21 +121,26 @@ std::string json_error_body(std::string_view code, std::string_view message) {
   return body;
 }
 
-std::string error_response(unsigned status, std::string_view code, std::string_view message,
-                           const std::vector<std::pair<std::string_view, std::string_view>>& extra,
-                           bool close) {
-  std::string body = json_error_body(code, message);
+std::string simple_response(unsigned status, std::string_view content_type, std::string_view body,
+                            bool close,
+                            const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
   std::string out;
   out.reserve(256 + body.size());
   HeadWriter w(out);
   w.status_line(status);
-  w.field("Content-Type", "application/json");
+  w.field("Content-Type", content_type);
   w.content_length(body.size());
   for (const auto& [name, value] : extra) w.field(name, value);
   if (close) w.field("Connection", "close");
   w.end();
   out += body;
   return out;
+}
+
+std::string error_response(unsigned status, std::string_view code, std::string_view message,
+                           const std::vector<std::pair<std::string_view, std::string_view>>& extra,
+                           bool close) {
+  return simple_response(status, "application/json", json_error_body(code, message), close, extra);
 }
 
 }  // namespace scoregate::http

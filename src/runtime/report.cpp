@@ -5,19 +5,12 @@
 #include <ctime>
 #include <sstream>
 
+#include "core/time.hpp"
 #include "runtime/server.hpp"
 
 namespace scoregate::runtime {
 
 namespace {
-
-std::string iso8601(std::time_t t) {
-  char buf[32];
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string label(std::string_view s) {
   std::string out;
@@ -60,8 +53,8 @@ std::string Server::status_json() const {
                         {"issuer", s.issuer},
                         {"dns_names", s.dns_names},
                         {"ip_addresses", s.ip_addresses},
-                        {"not_before", iso8601(s.not_before)},
-                        {"not_after", iso8601(s.not_after)},
+                        {"not_before", iso8601_utc(s.not_before)},
+                        {"not_after", iso8601_utc(s.not_after)},
                         {"days_left", (s.not_after - now) / 86400},
                         {"fingerprint_sha256", s.fingerprint_sha256},
                         {"key", s.key_description},

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "core/time.hpp"
 #include "runtime/control.hpp"
 #include "runtime/listen.hpp"
 
@@ -183,15 +184,11 @@ Server::ReloadResult Server::reload_checked(std::string_view reason, bool final)
   publish(next.snapshot);
   if (control_tasks_) control_tasks_->settings_changed();
   result.ok = true;
-  if (current_->tls) {
-    char not_after[32];
-    std::tm tm{};
-    gmtime_r(&current_->tls->summary().not_after, &tm);
-    std::strftime(not_after, sizeof not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (current_->tls)
     spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), not after {}", reason,
                  current_->generation, current_->tls->summary().subject,
-                 current_->tls->summary().fingerprint_sha256, not_after);
-  }
+                 current_->tls->summary().fingerprint_sha256,
+                 iso8601_utc(current_->tls->summary().not_after));
   else
     spdlog::info("reload ({}): generation {} live", reason, current_->generation);
   return result;

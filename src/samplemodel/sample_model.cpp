@@ -27,19 +27,6 @@ ScoreResult fail(std::string message) {
   return {false, j.dump()};
 }
 
-std::string response(unsigned status, std::string_view content_type, std::string_view body,
-                     bool close) {
-  std::string out;
-  http::HeadWriter w(out);
-  w.status_line(status);
-  w.field("Content-Type", content_type);
-  w.content_length(body.size());
-  if (close) w.field("Connection", "close");
-  w.end();
-  out += body;
-  return out;
-}
-
 class Handler final : public http::RequestHandler {
  public:
   asio::awaitable<void> handle(http::ServerConnection& conn) override {
@@ -58,14 +45,14 @@ class Handler final : public http::RequestHandler {
     }
     bool close = !conn.keep_alive();
     if (path == "/" && req.method_text == "GET") {
-      co_await conn.write(response(200, "text/plain", "Healthy", close));
+      co_await conn.write(http::simple_response(200, "text/plain", "Healthy", close));
     } else if (path == "/swagger.json" && req.method_text == "GET") {
-      co_await conn.write(response(200, "application/json", swagger_json(), close));
+      co_await conn.write(http::simple_response(200, "application/json", swagger_json(), close));
     } else if (path == "/score" && req.method_text == "POST") {
       auto r = score(body);
-      co_await conn.write(response(r.ok ? 200 : 400, "application/json", r.body, close));
+      co_await conn.write(http::simple_response(r.ok ? 200 : 400, "application/json", r.body, close));
     } else {
-      co_await conn.write(response(404, "application/json", R"({"error":"not found"})", close));
+      co_await conn.write(http::simple_response(404, "application/json", R"({"error":"not found"})", close));
     }
   }
 };

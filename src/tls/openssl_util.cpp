@@ -51,14 +51,6 @@ std::time_t asn1_time_to_time_t(const ASN1_TIME* t) {
   return timegm(&tm);
 }
 
-std::string iso8601_utc(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string name_rfc2253(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || !name) return {};

@@ -2,6 +2,8 @@
 // names and the "does this certificate cover that name" rule. Internal to tls/ and its tests.
 #pragma once
 
+#include "core/time.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
@@ -35,7 +37,7 @@ X509Ptr up_ref(X509* x);
 PkeyPtr up_ref(EVP_PKEY* k);
 
 std::time_t asn1_time_to_time_t(const ASN1_TIME* t);
-std::string iso8601_utc(std::time_t t);
+using scoregate::iso8601_utc;  // core/time.hpp
 
 // RFC 2253 one-line form, e.g. "CN=scoring.example.com,O=Contoso".
 std::string name_rfc2253(const X509_NAME* name);

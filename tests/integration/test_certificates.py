@@ -402,7 +402,7 @@ def test_cert_check_summary_matches_openssl(certs):
     assert re.search(r"issuer:\s+CN=scoregate test intermediate CA\n", out)
     assert re.search(r"names:\s+a\.test localhost 127\.0\.0\.1\n", out)
     assert re.search(r"key:\s+ECDSA P-256\n", out)
-    assert re.search(r"valid:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-", out)
+    assert re.search(r"valid:\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-", out)
     assert f"SHA-256:     {fingerprint(certs.good)}\n" in out
     assert "[0] CN=good\n" in out and "[1] CN=scoregate test intermediate CA\n" in out
     assert "no problems found" in out
