@@ -79,15 +79,19 @@ class ControlTasksImpl final : public ControlTasks {
     if (!cfg.extension.ssl_secret.empty()) {
       for (const auto& dir : server_.watch_dirs_) targets.push_back({dir, {}});
     } else if (!cfg.extension.ssl_cert_pem_file.empty()) {
-      for (const auto& file : {cfg.extension.ssl_cert_pem_file, cfg.extension.ssl_key_pem_file}) {
+      const std::pair<const std::string&, const char*> files[] = {
+          {cfg.extension.ssl_cert_pem_file, "the directory of sslCertPemFile"},
+          {cfg.extension.ssl_key_pem_file, "the directory of sslKeyPemFile"}};
+      for (const auto& [file, label] : files) {
         std::filesystem::path p(file);
         auto dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
-        targets.push_back({dir, {p.filename().string()}});
+        targets.push_back({dir, {p.filename().string()}, label});
       }
     }
     for (const auto& failed : watcher_.watch(targets))
-      spdlog::warn("cannot watch {} for certificate renewals; use SIGHUP or POST /-/reload",
-                   failed);  // a directory, never a protected file name
+      spdlog::warn("cannot watch {} for certificate renewals yet; retrying every second "
+                   "(SIGHUP or POST /-/reload reload at once)",
+                   failed);  // a secret directory or a label, never a protected path
   }
 
   void attempt(int n) {

@@ -17,7 +17,7 @@ constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | I
 
 DirectoryWatcher::DirectoryWatcher(asio::io_context& io, std::function<void()> on_change,
                                    std::chrono::milliseconds debounce)
-    : stream_(io), debounce_timer_(io), on_change_(std::move(on_change)), debounce_(debounce) {
+    : stream_(io), debounce_timer_(io), retry_timer_(io), on_change_(std::move(on_change)), debounce_(debounce) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
   stream_.assign(fd);
@@ -30,6 +30,7 @@ void DirectoryWatcher::stop() {
   stopped_ = true;
   boost::system::error_code ec;
   debounce_timer_.cancel();
+  retry_timer_.cancel();
   stream_.close(ec);
 }
 
@@ -37,18 +38,55 @@ std::vector<std::string> DirectoryWatcher::watch(const std::vector<WatchTarget>&
   std::vector<std::string> failed;
   for (const auto& [wd, t] : by_wd_) ::inotify_rm_watch(stream_.native_handle(), wd);
   by_wd_.clear();
+  missing_.clear();
   targets_ = targets;
   for (const auto& t : targets) {
-    int wd = ::inotify_add_watch(stream_.native_handle(), t.directory.c_str(), kMask | IN_ONLYDIR);
-    if (wd < 0) {
-      failed.push_back(t.directory + ": " + std::strerror(errno));
-      continue;
-    }
-    auto& entry = by_wd_[wd];  // two targets in one directory share its watch
-    entry.directory = t.directory;
-    entry.names.insert(t.names.begin(), t.names.end());
+    std::string why;
+    if (add(t, &why)) continue;
+    failed.push_back((t.label.empty() ? t.directory : t.label) + ": " + why);
+    missing_.push_back(t);
   }
+  retry_timer_.cancel();
+  if (!missing_.empty()) retry_missing();
   return failed;
+}
+
+std::vector<std::string> DirectoryWatcher::missing() const {
+  std::vector<std::string> out;
+  for (const auto& t : missing_) out.push_back(t.directory);
+  return out;
+}
+
+bool DirectoryWatcher::add(const WatchTarget& t, std::string* why) {
+  int wd = ::inotify_add_watch(stream_.native_handle(), t.directory.c_str(), kMask | IN_ONLYDIR);
+  if (wd < 0) {
+    if (why) *why = std::strerror(errno);
+    return false;
+  }
+  auto& entry = by_wd_[wd];  // two targets in one directory share its watch
+  entry.directory = t.directory;
+  entry.names.insert(t.names.begin(), t.names.end());
+  return true;
+}
+
+// A directory deleted or renamed away (to be replaced by a new one) has no watch until it
+// exists again; without this retry a renewal made that way would go unseen until SIGHUP.
+void DirectoryWatcher::retry_missing() {
+  retry_timer_.expires_after(kRetryEvery);
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    bool appeared = false;
+    std::vector<WatchTarget> still;
+    for (const auto& t : missing_) {
+      if (add(t, nullptr))
+        appeared = true;
+      else
+        still.push_back(t);
+    }
+    missing_ = std::move(still);
+    if (appeared) changed();
+    if (!missing_.empty()) retry_missing();
+  });
 }
 
 void DirectoryWatcher::read_events() {
@@ -80,7 +118,7 @@ void DirectoryWatcher::handle(const char* data, std::size_t size) {
     if (it->second.names.empty() || it->second.names.count(name) || name.rfind("..", 0) == 0)
       relevant = true;
   }
-  if (rewatch) watch(targets_);
+  if (rewatch) watch(std::vector<WatchTarget>(targets_));  // a missing directory is retried
   if (relevant) changed();
 }
 

@@ -177,6 +177,42 @@ def test_half_written_pair_is_tolerated_briefly(pki, model, start_router, tmp_pa
     assert "KEY_MISMATCH" not in r.stderr()
 
 
+def test_renewal_by_replacing_the_whole_directory(pki, model, start_router, tmp_path):
+    """Some tools renew by moving the old directory away and putting a new one in its place.
+    A short gap is covered by the half-written tolerance (~2 s of quiet retries); after a longer
+    one the failed reload is reported, and the new directory must still be picked up."""
+    a, ak = leaf(pki, "dir-a")
+    b, bk = leaf(pki, "dir-b")
+    live = tmp_path / "tls"
+    live.mkdir()
+    cert, key = live / "cert.pem", live / "key.pem"
+    replace_atomically(a, cert)
+    replace_atomically(ak, key)
+    r = start_router(pem_settings(pki, model, cert, key))
+    assert served_fingerprint(r.port) == fingerprint_of(a)
+    live.rename(tmp_path / "tls.old")
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:  # the tolerance window runs out: reported, A kept
+        status = json.loads(r.admin("/status")[1])
+        if status["reloads"]["failed"]:
+            break
+        time.sleep(0.1)
+    assert status["reloads"]["failed"] == 1, status["reloads"]
+    assert "CERT_FILE_UNREADABLE" in status["reloads"]["last_error"]
+    assert served_fingerprint(r.port) == fingerprint_of(a)
+    fresh = tmp_path / "tls.new"
+    fresh.mkdir()
+    replace_atomically(b, fresh / "cert.pem")
+    replace_atomically(bk, fresh / "key.pem")
+    fresh.rename(live)
+    wait_for_fingerprint(r.port, fingerprint_of(b), timeout=5.0)
+    # the new directory is watched from then on
+    replace_atomically(a, cert)
+    replace_atomically(ak, key)
+    wait_for_fingerprint(r.port, fingerprint_of(a))
+    assert str(live) not in r.stderr()  # the directory of a protected path is not logged either
+
+
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
 def test_sessions_resume_across_renewal(pki, model, start_router, tmp_path, version):
     a, ak = leaf(pki, f"res-a-{version.name}")

@@ -82,6 +82,38 @@ TEST(DirectoryWatcher, MissingDirectoryIsReportedNotFatal) {
   auto failed = w.watch({{"/nonexistent/scoregate-dir", {}}});
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_NE(failed[0].find("/nonexistent/scoregate-dir"), std::string::npos);
+  EXPECT_EQ(w.missing(), std::vector<std::string>{"/nonexistent/scoregate-dir"});
+}
+
+TEST(DirectoryWatcher, ALabelNamesTheDirectoryInMessages) {
+  boost::asio::io_context io;
+  DirectoryWatcher w(io, [] {}, 20ms);
+  auto failed = w.watch({{"/nonexistent/secret-path", {"cert.pem"}, "the directory of sslCertPemFile"}});
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].find("secret-path"), std::string::npos) << failed[0];
+  EXPECT_NE(failed[0].find("the directory of sslCertPemFile"), std::string::npos);
+}
+
+// A renewal that replaces the whole directory (mv away, then a new one in its place) leaves a
+// gap with no directory to watch; the watcher must pick the new one up and report a change.
+TEST(DirectoryWatcher, DirectoryReplacedAfterAGapIsWatchedAgain) {
+  TempDir parent;
+  auto dir = parent.path / "tls";
+  fs::create_directory(dir);
+  write(dir / "cert.pem", "a");
+  boost::asio::io_context io;
+  int calls = 0;
+  DirectoryWatcher w(io, [&] { ++calls; }, 20ms);
+  ASSERT_TRUE(w.watch({{dir.string(), {"cert.pem"}}}).empty());
+  fs::rename(dir, parent.path / "tls.old");
+  EXPECT_EQ(run_until(io, calls, 1, 2000ms), 1);  // the directory went away: a change
+  EXPECT_EQ(w.missing(), std::vector<std::string>{dir.string()});
+  fs::create_directory(dir);  // the replacement arrives later than the rewatch
+  write(dir / "cert.pem", "b");
+  EXPECT_EQ(run_until(io, calls, 2, 3000ms), 2);  // seen by the retry
+  EXPECT_TRUE(w.missing().empty());
+  write(dir / "cert.pem", "c");  // and the new directory is watched from then on
+  EXPECT_EQ(run_until(io, calls, 3, 2000ms), 3);
 }
 
 }  // namespace
