@@ -100,13 +100,17 @@ void print_dev_banner(const DevMode& dev, const std::string& listen) {
 
 int serve(const ServeArgs& args) {
   auto first = settings::load(args.settings);
-  if (first.problems.has_errors()) {
-    std::cerr << "scoregate: refusing to start; fix these problems:\n" << first.problems.to_string();
-    return 1;
-  }
   const bool development = args.settings.file.empty() &&
                            !first.config.extension.allow_insecure_connections &&
                            !names_certificate(first.config);
+  // Settings that were read but have problems go on to the server's build, which lists them
+  // with every other problem (rules between settings, the certificate) in one round. Dev mode
+  // is not entered with broken settings: it would make a certificate only to refuse (and without
+  // its certificate the rules would report a missing one).
+  if (first.problems.has_errors() && (development || settings::settings_unread(first.problems))) {
+    std::cerr << "scoregate: refusing to start; fix these problems:\n" << first.problems.to_string();
+    return 1;
+  }
   setup_logging(args.log_level, first.config.router.access_log);
 
   std::unique_ptr<DevMode> dev;

@@ -40,16 +40,20 @@ BuildOutcome Server::build(std::uint64_t generation) {
   BuildOutcome out;
   auto loaded = options_.load();
   out.problems.append(loaded.problems);
-  if (loaded.problems.has_errors()) return out;
+  if (settings::settings_unread(loaded.problems)) return out;
+  // Everything is checked even when something already failed, so one round lists every
+  // problem: the settings as read, their rules, and the certificate they name.
+  const settings::Config as_read = loaded.config;
   auto validated = settings::validate(std::move(loaded.config), settings::Purpose::serve);
   out.problems.append(validated.problems);
-  if (!validated.settings) return out;
-  auto settings =
-      std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
-  const auto& cfg = settings->config();
+  std::shared_ptr<const settings::ValidatedSettings> settings;
+  if (validated.settings && !out.problems.has_errors())
+    settings = std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
+  const auto& cfg = settings ? settings->config() : as_read;
 
   auto snapshot = std::make_shared<Snapshot>();
-  if (!cfg.extension.allow_insecure_connections) {
+  if (!cfg.extension.allow_insecure_connections && !settings::tls_source_broken(out.problems)) {
+    const bool settings_ok = !out.problems.has_errors();
     auto material = tls::resolve_source(cfg, out.problems);
     if (material) {
       out.watch_dirs = material->watch_dirs;
@@ -58,7 +62,7 @@ BuildOutcome Server::build(std::uint64_t generation) {
       check.trusted_ca_file = cfg.router.trusted_ca_file;
       check.development = options_.development;
       auto certificate = tls::check_certificate(*material, check, out.problems);
-      if (certificate && !out.problems.has_errors()) {
+      if (certificate && settings_ok && !out.problems.has_errors()) {
         std::string error;
         snapshot->tls = tls::build_server_context(*certificate, {cfg.router.min_tls_version}, error);
         if (!snapshot->tls)

@@ -33,6 +33,16 @@ LoadResult load(const CommandLine& cl);
 LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
                             const CommandLine& cl);
 
+// True when load() could not read the settings at all (file unreadable, YAML syntax, too large):
+// validating what little was read would only add noise. After any other load problem (an
+// unknown key, a wrong type, a protected key in the wrong place) validate() still runs, so one
+// round lists every problem.
+bool settings_unread(const Problems& load_problems);
+
+// True when problems hold an error about the certificate source itself (none, both kinds, half
+// a PEM pair): certificate checks cannot run, though other settings' errors do not stop them.
+bool tls_source_broken(const Problems& problems);
+
 enum class Purpose {
   serve,   // scoregate serve: TLS source and sslCname rules apply
   render,  // k8s render: also needs inferenceRouterServiceType

@@ -222,4 +222,14 @@ ValidationResult validate(Config config, Purpose purpose) {
   return result;
 }
 
+bool settings_unread(const Problems& load_problems) {
+  return load_problems.has("CONFIG_FILE_UNREADABLE") || load_problems.has("CONFIG_YAML_SYNTAX") ||
+         load_problems.has("CONFIG_TOO_LARGE");
+}
+
+bool tls_source_broken(const Problems& problems) {
+  return problems.has("TLS_NO_SOURCE") || problems.has("TLS_SOURCE_CONFLICT") ||
+         problems.has("TLS_PEM_PAIR_INCOMPLETE");
+}
+
 }  // namespace scoregate::settings

@@ -174,6 +174,33 @@ def test_expired_certificate(tmp_path, certs):
     assert "expired on" in err
 
 
+def test_every_problem_is_listed_in_one_round(tmp_path, certs):
+    """A misspelt key, a rule between settings and an expired certificate: all three at once,
+    so a user fixes the file once rather than three times."""
+    f = settings_file(tmp_path, certs, certs.expired, certs.expired_key,
+                      extra={"router": {"max_header_byts": 4096}})
+    s = json.loads(f.read_text())
+    s["endpoints"][0]["traffic"] = {"blue": 90}
+    f.write_text(json.dumps(s))
+    p = scoregate("serve", "-f", f, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+    assert p.returncode == 1, p.stderr
+    errors = {c for c, sev in problem_codes(p.stderr).items() if sev == "error"}
+    assert errors == {"SETTING_UNKNOWN", "TRAFFIC_SUM", "CERT_EXPIRED"}, p.stderr
+    assert "max_header_bytes" in p.stderr  # the nearest known key is suggested
+    no_protected_values(p.stdout, p.stderr)
+
+
+def test_a_broken_certificate_source_stops_the_certificate_checks(tmp_path, certs):
+    f = settings_file(tmp_path, certs, certs.expired, certs.expired_key)
+    s = json.loads(f.read_text())
+    s["extension"]["sslSecret"] = "scoring-tls"  # and the PEM files: which one is meant?
+    f.write_text(json.dumps(s))
+    p = scoregate("serve", "-f", f, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+    assert p.returncode == 1, p.stderr
+    errors = {c for c, sev in problem_codes(p.stderr).items() if sev == "error"}
+    assert errors == {"TLS_SOURCE_CONFLICT"}, p.stderr
+
+
 def test_not_yet_valid_certificate(tmp_path, certs):
     p = Pki(certs.dir)
     p.issue("future", "inter", sans=certs.NAMES, shift="+30d")
