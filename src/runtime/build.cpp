@@ -72,6 +72,8 @@ BuildOutcome Server::build(std::uint64_t generation) {
       }
     }
   }
+  if (!cfg.extension.allow_insecure_connections && !cfg.router.session_ticket_key_file.empty())
+    snapshot->ticket_keys = tls::load_ticket_key_file(cfg.router.session_ticket_key_file, out.problems);
   if (out.problems.has_errors()) return out;
   snapshot->plan = registry_.build(cfg, out.problems);
   if (!snapshot->plan) return out;

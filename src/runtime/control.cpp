@@ -88,6 +88,12 @@ class ControlTasksImpl final : public ControlTasks {
         targets.push_back({dir, {p.filename().string()}, label});
       }
     }
+    if (const auto& f = cfg.router.session_ticket_key_file;
+        !f.empty() && !cfg.extension.allow_insecure_connections) {
+      std::filesystem::path p(f);
+      targets.push_back({p.parent_path().empty() ? std::string(".") : p.parent_path().string(),
+                         {p.filename().string()}});
+    }
     for (const auto& failed : watcher_.watch(targets))
       spdlog::warn("cannot watch {} for certificate renewals yet; retrying every second "
                    "(SIGHUP or POST /-/reload reload at once)",

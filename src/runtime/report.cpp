@@ -66,6 +66,21 @@ std::string Server::status_json() const {
                                                              ? std::string("(protected)")
                                                              : cfg.extension.ssl_secret)}};
   }
+  if (current_->tls) {
+    // Which keys seal session tickets: replicas that share a key file show the same key id
+    // (the first bytes of the key's name, which every ticket carries anyway; never key bytes).
+    const auto& keys = tls::process_ticket_keys().current();
+    static const char* hex = "0123456789abcdef";
+    std::string id;
+    for (std::size_t i = 0; i < 4; ++i) {
+      id += hex[keys.keys[0].name[i] >> 4];
+      id += hex[keys.keys[0].name[i] & 15];
+    }
+    j["session_tickets"] = {
+        {"keys", keys.from_file ? "router.session_ticket_key_file" : "in memory, rotated every 12 h"},
+        {"count", keys.count},
+        {"encrypting_key_id", id}};
+  }
   auto& eps = j["endpoints"] = nlohmann::json::array();
   for (std::size_t i = 0; i < current_->plan->endpoints.size(); ++i) {
     const auto& route = current_->plan->routes.endpoints()[i];

@@ -46,6 +46,7 @@ int Server::run() {
   }
   log_problems(first.problems);
   current_ = first.snapshot;
+  use_ticket_keys(*current_);
   watch_dirs_ = first.watch_dirs;
   const auto& cfg = current_->config();
 
@@ -129,8 +130,16 @@ void Server::drain_workers(std::chrono::steady_clock::time_point deadline) {
   }).detach();
 }
 
+void Server::use_ticket_keys(const Snapshot& s) {
+  if (s.ticket_keys)
+    tls::process_ticket_keys().use_keys(*s.ticket_keys);
+  else
+    tls::process_ticket_keys().use_generated();
+}
+
 void Server::publish(SnapshotPtr next) {
   current_ = next;
+  use_ticket_keys(*next);
   for (auto& w : workers_) w->publish(next);
 }
 

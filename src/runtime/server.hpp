@@ -61,6 +61,7 @@ class Server final : public admin::AdminModel {
   void begin_drain(const char* signal_name);
   void drain_workers(std::chrono::steady_clock::time_point deadline);
   void publish(SnapshotPtr next);
+  static void use_ticket_keys(const Snapshot& s);
 
   ServeOptions options_;
   boost::asio::io_context control_;

@@ -10,6 +10,7 @@
 #include "proxy/plan.hpp"
 #include "settings/settings.hpp"
 #include "tls/context.hpp"
+#include "tls/ticket_keys.hpp"
 
 namespace scoregate::runtime {
 
@@ -18,6 +19,8 @@ struct Snapshot {
   std::shared_ptr<const settings::ValidatedSettings> settings;
   std::shared_ptr<const proxy::ProxyPlan> plan;
   std::shared_ptr<const tls::ServerContext> tls;  // nullptr: plain HTTP
+  // router.session_ticket_key_file's keys; nullptr: keys made in memory (tls/ticket_keys.hpp)
+  std::shared_ptr<const std::vector<tls::TicketKey>> ticket_keys;
   http::ServerLimits limits;
 
   const settings::Config& config() const { return settings->config(); }

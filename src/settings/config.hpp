@@ -34,6 +34,9 @@ struct RouterSettings {
   std::string secrets_dir;            // outside Kubernetes: <name>/ or <name>.yaml
   std::string state_dir;              // dev mode material; "" = ./.scoregate
   std::string min_tls_version = "1.2";  // "1.2" | "1.3"
+  // Session ticket keys shared by replicas (nginx's 80-byte format, 1-3 keys, first encrypts);
+  // "" = keys made in memory, rotated every 12 h.
+  std::string session_ticket_key_file;
   std::uint32_t max_connections = 20000;          // per process
   std::uint32_t header_timeout_ms = 10000;        // first byte to end of request head
   std::uint32_t keepalive_timeout_ms = 60000;     // idle client connection

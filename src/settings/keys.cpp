@@ -32,6 +32,7 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"secrets_dir", &RouterSettings::secrets_dir},
     {"state_dir", &RouterSettings::state_dir},
     {"min_tls_version", &RouterSettings::min_tls_version},
+    {"session_ticket_key_file", &RouterSettings::session_ticket_key_file},
     {"max_connections", &RouterSettings::max_connections},
     {"header_timeout_ms", &RouterSettings::header_timeout_ms},
     {"keepalive_timeout_ms", &RouterSettings::keepalive_timeout_ms},

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tls/file_io.hpp"
+
 namespace scoregate::tls {
 
 namespace {
@@ -60,13 +62,34 @@ void TicketKeyRing::rotate() {
   rotate_locked();
 }
 
+void TicketKeyRing::use_keys(const std::vector<TicketKey>& keys) {
+  if (keys.empty()) return;
+  auto next = std::make_shared<TicketKeySet>();
+  for (const auto& k : keys)
+    if (next->count < next->keys.size()) next->keys[next->count++] = k;
+  next->from_file = true;
+  next->created = now();
+  std::lock_guard lock(mutex_);
+  if (set_ && set_->from_file && set_->count == next->count &&
+      CRYPTO_memcmp(set_->keys.data(), next->keys.data(), sizeof(TicketKey) * next->count) == 0)
+    return;  // a reload with the same file: keep the set (and every thread's view of it)
+  set_ = std::move(next);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+void TicketKeyRing::use_generated() {
+  std::lock_guard lock(mutex_);
+  if (set_ && !set_->from_file) return;
+  rotate_locked();
+}
+
 const TicketKeySet& TicketKeyRing::current() {
   ThreadView& view = t_view;
   bool stale = view.ring != id_ || view.generation != generation_.load(std::memory_order_acquire);
-  if (stale || now() - view.set->created >= rotation_) {
+  if (stale || (!view.set->from_file && now() - view.set->created >= rotation_)) {
     std::lock_guard lock(mutex_);
     // Several threads can pass the deadline together; only the first one rotates.
-    if (!set_ || now() - set_->created >= rotation_) rotate_locked();
+    if (!set_ || (!set_->from_file && now() - set_->created >= rotation_)) rotate_locked();
     view = {id_, generation_.load(std::memory_order_relaxed), set_};
   }
   return *view.set;
@@ -80,6 +103,56 @@ int TicketKeyRing::lookup(const TicketKeySet& set, const unsigned char* name,
       return i == 0 ? 1 : 2;
     }
   return 0;
+}
+
+std::optional<std::vector<TicketKey>> parse_ticket_keys(std::string_view bytes, std::string& why) {
+  constexpr std::size_t kSize = 80;
+  if (bytes.empty() || bytes.size() % kSize != 0 || bytes.size() > 3 * kSize) {
+    why = "holds " + std::to_string(bytes.size()) +
+          " bytes; a key file holds 1 to 3 keys of 80 bytes each (80, 160 or 240 bytes)";
+    return std::nullopt;
+  }
+  std::vector<TicketKey> keys(bytes.size() / kSize);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const char* b = bytes.data() + i * kSize;
+    std::memcpy(keys[i].name.data(), b, 16);
+    std::memcpy(keys[i].hmac_key.data(), b + 16, 32);
+    std::memcpy(keys[i].aes_key.data(), b + 48, 32);
+    for (std::size_t j = 0; j < i; ++j)
+      if (keys[j].name == keys[i].name) {
+        why = "keys " + std::to_string(j + 1) + " and " + std::to_string(i + 1) +
+              " have the same name (first 16 bytes): a ticket could not say which one made it";
+        OPENSSL_cleanse(keys.data(), keys.size() * sizeof(TicketKey));
+        return std::nullopt;
+      }
+  }
+  return keys;
+}
+
+std::shared_ptr<const std::vector<TicketKey>> load_ticket_key_file(const std::string& path,
+                                                                    Problems& problems) {
+  const std::string where = "router.session_ticket_key_file (" + path + ")";
+  const std::string make = "make one with `openssl rand 80 > ticket.key`; to rotate, put a new key "
+                           "first and keep the old ones after it: `(openssl rand 80; head -c 160 "
+                           "ticket.key) > ticket.key.new && mv ticket.key.new ticket.key`";
+  auto file = read_small_file(path, 4096);
+  if (!file.bytes) {
+    problems.error("TICKET_KEY_FILE_UNREADABLE", where, "cannot be read: " + file.reason,
+                   "check the path and that scoregate may read it; " + make);
+    return nullptr;
+  }
+  std::string why;
+  auto keys = parse_ticket_keys(*file.bytes, why);
+  OPENSSL_cleanse(file.bytes->data(), file.bytes->size());
+  if (!keys) {
+    problems.error("TICKET_KEY_FILE_INVALID", where, why, make);
+    return nullptr;
+  }
+  return std::shared_ptr<const std::vector<TicketKey>>(
+      new std::vector<TicketKey>(std::move(*keys)), [](const std::vector<TicketKey>* v) {
+        OPENSSL_cleanse(const_cast<TicketKey*>(v->data()), v->size() * sizeof(TicketKey));
+        delete v;
+      });
 }
 
 TicketKeyRing& process_ticket_keys() {

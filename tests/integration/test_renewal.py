@@ -1,5 +1,6 @@
 """Certificate renewal without a failed request (issue 4)."""
 import json
+import os
 import signal
 import ssl
 import socket
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from certs import KubeletSecretDir, fingerprint_of, leaf, replace_atomically, served_fingerprint
-from conftest import HERE, KEY, settings_for
+from conftest import BIN, HERE, KEY, Router, settings_for
 
 
 def start_load(r, pki, seconds):
@@ -247,6 +248,78 @@ def test_sessions_resume_across_renewal(pki, model, start_router, tmp_path, vers
     assert b"200 OK" in data
     assert t2.session_reused, "a ticket from before the renewal should still resume"
     t2.close()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_replicas_sharing_a_ticket_key_file_resume_each_others_sessions(pki, model, tmp_path, version):
+    """inferenceRouterHA runs 3 replicas behind one Service: with router.session_ticket_key_file
+    (a shared Secret) a client resumes on whichever replica it reaches. Without it, each process
+    has its own keys and the same client pays a full handshake (the control case)."""
+    a, ak = leaf(pki, f"replica-{version.name}")
+    ticket_key = tmp_path / "ticket.key"
+    ticket_key.write_bytes(os.urandom(160))  # two keys: the first seals, both open
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.minimum_version = ctx.maximum_version = version
+
+    def connect(port, session=None):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t = ctx.wrap_socket(s, server_hostname="localhost", session=session)
+        t.sendall(b"GET /api/v1/endpoint/fraud/health HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Authorization: Bearer " + KEY.encode() + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := t.recv(65536):
+            data += chunk
+        assert b"200 OK" in data
+        session, reused = t.session, t.session_reused
+        t.close()
+        return session, reused
+
+    routers = []
+    try:
+        for name, shared in (("one", True), ("two", True), ("alone", False)):
+            d = tmp_path / name
+            d.mkdir()
+            s = pem_settings(pki, model, a, ak)
+            if shared:
+                s["router"]["session_ticket_key_file"] = str(ticket_key)
+            routers.append(Router(d, s, workers=1))
+        one, two, alone = routers
+        session, _ = connect(one.port)
+        assert connect(two.port, session)[1], "a ticket from replica one should resume on two"
+        assert not connect(alone.port, session)[1], "a process with its own keys cannot open it"
+        ids = [json.loads(r.admin("/status")[1])["session_tickets"] for r in routers]
+        assert ids[0] == ids[1] and ids[0]["keys"] == "router.session_ticket_key_file", ids
+        assert ids[0]["count"] == 2 and ids[2]["encrypting_key_id"] != ids[0]["encrypting_key_id"]
+        # the operator rotates: a new key first, the old ones after it; both replicas reload
+        old = ticket_key.read_bytes()
+        replace = tmp_path / "ticket.key.new"
+        replace.write_bytes(os.urandom(80) + old[:80])
+        os.replace(replace, ticket_key)
+        for r in (one, two):
+            deadline = time.monotonic() + 5
+            while json.loads(r.admin("/status")[1])["session_tickets"] == ids[0]:
+                assert time.monotonic() < deadline, "the new ticket key file was not picked up"
+                time.sleep(0.05)
+        assert connect(two.port, session)[1], "a ticket sealed with the now-older key still opens"
+        # a bad file is refused on reload and the keys in use stay
+        ticket_key.write_bytes(b"short")
+        code, body = one.admin("/-/reload", method="POST")
+        assert code == 422 and "TICKET_KEY_FILE_INVALID" in body
+        assert connect(one.port, session)[1]
+    finally:
+        for r in routers:
+            r.stop()
+
+
+def test_unreadable_ticket_key_file_refuses_start(pki, model, tmp_path):
+    a, ak = leaf(pki, "ticket-missing")
+    s = pem_settings(pki, model, a, ak)
+    s["router"]["session_ticket_key_file"] = str(tmp_path / "nope.key")
+    cfg = tmp_path / "scoregate.yaml"
+    cfg.write_text(json.dumps(s))
+    p = subprocess.run([BIN, "serve", "-f", str(cfg), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "TICKET_KEY_FILE_UNREADABLE error" in p.stderr, p.stderr
 
 
 def test_status_never_shows_protected_settings(pki, model, start_router, tmp_path):
