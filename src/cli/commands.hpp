@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "k8s/render.hpp"
 #include "settings/settings.hpp"
 
 namespace scoregate::cli {
@@ -28,6 +29,12 @@ struct SecretCreateArgs {
 int secret_create(const SecretCreateArgs& args);
 
 int settings_show(const settings::CommandLine& cl);
+
+struct K8sRenderArgs {
+  settings::CommandLine settings;
+  k8s::RenderOptions options;
+};
+int k8s_render(const K8sRenderArgs& args);
 
 int model_server(const std::string& listen);
 

@@ -81,6 +81,26 @@ int main(int argc, char** argv) {
   auto* show_cmd = settings_cmd->add_subcommand("show", "print the effective settings (protected values hidden) and every problem");
   add_settings_flags(show_cmd, show);
 
+  auto* k8s_cmd = app.add_subcommand("k8s", "Kubernetes tools");
+  k8s_cmd->require_subcommand(1);
+  scoregate::cli::K8sRenderArgs render;
+  auto* render_cmd = k8s_cmd->add_subcommand(
+      "render",
+      "print the manifests that run these settings on a cluster (ConfigMap, Deployment, Service, "
+      "PodDisruptionBudget with inferenceRouterHA) for `| kubectl apply -f -`; needs "
+      "inferenceRouterServiceType; never writes private keys or endpoint keys (exit 0 ok, 1 "
+      "problems, 2 usage)");
+  add_settings_flags(render_cmd, render.settings);
+  render_cmd->add_option("--namespace", render.options.namespace_,
+                         "namespace of every object (the extension uses azureml)")
+      ->capture_default_str();
+  render_cmd->add_option("--image", render.options.image,
+                         "container image, e.g. registry.example.com/scoregate:" SCOREGATE_VERSION)
+      ->capture_default_str();
+  render_cmd->add_option("--name", render.options.name,
+                         "name of the Deployment and Service, prefix of the ConfigMap and Secrets")
+      ->capture_default_str();
+
   std::string model_listen = "127.0.0.1:5001";
   auto* model_cmd = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
   model_cmd->add_option("--listen", model_listen, "HOST:PORT");
@@ -98,6 +118,7 @@ int main(int argc, char** argv) {
     if (dev_cmd->parsed()) return scoregate::cli::cert_dev(dev_names, dev_out);
     if (create_cmd->parsed()) return scoregate::cli::secret_create(secret);
     if (show_cmd->parsed()) return scoregate::cli::settings_show(show);
+    if (render_cmd->parsed()) return scoregate::cli::k8s_render(render);
     if (model_cmd->parsed()) return scoregate::cli::model_server(model_listen);
   } catch (const std::exception& e) {
     std::cerr << "scoregate: " << e.what() << "\n";

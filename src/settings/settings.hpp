@@ -73,6 +73,11 @@ ValidationResult validate(Config config, Purpose purpose);
 // The effective settings as YAML for `settings show`: protected values and keys are
 // printed as "(protected)" / "(secret)", never their content.
 std::string show(const Config& config);
+// The settings as a file that load() reads back to the same Config: real values, including
+// protected ones (under protected:, so they stay protected) and inline endpoint keys; unset
+// strings are left out. Callers decide where this text may go (k8s render refuses inline keys
+// before calling it).
+std::string write(const Config& config);
 
 // The known key closest to `unknown` (case-insensitive edit distance), or "" when none is
 // close enough to be a plausible typo.

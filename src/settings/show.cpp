@@ -1,6 +1,9 @@
 // `settings show`: the effective settings as YAML in the shape of the settings file, with every
 // default written out. Protected values and endpoint keys are replaced, never printed.
+// write(): the same shape with the real values, as a settings file load() reads back.
 #include <yaml-cpp/yaml.h>
+
+#include <variant>
 
 #include "settings/internal.hpp"
 #include "settings/settings.hpp"
@@ -11,50 +14,63 @@ namespace {
 constexpr const char* kProtected = "(protected)";
 constexpr const char* kSecret = "(secret)";
 
-// An unset string is shown as "" so that every key appears; a protected one that is set as
-// "(protected)", whatever it holds.
-void string_setting(YAML::Emitter& out, const Config& c, const std::string& key,
-                    const std::string& value) {
-  out << YAML::Key << key << YAML::Value;
-  if (!value.empty() && c.is_protected(key))
-    out << kProtected;
-  else
-    out << value;
-}
+// show: placeholders instead of protected values and keys, every key present.
+// write: real values, protected ones under protected: (so they stay protected when read back),
+// unset strings left out (load() would take "" for a value given on purpose).
+enum class Mode { show, write };
 
-// A boolean given under protected: / --config-protected is hidden like any protected value.
-void bool_setting(YAML::Emitter& out, const Config& c, const std::string& key, bool value) {
-  out << YAML::Key << key << YAML::Value;
-  if (c.is_protected(key))
-    out << kProtected;
-  else
-    out << value;
-}
+using Setting = std::pair<std::string, std::variant<std::string, bool>>;
 
-void extension(YAML::Emitter& out, const Config& c) {
+void extension(YAML::Emitter& out, const Config& c, Mode mode) {
   const auto& e = c.extension;
-  out << YAML::Key << "extension" << YAML::Value << YAML::BeginMap;
-  bool_setting(out, c, "allowInsecureConnections", e.allow_insecure_connections);
-  string_setting(out, c, "sslSecret", e.ssl_secret);
-  string_setting(out, c, "sslCname", e.ssl_cname);
-  string_setting(out, c, "inferenceRouterServiceType", e.inference_router_service_type);
-  bool_setting(out, c, "enableInference", e.enable_inference);
-  bool_setting(out, c, "inferenceRouterHA", e.inference_router_ha);
-  out << YAML::EndMap;
-  out << YAML::Key << "protected" << YAML::Value << YAML::BeginMap;
-  string_setting(out, c, "sslCertPemFile", e.ssl_cert_pem_file);
-  string_setting(out, c, "sslKeyPemFile", e.ssl_key_pem_file);
-  out << YAML::EndMap;
+  const Setting plain[] = {{"allowInsecureConnections", e.allow_insecure_connections},
+                           {"sslSecret", e.ssl_secret},
+                           {"sslCname", e.ssl_cname},
+                           {"inferenceRouterServiceType", e.inference_router_service_type},
+                           {"enableInference", e.enable_inference},
+                           {"inferenceRouterHA", e.inference_router_ha}};
+  const Setting protected_only[] = {{"sslCertPemFile", e.ssl_cert_pem_file},
+                                    {"sslKeyPemFile", e.ssl_key_pem_file}};
+  // One pass per section; `in_protected` selects which settings belong to it.
+  auto section = [&](const char* name, bool in_protected) {
+    if (mode == Mode::write && in_protected && e.ssl_cert_pem_file.empty() &&
+        e.ssl_key_pem_file.empty() && c.protected_keys.empty())
+      return;
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    auto emit = [&](const Setting& s) {
+      const auto* text = std::get_if<std::string>(&s.second);
+      if (mode == Mode::write && text && text->empty()) return;
+      out << YAML::Key << s.first << YAML::Value;
+      // An unset string is shown as "" so that every key appears; a protected one that is set
+      // as "(protected)", whatever it holds.
+      if (mode == Mode::show && c.is_protected(s.first) && !(text && text->empty()))
+        out << kProtected;
+      else if (text)
+        out << *text;
+      else
+        out << std::get<bool>(s.second);
+    };
+    for (const auto& s : plain)
+      if ((mode == Mode::write && c.is_protected(s.first)) == in_protected) emit(s);
+    if (in_protected)
+      for (const auto& s : protected_only) emit(s);
+    out << YAML::EndMap;
+  };
+  section("extension", false);
+  section("protected", true);
 }
 
 template <class S>
-void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>& table) {
+void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>& table,
+            Mode mode = Mode::show) {
   out << YAML::BeginMap;
   for (const auto& f : table) {
-    out << YAML::Key << std::string(f.key) << YAML::Value;
     std::visit(
         [&](auto member) {
           using T = std::remove_cv_t<std::remove_reference_t<decltype(s.*member)>>;
+          if constexpr (std::is_same_v<T, std::string>)
+            if (mode == Mode::write && (s.*member).empty()) return;
+          out << YAML::Key << std::string(f.key) << YAML::Value;
           if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>)
             out << s.*member;
           else
@@ -65,13 +81,13 @@ void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>&
   out << YAML::EndMap;
 }
 
-void router(YAML::Emitter& out, const Config& c) {
+void router(YAML::Emitter& out, const Config& c, Mode mode) {
   RouterSettings r = c.router;
   // What "" means for listen (DESIGN §3b); dev mode picks its own before calling show().
   if (r.listen.empty())
     r.listen = c.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
   out << YAML::Key << "router" << YAML::Value;
-  fields(out, r, detail::kRouterFields);
+  fields(out, r, detail::kRouterFields, mode);
 }
 
 void percentages(YAML::Emitter& out, const char* key,
@@ -81,7 +97,7 @@ void percentages(YAML::Emitter& out, const char* key,
   out << YAML::EndMap;
 }
 
-void deployment(YAML::Emitter& out, const Deployment& d) {
+void deployment(YAML::Emitter& out, const Deployment& d, Mode mode) {
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << d.name;
   out << YAML::Key << "targets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -89,54 +105,74 @@ void deployment(YAML::Emitter& out, const Deployment& d) {
   out << YAML::EndSeq;
   out << YAML::Key << "request_settings" << YAML::Value << YAML::Flow;
   fields(out, d.request_settings, detail::kRequestFields);
-  out << YAML::Key << "readiness_probe" << YAML::Value;
   if (d.readiness_probe) {
-    out << YAML::Flow;
+    out << YAML::Key << "readiness_probe" << YAML::Value << YAML::Flow;
     fields(out, *d.readiness_probe, detail::kProbeFields);
-  } else {
-    out << YAML::Null;
+  } else if (mode == Mode::show) {
+    out << YAML::Key << "readiness_probe" << YAML::Value << YAML::Null;
   }
   out << YAML::EndMap;
 }
 
-void endpoint(YAML::Emitter& out, const Endpoint& ep) {
+// show: whether a key is set, and from where, helps; the key and its file name do not belong
+// there. write: the values, left out when there are none (auth_mode: none).
+void keys(YAML::Emitter& out, const Endpoint& ep, Mode mode) {
+  const std::pair<const char*, const std::string*> inline_keys[] = {
+      {"primary", &ep.primary_key}, {"secondary", &ep.secondary_key}};
+  const std::string* files[] = {&ep.primary_key_file, &ep.secondary_key_file};
+  if (mode == Mode::write && ep.primary_key.empty() && ep.secondary_key.empty() &&
+      files[0]->empty() && files[1]->empty())
+    return;
+  out << YAML::Key << "keys" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const bool from_file = !files[i]->empty();
+    const std::string& value = from_file ? *files[i] : *inline_keys[i].second;
+    if (mode == Mode::write && value.empty()) continue;
+    out << YAML::Key << (std::string(inline_keys[i].first) + (from_file ? "_file" : ""))
+        << YAML::Value;
+    if (mode == Mode::write)
+      out << value;
+    else
+      out << (value.empty() ? "" : kSecret);
+  }
+  out << YAML::EndMap;
+}
+
+void endpoint(YAML::Emitter& out, const Endpoint& ep, Mode mode) {
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << ep.name;
   out << YAML::Key << "auth_mode" << YAML::Value
       << (ep.auth_mode == AuthMode::key ? "key" : "none");
-  // Whether a key is set, and from where, helps; the key and its file name do not belong here.
-  out << YAML::Key << "keys" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  const std::pair<const char*, const std::string*> keys[] = {{"primary", &ep.primary_key},
-                                                             {"secondary", &ep.secondary_key}};
-  const std::string* files[] = {&ep.primary_key_file, &ep.secondary_key_file};
-  for (std::size_t i = 0; i < 2; ++i) {
-    const bool from_file = !files[i]->empty();
-    out << YAML::Key << (std::string(keys[i].first) + (from_file ? "_file" : "")) << YAML::Value
-        << (keys[i].second->empty() && !from_file ? "" : kSecret);
-  }
-  out << YAML::EndMap;
-  percentages(out, "traffic", ep.traffic);
-  percentages(out, "mirror_traffic", ep.mirror_traffic);
+  keys(out, ep, mode);
+  // An empty traffic: written by hand differs from none (see Endpoint::traffic_set).
+  if (mode == Mode::show || ep.traffic_set || !ep.traffic.empty())
+    percentages(out, "traffic", ep.traffic);
+  if (mode == Mode::show || !ep.mirror_traffic.empty())
+    percentages(out, "mirror_traffic", ep.mirror_traffic);
   out << YAML::Key << "deployments" << YAML::Value << YAML::BeginSeq;
-  for (const auto& d : ep.deployments) deployment(out, d);
+  for (const auto& d : ep.deployments) deployment(out, d, mode);
   out << YAML::EndSeq;
   out << YAML::EndMap;
 }
 
-}  // namespace
-
-std::string show(const Config& config) {
+std::string emit(const Config& config, Mode mode) {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  extension(out, config);
-  router(out, config);
+  extension(out, config, mode);
+  router(out, config, mode);
   out << YAML::Key << "endpoints" << YAML::Value << YAML::BeginSeq;
-  for (const auto& ep : config.endpoints) endpoint(out, ep);
+  for (const auto& ep : config.endpoints) endpoint(out, ep, mode);
   out << YAML::EndSeq;
   out << YAML::EndMap;
   if (!out.good())
     return "# the settings could not be written as YAML: " + out.GetLastError() + "\n";
   return std::string(out.c_str()) + "\n";
 }
+
+}  // namespace
+
+std::string show(const Config& config) { return emit(config, Mode::show); }
+
+std::string write(const Config& config) { return emit(config, Mode::write); }
 
 }  // namespace scoregate::settings

@@ -1,0 +1,171 @@
+// The user's settings -> the settings the router reads inside the pod: listeners on the
+// container ports, sslSecret from the mounted volume, endpoint key files at their mount paths.
+// Nothing secret is carried over into the text that goes into the ConfigMap.
+#include <cctype>
+#include <regex>
+#include <set>
+
+#include "k8s/render.hpp"
+
+namespace scoregate::k8s {
+namespace {
+
+std::string lowercase(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string listen_address(std::uint16_t port) { return "0.0.0.0:" + std::to_string(port); }
+
+// A value the user set that the pod must override, said once so nobody is surprised.
+void replace(settings::Config& c, const std::string& key, std::string& value,
+             const std::string& pod_value, const std::string& why,
+             std::vector<std::string>& notes) {
+  if (c.is_set(key) && !value.empty() && value != pod_value)
+    notes.push_back(key + " " + value + " is replaced by " + pod_value + " in the pod: " + why);
+  value = pod_value;
+}
+
+// The TLS source inside the pod is always a mounted Secret: sslSecret as given, or, for
+// sslCertPemFile/sslKeyPemFile (files on the user's machine, which the extension turns into a
+// cluster secret), a Secret named after the deployment that the user creates from those files.
+// The PEM content is never put into the manifests: it holds the private key.
+std::optional<MountedSecret> tls_secret(settings::Config& c, const RenderOptions& o,
+                                        std::vector<std::string>& notes) {
+  auto& e = c.extension;
+  if (e.allow_insecure_connections) {
+    // Ignored by the router (INSECURE_TLS_SETTINGS_IGNORED); dropping them keeps the PEM paths,
+    // which are protected, out of the ConfigMap.
+    e.ssl_secret.clear();
+    e.ssl_cname.clear();
+    e.ssl_cert_pem_file.clear();
+    e.ssl_key_pem_file.clear();
+    return std::nullopt;
+  }
+  MountedSecret s;
+  s.volume = "tls";
+  // sslCname helps `secret create` check the certificate; a protected one is not repeated.
+  const std::string cname = c.is_protected("sslCname") ? "" : " --cname " + e.ssl_cname;
+  if (!e.ssl_cert_pem_file.empty()) {
+    s.secret = o.name + "-tls";
+    s.how = "scoregate secret create --name " + s.secret + " --namespace " + o.namespace_ +
+            " --cert <sslCertPemFile> --key <sslKeyPemFile>" + cname + " | kubectl apply -f -";
+    notes.push_back(
+        "sslCertPemFile/sslKeyPemFile are files on this machine: the pod reads the certificate "
+        "from Secret " +
+        s.secret +
+        " instead (sslSecret in the rendered settings); create it "
+        "from those files before applying: " +
+        s.how);
+    e.ssl_cert_pem_file.clear();
+    e.ssl_key_pem_file.clear();
+    e.ssl_secret = s.secret;
+  } else {
+    s.secret = e.ssl_secret;
+    const std::string shown = c.is_protected("sslSecret") ? "NAME" : s.secret;
+    s.how = "scoregate secret create --name " + shown + " --namespace " + o.namespace_ +
+            " --cert CERT.pem --key KEY.pem" + cname + " | kubectl apply -f -";
+    notes.push_back("the pod mounts sslSecret from namespace " + o.namespace_ +
+                    "; if it does not exist yet: " + s.how);
+  }
+  s.mount_path = std::string(kSecretVolumeRoot) + "/" + s.secret;
+  return s;
+}
+
+// Endpoint key files become Secret volumes, one per endpoint, with the files `primary` and
+// `secondary`; the settings point at them. The keys read from the user's files are dropped.
+std::vector<MountedSecret> key_secrets(settings::Config& c, const RenderOptions& o,
+                                       Problems& problems, std::vector<std::string>& notes) {
+  std::vector<MountedSecret> out;
+  std::set<std::string> used;
+  for (std::size_t i = 0; i < c.endpoints.size(); ++i) {
+    auto& ep = c.endpoints[i];
+    const std::string at =
+        (ep.where.empty() ? "" : ep.where + ": ") + "endpoints[" + std::to_string(i) + "].keys";
+    const bool inline_primary = !ep.primary_key.empty() && ep.primary_key_file.empty();
+    const bool inline_secondary = !ep.secondary_key.empty() && ep.secondary_key_file.empty();
+    if (inline_primary || inline_secondary) {
+      problems.error(
+          "K8S_INLINE_KEYS", at,
+          "endpoint '" + ep.name +
+              "' has its keys inline: k8s render would have to put them "
+              "into the ConfigMap, which anyone allowed to read ConfigMaps can read",
+          "write the keys into files, refer to them with keys.primary_file / "
+          "keys.secondary_file, and render again: the pod then mounts them from a Secret "
+          "(the command to create it is printed)");
+      continue;
+    }
+    ep.primary_key.clear();
+    ep.secondary_key.clear();
+    if (ep.primary_key_file.empty() && ep.secondary_key_file.empty()) continue;
+    // Endpoint names allow upper case and a trailing '-'; Secret names do not.
+    std::string secret = o.name + "-keys-" + lowercase(ep.name);
+    while (secret.back() == '-') secret.pop_back();
+    if (!used.insert(secret).second) {
+      secret += "-" + std::to_string(i);
+      used.insert(secret);
+    }
+    MountedSecret s{"keys-" + std::to_string(i), secret, std::string(kKeysRoot) + "/" + ep.name,
+                    "kubectl -n " + o.namespace_ + " create secret generic " + secret};
+    if (!ep.primary_key_file.empty()) {
+      s.how += " --from-file=primary=<keys.primary_file>";
+      ep.primary_key_file = s.mount_path + "/primary";
+    }
+    if (!ep.secondary_key_file.empty()) {
+      s.how += " --from-file=secondary=<keys.secondary_file>";
+      ep.secondary_key_file = s.mount_path + "/secondary";
+    }
+    notes.push_back("endpoint " + ep.name + " reads its keys from Secret " + secret +
+                    " in the pod; create it from the key files of endpoint " + ep.name +
+                    " before applying: " + s.how);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> options_problem(const RenderOptions& o) {
+  // The name is also the Service's name (an RFC 1035 label) and the prefix of other names.
+  static const std::regex label("[a-z]([-a-z0-9]*[a-z0-9])?");
+  static const std::regex dns1123_label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  if (!std::regex_match(o.name, label) || o.name.size() > 40)
+    return "--name '" + o.name +
+           "' is not a usable name: at most 40 lowercase letters, digits and '-', starting with "
+           "a letter and ending with a letter or digit";
+  if (!std::regex_match(o.namespace_, dns1123_label) || o.namespace_.size() > 63)
+    return "--namespace '" + o.namespace_ +
+           "' is not a Kubernetes namespace (lowercase letters, digits and '-')";
+  if (o.image.empty() || o.image.find_first_of(" \t\r\n") != std::string::npos)
+    return "--image must be an image reference without spaces, e.g. "
+           "registry.example.com/scoregate:" SCOREGATE_VERSION;
+  return std::nullopt;
+}
+
+PodSettings pod_settings(const settings::Config& config, const RenderOptions& options,
+                         Problems& problems) {
+  PodSettings out;
+  out.config = config;
+  auto& c = out.config;
+  auto& r = c.router;
+  const bool insecure = c.extension.allow_insecure_connections;
+  replace(c, "router.listen", r.listen, listen_address(insecure ? kHttpPort : kHttpsPort),
+          "it is the container port the Service sends traffic to", out.notes);
+  // The kubelet probes /readyz and /healthz on the pod IP, so the admin listener cannot stay on
+  // loopback; the Service does not expose this port.
+  replace(c, "router.admin", r.admin, listen_address(kAdminPort),
+          "the kubelet probes it on the pod IP (the Service does not expose it)", out.notes);
+  if (!c.is_set("router.shutdown_delay_ms")) r.shutdown_delay_ms = kDefaultShutdownDelayMs;
+  // Outside-Kubernetes settings: the pod reads sslSecret from the volume, and dev mode (the only
+  // user of state_dir) does not happen with -f.
+  r.secrets_dir.clear();
+  r.state_dir.clear();
+  if (!r.trusted_ca_file.empty())
+    out.notes.push_back("router.trusted_ca_file " + r.trusted_ca_file +
+                        " must exist in the pod: add a volume for it to the Deployment");
+  out.tls = tls_secret(c, options, out.notes);
+  out.keys = key_secrets(c, options, problems, out.notes);
+  return out;
+}
+
+}  // namespace scoregate::k8s

@@ -1,0 +1,363 @@
+// The manifests of `scoregate k8s render`, written with yaml-cpp's emitter: every string that
+// comes from the user (names, paths, the image, the settings text) is quoted by the emitter, so
+// a ':' or '#' in it cannot change the document's structure.
+#include "k8s/render.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <stdexcept>
+
+namespace scoregate::k8s {
+namespace {
+
+struct Context {
+  const RenderOptions& o;
+  const PodSettings& pod;
+  bool insecure;
+  bool ha;
+  std::string service_type;
+  std::string config_map() const { return o.name + "-config"; }
+  const char* port_name() const { return insecure ? "http" : "https"; }
+};
+
+// User-controlled text is always double-quoted: yaml-cpp writes "123" or "null" plain, which
+// YAML would read back as a number or null.
+YAML::Emitter& text(YAML::Emitter& out, const std::string& s) {
+  return out << YAML::DoubleQuoted << s;
+}
+
+void key(YAML::Emitter& out, const char* k) { out << YAML::Key << k << YAML::Value; }
+
+void selector_labels(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginMap;
+  key(out, "app.kubernetes.io/name");
+  out << "scoregate";
+  key(out, "app.kubernetes.io/instance");
+  text(out, x.o.name);
+  out << YAML::EndMap;
+}
+
+void labels(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginMap;
+  key(out, "app.kubernetes.io/name");
+  out << "scoregate";
+  key(out, "app.kubernetes.io/instance");
+  text(out, x.o.name);
+  key(out, "app.kubernetes.io/version");
+  text(out, SCOREGATE_VERSION);
+  key(out, "app.kubernetes.io/component");
+  out << "inference-router";
+  key(out, "app.kubernetes.io/managed-by");
+  out << "scoregate-k8s-render";
+  out << YAML::EndMap;
+}
+
+void begin(YAML::Emitter& out, const Context& x, const char* api, const char* kind,
+           const std::string& name) {
+  out << YAML::BeginDoc << YAML::BeginMap;
+  key(out, "apiVersion");
+  out << api;
+  key(out, "kind");
+  out << kind;
+  key(out, "metadata");
+  out << YAML::BeginMap;
+  key(out, "name");
+  text(out, name);
+  key(out, "namespace");
+  text(out, x.o.namespace_);
+  key(out, "labels");
+  labels(out, x);
+  out << YAML::EndMap;
+}
+
+void config_map(YAML::Emitter& out, const Context& x) {
+  begin(out, x, "v1", "ConfigMap", x.config_map());
+  key(out, "data");
+  out << YAML::BeginMap;
+  key(out, kConfigFile);
+  out << YAML::Literal << settings::write(x.pod.config);
+  out << YAML::EndMap << YAML::EndMap;
+}
+
+void http_probe(YAML::Emitter& out, const char* path, int period, int failures) {
+  out << YAML::BeginMap;
+  key(out, "httpGet");
+  out << YAML::BeginMap;
+  key(out, "path");
+  out << path;
+  key(out, "port");
+  out << "admin";
+  out << YAML::EndMap;
+  key(out, "periodSeconds");
+  out << period;
+  key(out, "timeoutSeconds");
+  out << 2;
+  key(out, "failureThreshold");
+  out << failures;
+  out << YAML::EndMap;
+}
+
+void port(YAML::Emitter& out, const char* name, int number) {
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "name");
+  out << name;
+  key(out, "containerPort");
+  out << number;
+  key(out, "protocol");
+  out << "TCP";
+  out << YAML::EndMap;
+}
+
+// Every Secret and ConfigMap the container reads, in mount order: config, tls, keys.
+std::vector<MountedSecret> mounts(const Context& x) {
+  std::vector<MountedSecret> all;
+  all.push_back({"config", x.config_map(), kConfigDir, ""});
+  if (x.pod.tls) all.push_back(*x.pod.tls);
+  for (const auto& k : x.pod.keys) all.push_back(k);
+  return all;
+}
+
+void container(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginMap;
+  key(out, "name");
+  out << "scoregate";
+  key(out, "image");
+  text(out, x.o.image);
+  key(out, "args");
+  out << YAML::Flow << YAML::BeginSeq << "serve"
+      << "-f";
+  text(out, std::string(kConfigDir) + "/" + kConfigFile);
+  out << YAML::EndSeq;
+  key(out, "ports");
+  out << YAML::BeginSeq;
+  port(out, x.port_name(), x.insecure ? kHttpPort : kHttpsPort);
+  port(out, "admin", kAdminPort);
+  out << YAML::EndSeq;
+  key(out, "readinessProbe");
+  http_probe(out, "/readyz", 2, 2);
+  key(out, "livenessProbe");
+  http_probe(out, "/healthz", 10, 3);
+  // Requests for scheduling; a memory limit against leaks; no CPU limit, whose throttling would
+  // show up as tail latency of every request.
+  key(out, "resources");
+  out << YAML::BeginMap;
+  key(out, "requests");
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "cpu");
+  out << "250m";
+  key(out, "memory");
+  out << "128Mi";
+  out << YAML::EndMap;
+  key(out, "limits");
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "memory");
+  out << "1Gi";
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  key(out, "securityContext");
+  out << YAML::BeginMap;
+  key(out, "allowPrivilegeEscalation");
+  out << false;
+  key(out, "readOnlyRootFilesystem");
+  out << true;
+  key(out, "capabilities");
+  out << YAML::BeginMap;
+  key(out, "drop");
+  out << YAML::Flow << YAML::BeginSeq << "ALL" << YAML::EndSeq;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  key(out, "volumeMounts");
+  out << YAML::BeginSeq;
+  for (const auto& m : mounts(x)) {
+    out << YAML::BeginMap;
+    key(out, "name");
+    text(out, m.volume);
+    key(out, "mountPath");
+    text(out, m.mount_path);
+    key(out, "readOnly");
+    out << true;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+}
+
+void volumes(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginSeq;
+  for (const auto& m : mounts(x)) {
+    const bool is_config = m.volume == "config";
+    out << YAML::BeginMap;
+    key(out, "name");
+    text(out, m.volume);
+    key(out, is_config ? "configMap" : "secret");
+    out << YAML::BeginMap;
+    key(out, is_config ? "name" : "secretName");
+    text(out, m.secret);
+    out << YAML::EndMap << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+void anti_affinity(YAML::Emitter& out, const Context& x) {
+  // Preferred, not required: a cluster with fewer nodes than replicas still runs them all.
+  key(out, "affinity");
+  out << YAML::BeginMap;
+  key(out, "podAntiAffinity");
+  out << YAML::BeginMap;
+  key(out, "preferredDuringSchedulingIgnoredDuringExecution");
+  out << YAML::BeginSeq << YAML::BeginMap;
+  key(out, "weight");
+  out << 100;
+  key(out, "podAffinityTerm");
+  out << YAML::BeginMap;
+  key(out, "topologyKey");
+  out << "kubernetes.io/hostname";
+  key(out, "labelSelector");
+  out << YAML::BeginMap;
+  key(out, "matchLabels");
+  selector_labels(out, x);
+  out << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndSeq;
+  out << YAML::EndMap << YAML::EndMap;
+}
+
+void pod_spec(YAML::Emitter& out, const Context& x) {
+  const auto& r = x.pod.config.router;
+  out << YAML::BeginMap;
+  if (x.ha) anti_affinity(out, x);
+  // SIGTERM: shutdown_delay_ms of serving with /readyz failing, then drain_timeout_ms for the
+  // requests in flight; the kubelet's SIGKILL must come after both.
+  const std::uint64_t ms = std::uint64_t(r.shutdown_delay_ms) + r.drain_timeout_ms;
+  key(out, "terminationGracePeriodSeconds");
+  out << (ms + 999) / 1000 + 5;
+  // The router reads only its mounted volumes; it never calls the API server.
+  key(out, "automountServiceAccountToken");
+  out << false;
+  key(out, "securityContext");
+  out << YAML::BeginMap;
+  key(out, "runAsNonRoot");
+  out << true;
+  key(out, "runAsUser");
+  out << 65532;
+  key(out, "runAsGroup");
+  out << 65532;
+  key(out, "seccompProfile");
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "type");
+  out << "RuntimeDefault";
+  out << YAML::EndMap << YAML::EndMap;
+  key(out, "containers");
+  out << YAML::BeginSeq;
+  container(out, x);
+  out << YAML::EndSeq;
+  key(out, "volumes");
+  volumes(out, x);
+  out << YAML::EndMap;
+}
+
+void deployment(YAML::Emitter& out, const Context& x) {
+  begin(out, x, "apps/v1", "Deployment", x.o.name);
+  key(out, "spec");
+  out << YAML::BeginMap;
+  key(out, "replicas");
+  out << (x.ha ? 3 : 1);
+  key(out, "selector");
+  out << YAML::BeginMap;
+  key(out, "matchLabels");
+  selector_labels(out, x);
+  out << YAML::EndMap;
+  // A new pod is ready before an old one stops: no capacity lost during a rollout.
+  key(out, "strategy");
+  out << YAML::BeginMap;
+  key(out, "type");
+  out << "RollingUpdate";
+  key(out, "rollingUpdate");
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "maxUnavailable");
+  out << 0;
+  key(out, "maxSurge");
+  out << 1;
+  out << YAML::EndMap << YAML::EndMap;
+  key(out, "template");
+  out << YAML::BeginMap;
+  key(out, "metadata");
+  out << YAML::BeginMap;
+  key(out, "labels");
+  labels(out, x);
+  out << YAML::EndMap;
+  key(out, "spec");
+  pod_spec(out, x);
+  out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+}
+
+void service(YAML::Emitter& out, const Context& x) {
+  begin(out, x, "v1", "Service", x.o.name);
+  key(out, "spec");
+  out << YAML::BeginMap;
+  key(out, "type");
+  text(out, x.service_type);
+  key(out, "selector");
+  selector_labels(out, x);
+  // Only the scoring port: the admin port (reload, status) stays reachable on pod IPs only.
+  key(out, "ports");
+  out << YAML::BeginSeq << YAML::Flow << YAML::BeginMap;
+  key(out, "name");
+  out << x.port_name();
+  key(out, "port");
+  out << (x.insecure ? 80 : 443);
+  key(out, "targetPort");
+  out << x.port_name();
+  key(out, "protocol");
+  out << "TCP";
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::EndMap << YAML::EndMap;
+}
+
+void disruption_budget(YAML::Emitter& out, const Context& x) {
+  begin(out, x, "policy/v1", "PodDisruptionBudget", x.o.name);
+  key(out, "spec");
+  out << YAML::BeginMap;
+  key(out, "minAvailable");
+  out << 1;
+  key(out, "selector");
+  out << YAML::BeginMap;
+  key(out, "matchLabels");
+  selector_labels(out, x);
+  out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+}
+
+}  // namespace
+
+Rendered render(const settings::ValidatedSettings& settings, const RenderOptions& options) {
+  Rendered out;
+  const auto& c = settings.config();
+  PodSettings pod = pod_settings(c, options, out.problems);
+  out.notes = pod.notes;
+  if (c.extension.allow_insecure_connections)
+    out.notes.push_back(
+        "allowInsecureConnections=True: the Service serves plain HTTP on port 80; "
+        "development and testing only");
+  if (out.problems.has_errors()) return out;
+  Context x{options, pod, c.extension.allow_insecure_connections, c.extension.inference_router_ha,
+            c.extension.inference_router_service_type};
+  YAML::Emitter yaml;
+  config_map(yaml, x);
+  deployment(yaml, x);
+  service(yaml, x);
+  if (x.ha) disruption_budget(yaml, x);
+  if (!yaml.good())
+    throw std::runtime_error("k8s render: the manifests could not be written as YAML: " +
+                             yaml.GetLastError());
+  std::string head = "# scoregate " SCOREGATE_VERSION
+                     " k8s render: apply with kubectl apply -f - (namespace " +
+                     options.namespace_ + ")\n";
+  for (const auto& n : out.notes) {
+    std::string line = n;
+    for (auto& ch : line)
+      if (ch == '\n' || ch == '\r') ch = ' ';
+    head += "# note: " + line + "\n";
+  }
+  out.yaml = head + yaml.c_str() + "\n";
+  return out;
+}
+
+}  // namespace scoregate::k8s
