@@ -123,6 +123,32 @@ std::vector<MountedSecret> key_secrets(settings::Config& c, const RenderOptions&
   return out;
 }
 
+// Replicas share session ticket keys only through a file they all mount: a Secret the user
+// creates from router.session_ticket_key_file (key bytes never go into the manifests).
+std::optional<MountedSecret> ticket_secret(settings::Config& c, const RenderOptions& o,
+                                           std::vector<std::string>& notes) {
+  auto& file = c.router.session_ticket_key_file;
+  if (c.extension.allow_insecure_connections) {
+    file.clear();
+    return std::nullopt;
+  }
+  if (file.empty()) {
+    if (c.extension.inference_router_ha)
+      notes.push_back("the replicas do not share session ticket keys, so a client that reaches "
+                      "another replica pays a full TLS handshake; to share them, set "
+                      "router.session_ticket_key_file to a file made with `openssl rand 160 > "
+                      "ticket.key` and render again");
+    return std::nullopt;
+  }
+  MountedSecret s{"tickets", o.name + "-tickets", kTicketsDir,
+                  "kubectl -n " + o.namespace_ + " create secret generic " + o.name +
+                      "-tickets --from-file=ticket.key=" + file};
+  notes.push_back("the pod reads its session ticket keys from Secret " + s.secret +
+                  "; create it before applying (and rotate it by updating the Secret): " + s.how);
+  file = s.mount_path + "/ticket.key";
+  return s;
+}
+
 }  // namespace
 
 std::optional<std::string> options_problem(const RenderOptions& o) {
@@ -165,6 +191,7 @@ PodSettings pod_settings(const settings::Config& config, const RenderOptions& op
                         " must exist in the pod: add a volume for it to the Deployment");
   out.tls = tls_secret(c, options, out.notes);
   out.keys = key_secrets(c, options, problems, out.notes);
+  out.tickets = ticket_secret(c, options, out.notes);
   return out;
 }
 

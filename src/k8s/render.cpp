@@ -108,12 +108,13 @@ void port(YAML::Emitter& out, const char* name, int number) {
   out << YAML::EndMap;
 }
 
-// Every Secret and ConfigMap the container reads, in mount order: config, tls, keys.
+// Every Secret and ConfigMap the container reads, in mount order: config, tls, keys, tickets.
 std::vector<MountedSecret> mounts(const Context& x) {
   std::vector<MountedSecret> all;
   all.push_back({"config", x.config_map(), kConfigDir, ""});
   if (x.pod.tls) all.push_back(*x.pod.tls);
   for (const auto& k : x.pod.keys) all.push_back(k);
+  if (x.pod.tickets) all.push_back(*x.pod.tickets);
   return all;
 }
 

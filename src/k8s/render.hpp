@@ -19,6 +19,7 @@ inline constexpr const char* kSecretVolumeRoot = "/etc/scoregate/secrets";
 inline constexpr const char* kConfigDir = "/etc/scoregate/config";
 inline constexpr const char* kConfigFile = "scoregate.yaml";
 inline constexpr const char* kKeysRoot = "/etc/scoregate/keys";
+inline constexpr const char* kTicketsDir = "/etc/scoregate/tickets";
 inline constexpr std::uint16_t kHttpsPort = 8443;
 inline constexpr std::uint16_t kHttpPort = 8080;
 inline constexpr std::uint16_t kAdminPort = 9901;
@@ -49,6 +50,7 @@ struct PodSettings {
   settings::Config config;
   std::optional<MountedSecret> tls;  // none with allowInsecureConnections=True
   std::vector<MountedSecret> keys;   // one per endpoint with key files
+  std::optional<MountedSecret> tickets;  // router.session_ticket_key_file, when set
   std::vector<std::string> notes;    // what changed from the user's settings, what to create
 };
 

@@ -154,6 +154,39 @@ TEST(K8sRender, TlsServesHttpsOn443AndMountsTheSecretWhereTheRouterReadsIt) {
   EXPECT_FALSE(s["router"]["secrets_dir"]);
 }
 
+TEST(K8sRender, SharedTicketKeysAreMountedFromASecretTheUserCreates) {
+  auto out = render_yaml(std::string(kTlsSettings) +
+                         "router:\n  session_ticket_key_file: /home/me/ticket.key\n");
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+  EXPECT_EQ(out.settings()["router"]["session_ticket_key_file"].as<std::string>(),
+            "/etc/scoregate/tickets/ticket.key");
+  bool mounted = false, volume = false;
+  for (const auto& m : out.container()["volumeMounts"])
+    if (m["name"].as<std::string>() == "tickets") {
+      mounted = true;
+      EXPECT_EQ(m["mountPath"].as<std::string>(), "/etc/scoregate/tickets");
+    }
+  for (const auto& v : out.pod()["volumes"])
+    if (v["name"].as<std::string>() == "tickets") {
+      volume = true;
+      EXPECT_EQ(v["secret"]["secretName"].as<std::string>(), "scoregate-tickets");
+    }
+  EXPECT_TRUE(mounted && volume) << out.rendered.yaml;
+  bool told = false;
+  for (const auto& n : out.rendered.notes)
+    told = told || n.find("--from-file=ticket.key=/home/me/ticket.key") != std::string::npos;
+  EXPECT_TRUE(told);
+}
+
+TEST(K8sRender, ReplicasWithoutSharedTicketKeysAreToldSo) {
+  auto out = render_yaml(kTlsSettings);
+  bool told = false;
+  for (const auto& n : out.rendered.notes)
+    told = told || n.find("session_ticket_key_file") != std::string::npos;
+  EXPECT_TRUE(told);
+  for (const auto& v : out.pod()["volumes"]) EXPECT_NE(v["name"].as<std::string>(), "tickets");
+}
+
 TEST(K8sRender, InsecureServesHttpOn80WithoutTlsVolume) {
   auto out = render_with({"allowInsecureConnections=True"},
                          "extension: { inferenceRouterServiceType: ClusterIP }\n");
