@@ -14,10 +14,10 @@ int k8s_render(const K8sRenderArgs& a) {
   auto loaded = settings::load(a.settings);
   Problems all = loaded.problems;
   std::optional<settings::ValidatedSettings> validated;
-  if (!loaded.problems.has_errors()) {
+  if (!settings::settings_unread(loaded.problems)) {  // one round lists every problem
     auto v = settings::validate(loaded.config, settings::Purpose::render);
     all.append(v.problems);
-    validated = std::move(v.settings);
+    if (!loaded.problems.has_errors()) validated = std::move(v.settings);
   }
   std::optional<k8s::Rendered> rendered;
   if (validated) {

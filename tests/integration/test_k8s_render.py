@@ -94,6 +94,14 @@ def test_missing_service_type_is_refused(tmp_path):
     assert p.stdout == ""
 
 
+def test_every_problem_is_listed_in_one_round(tmp_path):
+    text = SETTINGS.replace("  inferenceRouterServiceType: loadbalancer\n", "  sslCnmae: b.test\n")
+    p = render(tmp_path, text)
+    assert p.returncode == 1 and p.stdout == ""
+    assert "SETTING_UNKNOWN" in p.stderr and "sslCname" in p.stderr  # the typo, with a suggestion
+    assert "SERVICE_TYPE_MISSING" in p.stderr  # and the rule, in the same round
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert render(tmp_path, SETTINGS, "--name", "Router_1").returncode == 2
     assert render(tmp_path, SETTINGS, "--namespace", "a b").returncode == 2
