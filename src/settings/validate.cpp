@@ -108,6 +108,7 @@ void insecure(const Config& c, Problems& p) {
   if (!e.ssl_cname.empty()) left.push_back("sslCname");
   if (!e.ssl_cert_pem_file.empty()) left.push_back("sslCertPemFile");
   if (!e.ssl_key_pem_file.empty()) left.push_back("sslKeyPemFile");
+  if (!c.router.session_ticket_key_file.empty()) left.push_back("router.session_ticket_key_file");
   if (left.empty()) return;
   p.warning("INSECURE_TLS_SETTINGS_IGNORED", at,
             join(left) + (left.size() == 1 ? " is" : " are") +
@@ -162,6 +163,22 @@ void number_range(const Config& c, Problems& p, const std::string& key, std::uin
           "set " + key + " to a whole number " + range);
 }
 
+// enableInference=False means "no inference router" in the extension: nothing for render to
+// write, and a contradiction for serve, which is the inference router.
+void inference(const Config& c, Purpose purpose, Problems& p) {
+  if (c.extension.enable_inference) return;
+  if (purpose == Purpose::render)
+    p.error("INFERENCE_DISABLED", c.where_of("enableInference"),
+            "enableInference is False: the extension then deploys no inference router, so there "
+            "is nothing for k8s render to write",
+            "set enableInference=True (or remove it) to render the router");
+  else
+    p.warning("ENABLE_INFERENCE_IGNORED", c.where_of("enableInference"),
+              "enableInference is False, but scoregate serve is the inference router: it serves "
+              "anyway",
+              "remove enableInference (serve implies True), or do not run the router");
+}
+
 }  // namespace
 
 void validate_extension(Config& c, Purpose purpose, Problems& p) {
@@ -172,6 +189,7 @@ void validate_extension(Config& c, Purpose purpose, Problems& p) {
     tls_names(c, p);
   }
   service_type(c, purpose, p);
+  inference(c, purpose, p);
 }
 
 void validate_router(const Config& c, Problems& p) {

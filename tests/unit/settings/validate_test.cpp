@@ -131,6 +131,16 @@ TEST(SettingsValidate, InsecureModeWarnsAndStarts) {
   EXPECT_EQ(count(v.problems, "TLS_CNAME_MISSING"), 0);
 }
 
+TEST(SettingsValidate, InsecureModeIgnoresSharedTicketKeysAndSaysSo) {
+  auto v = check(
+      "extension:\n  allowInsecureConnections: True\n"
+      "router:\n  session_ticket_key_file: /etc/scoregate/ticket.key\n");
+  ASSERT_TRUE(v.settings.has_value());
+  const Problem& p = only(v.problems, "INSECURE_TLS_SETTINGS_IGNORED");
+  EXPECT_NE(p.what.find("router.session_ticket_key_file is set but ignored"), std::string::npos)
+      << p.what;
+}
+
 TEST(SettingsValidate, InsecureModeWithLeftoverTlsSettingsNamesThem) {
   auto v = check(
       "extension:\n  allowInsecureConnections: True\n  sslCname: a.example.com\n"
@@ -155,6 +165,21 @@ TEST(SettingsValidate, RenderNeedsTheServiceType) {
   EXPECT_FALSE(render.settings.has_value());
   auto serve = check(yaml, Purpose::serve);
   EXPECT_TRUE(serve.settings.has_value()) << serve.problems.to_string();
+}
+
+TEST(SettingsValidate, EnableInferenceFalseStopsRenderAndIsWarnedAboutByServe) {
+  const std::string yaml = std::string(test::kTlsExtension) +
+                           "  inferenceRouterServiceType: ClusterIP\n  enableInference: False\n" +
+                           kEndpoint;
+  auto render = check(yaml, Purpose::render);
+  EXPECT_EQ(only(render.problems, "INFERENCE_DISABLED").severity, Severity::error);
+  EXPECT_FALSE(render.settings.has_value());
+  auto serve = check(yaml, Purpose::serve);
+  EXPECT_EQ(only(serve.problems, "ENABLE_INFERENCE_IGNORED").severity, Severity::warning);
+  EXPECT_TRUE(serve.settings.has_value()) << serve.problems.to_string();
+  auto on = check(std::string(test::kTlsExtension) + "  enableInference: True\n" + kEndpoint,
+                  Purpose::serve);
+  EXPECT_FALSE(on.problems.has("ENABLE_INFERENCE_IGNORED"));
 }
 
 TEST(SettingsValidate, ServiceTypeIsCheckedAndNormalised) {
