@@ -15,6 +15,17 @@ std::string lowercase(std::string s) {
   return s;
 }
 
+// For commands printed to be pasted into a shell: a wildcard sslCname or a path with spaces
+// stays one argument.
+std::string shell_quoted(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_.,/=:@+") == std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
 std::string listen_address(std::uint16_t port) { return "0.0.0.0:" + std::to_string(port); }
 
 // A value the user set that the pod must override, said once so nobody is surprised.
@@ -45,7 +56,8 @@ std::optional<MountedSecret> tls_secret(settings::Config& c, const RenderOptions
   MountedSecret s;
   s.volume = "tls";
   // sslCname helps `secret create` check the certificate; a protected one is not repeated.
-  const std::string cname = c.is_protected("sslCname") ? "" : " --cname " + e.ssl_cname;
+  const std::string cname =
+      c.is_protected("sslCname") ? "" : " --cname " + shell_quoted(e.ssl_cname);
   if (!e.ssl_cert_pem_file.empty()) {
     s.secret = o.name + "-tls";
     s.how = "scoregate secret create --name " + s.secret + " --namespace " + o.namespace_ +
@@ -101,10 +113,11 @@ std::vector<MountedSecret> key_secrets(settings::Config& c, const RenderOptions&
     // Endpoint names allow upper case and a trailing '-'; Secret names do not.
     std::string secret = o.name + "-keys-" + lowercase(ep.name);
     while (secret.back() == '-') secret.pop_back();
-    if (!used.insert(secret).second) {
-      secret += "-" + std::to_string(i);
-      used.insert(secret);
-    }
+    // Names are unique by construction: "abc-2", "abc", "ABC" must not end up sharing a Secret
+    // (the second create command would overwrite the first endpoint's keys).
+    const std::string base = secret;
+    for (std::size_t n = i; !used.insert(secret).second; ++n)
+      secret = base + "-" + std::to_string(n);
     MountedSecret s{"keys-" + std::to_string(i), secret, std::string(kKeysRoot) + "/" + ep.name,
                     "kubectl -n " + o.namespace_ + " create secret generic " + secret};
     if (!ep.primary_key_file.empty()) {
@@ -142,7 +155,7 @@ std::optional<MountedSecret> ticket_secret(settings::Config& c, const RenderOpti
   }
   MountedSecret s{"tickets", o.name + "-tickets", kTicketsDir,
                   "kubectl -n " + o.namespace_ + " create secret generic " + o.name +
-                      "-tickets --from-file=ticket.key=" + file};
+                      "-tickets --from-file=" + shell_quoted("ticket.key=" + file)};
   notes.push_back("the pod reads its session ticket keys from Secret " + s.secret +
                   "; create it before applying (and rotate it by updating the Secret): " + s.how);
   file = s.mount_path + "/ticket.key";

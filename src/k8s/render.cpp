@@ -3,6 +3,7 @@
 // a ':' or '#' in it cannot change the document's structure.
 #include "k8s/render.hpp"
 
+#include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
 #include <stdexcept>
@@ -16,6 +17,8 @@ struct Context {
   bool insecure;
   bool ha;
   std::string service_type;
+  std::string settings_text;    // the ConfigMap's scoregate.yaml
+  std::string settings_sha256;  // of settings_text, hex
   std::string config_map() const { return o.name + "-config"; }
   const char* port_name() const { return insecure ? "http" : "https"; }
 };
@@ -24,6 +27,24 @@ struct Context {
 // YAML would read back as a number or null.
 YAML::Emitter& text(YAML::Emitter& out, const std::string& s) {
   return out << YAML::DoubleQuoted << s;
+}
+
+bool has_unicode_line_break(std::string_view s) {
+  return s.find("\xC2\x85") != std::string_view::npos ||
+         s.find("\xE2\x80\xA8") != std::string_view::npos ||
+         s.find("\xE2\x80\xA9") != std::string_view::npos;
+}
+
+std::string sha256_hex(std::string_view s) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
 }
 
 void key(YAML::Emitter& out, const char* k) { out << YAML::Key << k << YAML::Value; }
@@ -75,7 +96,13 @@ void config_map(YAML::Emitter& out, const Context& x) {
   key(out, "data");
   out << YAML::BeginMap;
   key(out, kConfigFile);
-  out << YAML::Literal << settings::write(x.pod.config);
+  // YAML 1.1 readers (kubectl's among them) also break lines at U+0085, U+2028 and U+2029; a
+  // path holding one could end a literal block early and add keys. Such text is written
+  // double-quoted with every non-ASCII character escaped instead.
+  if (has_unicode_line_break(x.settings_text))
+    out << YAML::EscapeNonAscii << YAML::DoubleQuoted << x.settings_text;
+  else
+    out << YAML::Literal << x.settings_text;
   out << YAML::EndMap << YAML::EndMap;
 }
 
@@ -284,6 +311,13 @@ void deployment(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
   key(out, "labels");
   labels(out, x);
+  // Changed settings change the pod template, so `kubectl apply` rolls the pods (one at a time,
+  // maxUnavailable 0) instead of leaving running replicas on the old ConfigMap content.
+  key(out, "annotations");
+  out << YAML::BeginMap;
+  key(out, "scoregate.io/settings-sha256");
+  text(out, x.settings_sha256);
+  out << YAML::EndMap;
   out << YAML::EndMap;
   key(out, "spec");
   pod_spec(out, x);
@@ -317,7 +351,9 @@ void disruption_budget(YAML::Emitter& out, const Context& x) {
   begin(out, x, "policy/v1", "PodDisruptionBudget", x.o.name);
   key(out, "spec");
   out << YAML::BeginMap;
-  key(out, "minAvailable");
+  // At most one replica down at a time for voluntary disruptions (node drains): minAvailable 1
+  // would let a drain take two of the three at once.
+  key(out, "maxUnavailable");
   out << 1;
   key(out, "selector");
   out << YAML::BeginMap;
@@ -339,7 +375,8 @@ Rendered render(const settings::ValidatedSettings& settings, const RenderOptions
         "development and testing only");
   if (out.problems.has_errors()) return out;
   Context x{options, pod, c.extension.allow_insecure_connections, c.extension.inference_router_ha,
-            c.extension.inference_router_service_type};
+            c.extension.inference_router_service_type, settings::write(pod.config), ""};
+  x.settings_sha256 = sha256_hex(x.settings_text);
   YAML::Emitter yaml;
   config_map(yaml, x);
   deployment(yaml, x);
@@ -352,9 +389,13 @@ Rendered render(const settings::ValidatedSettings& settings, const RenderOptions
                      " k8s render: apply with kubectl apply -f - (namespace " +
                      options.namespace_ + ")\n";
   for (const auto& n : out.notes) {
+    // A comment line must stay one line for every YAML reader: control characters and any
+    // non-ASCII byte (U+2028 and friends break lines in YAML 1.1) become '?'.
     std::string line = n;
-    for (auto& ch : line)
-      if (ch == '\n' || ch == '\r') ch = ' ';
+    for (auto& ch : line) {
+      const auto u = static_cast<unsigned char>(ch);
+      if (u < 0x20 || u >= 0x7f) ch = '?';
+    }
     head += "# note: " + line + "\n";
   }
   out.yaml = head + yaml.c_str() + "\n";

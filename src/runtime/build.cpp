@@ -52,13 +52,13 @@ BuildOutcome Server::build(std::uint64_t generation) {
   const auto& cfg = settings ? settings->config() : as_read;
 
   auto snapshot = std::make_shared<Snapshot>();
-  if (!cfg.extension.allow_insecure_connections && !settings::tls_source_broken(out.problems)) {
+  if (const auto inputs = settings::certificate_inputs(as_read, out.problems); inputs.source) {
     const bool settings_ok = !out.problems.has_errors();
     auto material = tls::resolve_source(cfg, out.problems);
     if (material) {
       out.watch_dirs = material->watch_dirs;
       tls::CheckOptions check;
-      check.names = split_names(cfg.extension.ssl_cname);
+      if (inputs.names) check.names = split_names(cfg.extension.ssl_cname);
       check.trusted_ca_file = cfg.router.trusted_ca_file;
       check.development = options_.development;
       auto certificate = tls::check_certificate(*material, check, out.problems);

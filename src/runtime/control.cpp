@@ -24,7 +24,8 @@ bool looks_half_written(const Problems& problems) {
   static const std::set<std::string> transient = {
       "KEY_MISMATCH",       "CERT_EMPTY",          "KEY_EMPTY",          "CERT_NOT_PEM",
       "KEY_NOT_PEM",        "CERT_FILE_UNREADABLE", "KEY_FILE_UNREADABLE", "SECRET_KEY_MISSING",
-      "SECRET_NOT_FOUND",   "SECRET_MANIFEST_INVALID", "CERT_CHAIN_ORDER"};
+      "SECRET_NOT_FOUND",   "SECRET_MANIFEST_INVALID", "CERT_CHAIN_ORDER",
+      "TICKET_KEY_FILE_UNREADABLE", "TICKET_KEY_FILE_INVALID"};
   for (const auto& p : problems.items())
     if (p.severity == Severity::error && !transient.count(p.code)) return false;
   return true;
@@ -77,7 +78,9 @@ class ControlTasksImpl final : public ControlTasks {
     const auto& cfg = server_.current_->config();
     std::vector<tls::WatchTarget> targets;
     if (!cfg.extension.ssl_secret.empty()) {
-      for (const auto& dir : server_.watch_dirs_) targets.push_back({dir, {}});
+      // The volume directory is named after the Secret: not printed when sslSecret is protected.
+      const std::string label = cfg.is_protected("sslSecret") ? "the sslSecret directory" : "";
+      for (const auto& dir : server_.watch_dirs_) targets.push_back({dir, {}, label});
     } else if (!cfg.extension.ssl_cert_pem_file.empty()) {
       const std::pair<const std::string&, const char*> files[] = {
           {cfg.extension.ssl_cert_pem_file, "the directory of sslCertPemFile"},

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -115,6 +116,12 @@ struct Config {
   bool is_protected(const std::string& key) const;
   // origins[key] when known, else `key` itself (configs built in code have no origins).
   std::string where_of(const std::string& key) const;
+  // Settings the user gave that load() could not take (wrong type or value, wrong section, a
+  // misspelling: then the known key it is nearest to), or whole sections ("extension",
+  // "router", "endpoints") that could not be read. validate() skips the rules that depend on
+  // them, so one mistake is reported once, not again as "missing".
+  std::set<std::string> unreadable;
+  bool unread(const std::string& key) const;
 };
 
 }  // namespace scoregate::settings

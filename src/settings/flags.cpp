@@ -59,10 +59,14 @@ void config_flag(Config& c, const std::string& arg, bool via_protected, std::siz
 }  // namespace
 
 void apply_flags(Config& c, const CommandLine& cl, Problems& problems) {
-  for (std::size_t i = 0; i < cl.config.size(); ++i)
-    config_flag(c, cl.config[i], false, i, problems);
-  for (std::size_t i = 0; i < cl.config_protected.size(); ++i)
-    config_flag(c, cl.config_protected[i], true, i, problems);
+  auto apply = [&](const std::string& arg, bool via_protected, std::size_t i) {
+    const std::size_t errors_before = problems.error_count();
+    config_flag(c, arg, via_protected, i, problems);
+    if (problems.error_count() > errors_before && arg.find('=') != std::string::npos)
+      mark_unreadable(c, std::string_view(arg).substr(0, arg.find('=')));
+  };
+  for (std::size_t i = 0; i < cl.config.size(); ++i) apply(cl.config[i], false, i);
+  for (std::size_t i = 0; i < cl.config_protected.size(); ++i) apply(cl.config_protected[i], true, i);
   auto& r = c.router;
   struct RouterFlag {
     const std::optional<std::string>& value;

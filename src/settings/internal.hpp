@@ -85,6 +85,12 @@ void report_unknown(Problems& problems, const std::string& where, std::string_vi
                     const std::vector<std::string_view>& known, std::string_view level,
                     bool protected_elsewhere = false);
 
+// Records in c.unreadable that the extension key `key` (or, for an unknown key, the known key
+// nearest to it) was given but could not be taken.
+void mark_unreadable(Config& c, std::string_view key);
+
+bool tls_source_unread(const Config& c);
+
 // ---- addresses ----
 bool is_ipv4(std::string_view s);
 bool is_ipv6(std::string_view s);

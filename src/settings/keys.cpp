@@ -158,10 +158,26 @@ void report_unknown(Problems& problems, const std::string& where, std::string_vi
                  "unknown key " + display_key(key) + " " + std::string(level), fix);
 }
 
+void mark_unreadable(Config& c, std::string_view key) {
+  if (is_extension_key(key) || is_protected_only(key)) {
+    c.unreadable.insert(std::string(key));
+    return;
+  }
+  // A misspelling stands for the key it is nearest to; a key like nothing known shadows none.
+  if (std::string near = nearest_key(key, all_extension_keys()); !near.empty())
+    c.unreadable.insert(near);
+}
+
 }  // namespace detail
 
 bool Config::is_set(const std::string& key) const {
   return std::find(explicitly_set.begin(), explicitly_set.end(), key) != explicitly_set.end();
+}
+
+bool Config::unread(const std::string& key) const {
+  if (unreadable.count(key)) return true;
+  const bool extension_key = detail::is_extension_key(key) || detail::is_protected_only(key);
+  return extension_key && unreadable.count("extension");
 }
 
 bool Config::is_protected(const std::string& key) const {

@@ -71,13 +71,23 @@ void YamlReader::document(const YAML::Node& root) {
   if (!root.IsMap())
     return wrong_type(root, "", "a map with extension:, protected:, router: and endpoints:");
   each_entry(root, "", [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
-    if (k == "extension") return extension(v, false);
-    if (k == "protected") return extension(v, true);
-    if (k == "router") return router(v);
+    const std::size_t errors_before = p_.error_count();
+    if (k == "extension" || k == "protected") {
+      if (!v.IsMap() && !v.IsNull()) c_.unreadable.insert("extension");
+      return extension(v, k == "protected");
+    }
+    if (k == "router") {
+      router(v);
+      if (p_.error_count() > errors_before) c_.unreadable.insert("router");
+      return;
+    }
     if (k == "endpoints") {
       record(c_, "endpoints", where(key, "endpoints"));
-      return endpoints(v);
+      endpoints(v);
+      if (p_.error_count() > errors_before) c_.unreadable.insert("endpoints");
+      return;
     }
+    mark_unreadable(c_, k);  // sslCname: at the top level is still the user's sslCname
     const std::string at = where(key, display_key(k));
     // The seed writes settings flat (--config sslCname=...): say which section they go in.
     std::string section = is_extension_key(k)    ? "extension"
@@ -94,6 +104,11 @@ void YamlReader::document(const YAML::Node& root) {
 void YamlReader::extension(const YAML::Node& map, bool protected_section) {
   const std::string section = protected_section ? "protected" : "extension";
   each_entry(map, section, [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
+    const std::size_t errors_before = p_.error_count();
+    struct Mark {  // whatever went wrong with this entry, the key it meant is not usable
+      Config& c; Problems& p; std::size_t before; const std::string& k;
+      ~Mark() { if (p.error_count() > before) mark_unreadable(c, k); }
+    } mark{c_, p_, errors_before, k};
     const std::string at = where(key, section + "." + display_key(k));
     if (!is_extension_key(k) && !is_protected_only(k))
       return report_unknown(p_, at, k, all_extension_keys(), "under " + section + ":",

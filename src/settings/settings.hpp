@@ -39,9 +39,15 @@ LoadResult load_from_string(std::string_view yaml, std::string_view source_name,
 // round lists every problem.
 bool settings_unread(const Problems& load_problems);
 
-// True when problems hold an error about the certificate source itself (none, both kinds, half
-// a PEM pair): certificate checks cannot run, though other settings' errors do not stop them.
-bool tls_source_broken(const Problems& problems);
+// Whether the settings as read (`config`, before validate()) and the problems found so far
+// leave the certificate checks something sound to check: a usable source (TLS on, not none,
+// not both kinds, not half a PEM pair, nothing unreadable about it) and names (sslCname read
+// and valid) to check it against. Other settings' errors do not stop the checks.
+struct CertificateInputs {
+  bool source = false;
+  bool names = false;
+};
+CertificateInputs certificate_inputs(const Config& config, const Problems& problems);
 
 enum class Purpose {
   serve,   // scoregate serve: TLS source and sslCname rules apply

@@ -181,15 +181,23 @@ void inference(const Config& c, Purpose purpose, Problems& p) {
 
 }  // namespace
 
+bool tls_source_unread(const Config& c) {
+  return c.unread("sslSecret") || c.unread("sslCertPemFile") || c.unread("sslKeyPemFile");
+}
+
 void validate_extension(Config& c, Purpose purpose, Problems& p) {
-  if (c.extension.allow_insecure_connections) {
+  // A setting load() could not take is already reported; its rules would only repeat it as
+  // "missing" (e.g. allowInsecureConnections: yes -> "no certificate is configured").
+  if (c.unread("allowInsecureConnections")) {
+    // TLS on or off is unknown: no TLS rule applies
+  } else if (c.extension.allow_insecure_connections) {
     insecure(c, p);
   } else if (purpose != Purpose::show) {
-    tls_source(c, p);
-    tls_names(c, p);
+    if (!tls_source_unread(c)) tls_source(c, p);
+    if (!c.unread("sslCname")) tls_names(c, p);
   }
-  service_type(c, purpose, p);
-  inference(c, purpose, p);
+  if (!c.unread("inferenceRouterServiceType")) service_type(c, purpose, p);
+  if (!c.unread("enableInference")) inference(c, purpose, p);
 }
 
 void validate_router(const Config& c, Problems& p) {
@@ -233,7 +241,7 @@ ValidationResult validate(Config config, Purpose purpose) {
   Problems problems;
   detail::validate_extension(config, purpose, problems);
   detail::validate_router(config, problems);
-  detail::validate_endpoints(config, purpose, problems);
+  if (!config.unread("endpoints")) detail::validate_endpoints(config, purpose, problems);
   ValidationResult result;
   if (!problems.has_errors()) result.settings = ValidatedSettings(std::move(config));
   result.problems = std::move(problems);
@@ -245,9 +253,19 @@ bool settings_unread(const Problems& load_problems) {
          load_problems.has("CONFIG_TOO_LARGE");
 }
 
-bool tls_source_broken(const Problems& problems) {
-  return problems.has("TLS_NO_SOURCE") || problems.has("TLS_SOURCE_CONFLICT") ||
-         problems.has("TLS_PEM_PAIR_INCOMPLETE");
+CertificateInputs certificate_inputs(const Config& c, const Problems& problems) {
+  CertificateInputs in;
+  in.source = !c.extension.allow_insecure_connections && !c.unread("allowInsecureConnections") &&
+              !detail::tls_source_unread(c) && !problems.has("TLS_NO_SOURCE") &&
+              !problems.has("TLS_SOURCE_CONFLICT") && !problems.has("TLS_PEM_PAIR_INCOMPLETE");
+  for (const auto& key : {"sslSecret", "secrets_dir"})
+    for (const auto& problem : problems.items())
+      if (problem.severity == Severity::error && problem.where == c.where_of(key)) in.source = false;
+  in.names = !c.unread("sslCname");
+  for (const auto& problem : problems.items())
+    if (problem.severity == Severity::error && problem.where == c.where_of("sslCname"))
+      in.names = false;
+  return in;
 }
 
 }  // namespace scoregate::settings

@@ -1,5 +1,9 @@
 #include "tls/file_io.hpp"
 
+#include <algorithm>
+
+#include <openssl/crypto.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,8 +48,20 @@ FileRead read_small_file(const std::string& path, std::size_t max_bytes) {
     out.reason = "not a regular file";
     return out;
   }
+  // These files hold private keys: no copies left behind in freed memory (one allocation
+  // sized from fstat, the stack buffer and a refused read wiped).
   std::string bytes;
-  char buf[16384];
+  bytes.reserve(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max_bytes) + 1);
+  char buf[4096];
+  struct Wipe {
+    char* buf;
+    std::string& bytes;
+    bool keep = false;
+    ~Wipe() {
+      OPENSSL_cleanse(buf, sizeof(char) * 4096);
+      if (!keep) OPENSSL_cleanse(bytes.data(), bytes.size());
+    }
+  } wipe{buf, bytes};
   for (;;) {
     ssize_t n = ::read(f.fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -54,12 +70,13 @@ FileRead read_small_file(const std::string& path, std::size_t max_bytes) {
       return out;
     }
     if (n == 0) break;
-    bytes.append(buf, static_cast<std::size_t>(n));
-    if (bytes.size() > max_bytes) {
+    if (bytes.size() + static_cast<std::size_t>(n) > max_bytes) {
       out.reason = "larger than " + std::to_string(max_bytes / 1024) + " KiB";
       return out;
     }
+    bytes.append(buf, static_cast<std::size_t>(n));
   }
+  wipe.keep = true;
   out.bytes = std::move(bytes);
   return out;
 }

@@ -190,6 +190,49 @@ def test_every_problem_is_listed_in_one_round(tmp_path, certs):
     no_protected_values(p.stdout, p.stderr)
 
 
+def serve_errors(tmp_path, certs, change):
+    f = settings_file(tmp_path, certs, certs.good, certs.good_key)
+    s = json.loads(f.read_text())
+    change(s)
+    f.write_text(json.dumps(s))
+    p = scoregate("serve", "-f", f, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+    assert p.returncode == 1, p.stderr
+    no_protected_values(p.stdout, p.stderr)
+    return {c for c, sev in problem_codes(p.stderr).items() if sev == "error"}, p.stderr
+
+
+def test_one_mistake_is_reported_once_not_again_as_missing(tmp_path, certs):
+    """A setting that could not be read is not also reported by the rules that need it."""
+    def bad_bool(s):
+        s["extension"]["allowInsecureConnections"] = "yes"
+
+    def bad_bool_meaning_plain_http(s):
+        s["extension"] = {"allowInsecureConnections": "yes"}
+        del s["protected"]
+
+    def protected_in_extension(s):
+        s["extension"]["sslCertPemFile"] = s["protected"].pop("sslCertPemFile")
+
+    def misspelt_cname(s):
+        s["extension"]["sslCnmae"] = s["extension"].pop("sslCname")
+
+    def cname_with_scheme(s):
+        s["extension"]["sslCname"] = "https://a.test"
+
+    def deployments_not_a_list(s):
+        s["endpoints"][0]["deployments"] = "blue"
+
+    cases = [(bad_bool, {"SETTING_INVALID_VALUE"}),
+             (bad_bool_meaning_plain_http, {"SETTING_INVALID_VALUE"}),  # not TLS_NO_SOURCE
+             (protected_in_extension, {"SETTING_PROTECTED"}),
+             (misspelt_cname, {"SETTING_UNKNOWN"}),
+             (cname_with_scheme, {"SETTING_INVALID_VALUE"}),  # not also CERT_NAME_MISMATCH
+             (deployments_not_a_list, {"SETTING_INVALID_VALUE"})]
+    for change, expected in cases:
+        errors, err = serve_errors(tmp_path, certs, change)
+        assert errors == expected, (change.__name__, err)
+
+
 def test_a_broken_certificate_source_stops_the_certificate_checks(tmp_path, certs):
     f = settings_file(tmp_path, certs, certs.expired, certs.expired_key)
     s = json.loads(f.read_text())

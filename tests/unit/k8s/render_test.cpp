@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "tls/secret.hpp"
 
@@ -79,7 +80,8 @@ TEST(K8sRender, WritesConfigMapDeploymentServiceAndBudget) {
   EXPECT_EQ(args[1].as<std::string>(), "-f");
   EXPECT_EQ(args[2].as<std::string>(), "/etc/scoregate/config/scoregate.yaml");
   auto budget = out.kind("PodDisruptionBudget");
-  EXPECT_EQ(budget["spec"]["minAvailable"].as<int>(), 1);
+  EXPECT_EQ(budget["spec"]["maxUnavailable"].as<int>(), 1);
+  EXPECT_FALSE(budget["spec"]["minAvailable"]);
 }
 
 TEST(K8sRender, HighAvailabilityIsThreeReplicasSpreadOverNodes) {
@@ -292,6 +294,67 @@ TEST_F(KeyFiles, AreMountedFromASecretAndNeverPrinted) {
       }
     }
   EXPECT_TRUE(mounted) << out.rendered.yaml;
+}
+
+TEST_F(KeyFiles, EndpointsNeverShareAKeySecret) {
+  // "abc-2", "abc" and "ABC": the de-duplicating suffix of the third must not meet the first.
+  std::string endpoints;
+  for (const char* name : {"abc-2", "abc", "ABC"})
+    endpoints += std::string("  - name: ") + name + "\n    keys: { primary_file: \"" +
+                 (dir_ / "primary").string() +
+                 "\" }\n    deployments: [ { name: blue, targets: [ \"10.0.0.5:5001\" ] } ]\n";
+  auto out = render_yaml(
+      "extension: { sslSecret: scoring-tls, sslCname: a.example.com, "
+      "inferenceRouterServiceType: LoadBalancer }\nendpoints:\n" + endpoints);
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+  std::set<std::string> secrets;
+  int key_volumes = 0;
+  for (const auto& v : out.pod()["volumes"])
+    if (v["name"].as<std::string>().rfind("keys-", 0) == 0) {
+      ++key_volumes;
+      secrets.insert(v["secret"]["secretName"].as<std::string>());
+    }
+  EXPECT_EQ(key_volumes, 3);
+  EXPECT_EQ(secrets.size(), 3u) << out.rendered.yaml;
+}
+
+TEST(K8sRender, ASettingsChangeChangesThePodTemplate) {
+  auto a = render_yaml(kTlsSettings);
+  auto b = render_yaml(std::string(kTlsSettings) + "router: { keepalive_timeout_ms: 1000 }\n");
+  auto sum = [](const Output& o) {
+    return o.kind("Deployment")["spec"]["template"]["metadata"]["annotations"]
+                               ["scoregate.io/settings-sha256"].as<std::string>();
+  };
+  EXPECT_EQ(sum(a).size(), 64u);
+  EXPECT_EQ(sum(a), sum(render_yaml(kTlsSettings)));  // deterministic
+  EXPECT_NE(sum(a), sum(b));
+}
+
+TEST(K8sRender, UnicodeLineBreaksCannotAddKeys) {
+  // YAML 1.1 readers break lines at U+2028: a path holding one must stay inside its value.
+  const std::string sep = "\xE2\x80\xA8";
+  auto out = render_yaml(std::string(kTlsSettings) + "router:\n  trusted_ca_file: \"/x" + sep +
+                         "injected: 1\"\n");
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+  EXPECT_EQ(out.rendered.yaml.find(sep), std::string::npos) << "escaped, not written raw";
+  EXPECT_EQ(out.settings()["router"]["trusted_ca_file"].as<std::string>(),
+            "/x" + sep + "injected: 1");
+  EXPECT_FALSE(out.settings()["injected"]);
+  for (const auto& d : out.docs) EXPECT_FALSE(d["injected"]);
+}
+
+TEST(K8sRender, PrintedCommandsQuoteWhatTheShellWouldSplit) {
+  auto out = render_yaml(
+      "extension: { sslSecret: scoring-tls, sslCname: \"*.example.com\", "
+      "inferenceRouterServiceType: LoadBalancer }\n"
+      "router: { session_ticket_key_file: \"/my keys/ticket.key\" }\n"
+      "endpoints: [ { name: fraud, auth_mode: none, deployments: [ { name: blue, targets: "
+      "[ \"10.0.0.5:5001\" ] } ] } ]\n");
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+  std::string notes;
+  for (const auto& n : out.rendered.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("--cname '*.example.com'"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("--from-file='ticket.key=/my keys/ticket.key'"), std::string::npos) << notes;
 }
 
 TEST(K8sRender, PemFilesBecomeASecretTheUserCreatesAndThePathsAreNeverPrinted) {
