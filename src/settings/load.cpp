@@ -88,6 +88,10 @@ void YamlReader::document(const YAML::Node& root) {
       return;
     }
     mark_unreadable(c_, k);  // sslCname: at the top level is still the user's sslCname
+    // A misspelt section ("extention:") hides everything in it.
+    const std::string meant = nearest_key(k, kTopKeys);
+    if (meant == "extension" || meant == "protected") c_.unreadable.insert("extension");
+    if (meant == "endpoints") c_.unreadable.insert("endpoints");
     const std::string at = where(key, display_key(k));
     // The seed writes settings flat (--config sslCname=...): say which section they go in.
     std::string section = is_extension_key(k)    ? "extension"

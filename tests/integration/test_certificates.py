@@ -219,6 +219,9 @@ def test_one_mistake_is_reported_once_not_again_as_missing(tmp_path, certs):
     def cname_with_scheme(s):
         s["extension"]["sslCname"] = "https://a.test"
 
+    def misspelt_section(s):
+        s["extention"] = s.pop("extension")
+
     def deployments_not_a_list(s):
         s["endpoints"][0]["deployments"] = "blue"
 
@@ -227,6 +230,7 @@ def test_one_mistake_is_reported_once_not_again_as_missing(tmp_path, certs):
              (protected_in_extension, {"SETTING_PROTECTED"}),
              (misspelt_cname, {"SETTING_UNKNOWN"}),
              (cname_with_scheme, {"SETTING_INVALID_VALUE"}),  # not also CERT_NAME_MISMATCH
+             (misspelt_section, {"SETTING_UNKNOWN"}),  # not TLS_CNAME_MISSING
              (deployments_not_a_list, {"SETTING_INVALID_VALUE"})]
     for change, expected in cases:
         errors, err = serve_errors(tmp_path, certs, change)
