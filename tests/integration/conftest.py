@@ -118,6 +118,15 @@ class Router:
     def stderr(self):
         return "".join(self.stderr_lines)
 
+    def wait_stderr(self, text, timeout=5.0):
+        """The log so far once it contains text (a thread reads the pipe: a line the router
+        has written may not be here yet); fails after timeout."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.stderr()}"
+            time.sleep(0.02)
+        return self.stderr()
+
     def access_log(self):
         return [json.loads(l) for l in self.stdout_lines if l.startswith("{")]
 

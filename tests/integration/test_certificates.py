@@ -695,7 +695,7 @@ def test_bad_certificate_on_reload_keeps_serving_the_old_one(tmp_path, certs, mo
             assert failed_count() == before + 1, what
             st = json.loads(r.admin("/status")[1])
             assert st["generation"] == 1 and code in st["reloads"]["last_error"], st
-            assert code in r.stderr(), what
+            r.wait_stderr(code)
             still_serving()
 
         # a settings file that is not YAML any more

@@ -142,7 +142,7 @@ def test_bad_renewals_keep_the_old_certificate_and_recover(pki, model, start_rou
         failed += 1
         assert status["reloads"]["failed"] == failed, (code, status["reloads"])
         assert code in status["reloads"]["last_error"], status["reloads"]["last_error"]
-        assert code in r.stderr()
+        r.wait_stderr(code)
         assert served_fingerprint(r.port) == fp_a, code
         assert score_ok(), code
         assert r.proc.poll() is None
