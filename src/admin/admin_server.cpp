@@ -21,7 +21,7 @@ std::string response(unsigned status, std::string_view type, std::string_view bo
 
 class Handler final : public http::RequestHandler {
  public:
-  explicit Handler(AdminModel& model) : model_(model) {}
+  Handler(AdminModel& model, AdminServer::Scope scope) : model_(model), scope_(scope) {}
 
   asio::awaitable<void> handle(http::ServerConnection& conn) override {
     const auto& req = conn.request();
@@ -39,6 +39,10 @@ class Handler final : public http::RequestHandler {
       co_await conn.write(response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", close));
     } else if (get && path == "/metrics") {
       co_await conn.write(response(200, "text/plain; version=0.0.4", model_.metrics_text(), close));
+    } else if (scope_ == AdminServer::Scope::probes) {
+      co_await conn.reply_error(404, "NotFound",
+                                "this listener (router.probe_listen) serves /healthz /readyz "
+                                "/metrics only; /status and /-/reload are on router.admin");
     } else if (get && (path == "/status" || path == "/")) {
       co_await conn.write(response(200, "application/json", model_.status_json(), close));
     } else if (path == "/-/reload") {
@@ -61,19 +65,20 @@ class Handler final : public http::RequestHandler {
 
  private:
   AdminModel& model_;
+  AdminServer::Scope scope_;
 };
 
 }  // namespace
 
 struct AdminServer::Impl {
-  explicit Impl(AdminModel& model) : handler(model) {}
+  Impl(AdminModel& model, AdminServer::Scope scope) : handler(model, scope) {}
   Handler handler;
   http::ServerLimits limits{.max_header_bytes = 16384, .max_body_bytes = 65536};
   bool stopped = false;
 };
 
-AdminServer::AdminServer(asio::io_context& io, AdminModel& model)
-    : io_(io), model_(model), acceptor_(io), impl_(new Impl(model)) {}
+AdminServer::AdminServer(asio::io_context& io, AdminModel& model, Scope scope)
+    : io_(io), model_(model), acceptor_(io), impl_(new Impl(model, scope)) {}
 
 AdminServer::~AdminServer() {
   stop();

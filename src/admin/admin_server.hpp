@@ -28,7 +28,11 @@ class AdminModel {
 
 class AdminServer {
  public:
-  AdminServer(boost::asio::io_context& io, AdminModel& model);
+  // full: every path above. probes: /healthz, /readyz and /metrics only, for a listener that
+  // must be reachable from outside the host (router.probe_listen): nothing that reveals the
+  // configuration or changes it.
+  enum class Scope { full, probes };
+  AdminServer(boost::asio::io_context& io, AdminModel& model, Scope scope = Scope::full);
   ~AdminServer();
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);  // throws std::system_error
   boost::asio::ip::tcp::endpoint local_endpoint() const;

@@ -190,10 +190,12 @@ PodSettings pod_settings(const settings::Config& config, const RenderOptions& op
   const bool insecure = c.extension.allow_insecure_connections;
   replace(c, "router.listen", r.listen, listen_address(insecure ? kHttpPort : kHttpsPort),
           "it is the container port the Service sends traffic to", out.notes);
-  // The kubelet probes /readyz and /healthz on the pod IP, so the admin listener cannot stay on
-  // loopback; the Service does not expose this port.
-  replace(c, "router.admin", r.admin, listen_address(kAdminPort),
-          "the kubelet probes it on the pod IP (the Service does not expose it)", out.notes);
+  // The kubelet probes /readyz and /healthz on the pod IP: they get their own listener with
+  // nothing else on it (router.probe_listen), so the admin listener, with /status and
+  // POST /-/reload, stays where the user put it (loopback by default) and no other pod reaches it.
+  replace(c, "router.probe_listen", r.probe_listen, listen_address(kProbePort),
+          "the kubelet probes /readyz and /healthz on the pod IP (the Service does not expose it)",
+          out.notes);
   if (!c.is_set("router.shutdown_delay_ms")) r.shutdown_delay_ms = kDefaultShutdownDelayMs;
   // Outside-Kubernetes settings: the pod reads sslSecret from the volume, and dev mode (the only
   // user of state_dir) does not happen with -f.

@@ -113,7 +113,7 @@ void http_probe(YAML::Emitter& out, const char* path, int period, int failures) 
   key(out, "path");
   out << path;
   key(out, "port");
-  out << "admin";
+  out << "probes";
   out << YAML::EndMap;
   key(out, "periodSeconds");
   out << period;
@@ -159,7 +159,7 @@ void container(YAML::Emitter& out, const Context& x) {
   key(out, "ports");
   out << YAML::BeginSeq;
   port(out, x.port_name(), x.insecure ? kHttpPort : kHttpsPort);
-  port(out, "admin", kAdminPort);
+  port(out, "probes", kProbePort);
   out << YAML::EndSeq;
   key(out, "readinessProbe");
   http_probe(out, "/readyz", 2, 2);
@@ -332,7 +332,8 @@ void service(YAML::Emitter& out, const Context& x) {
   text(out, x.service_type);
   key(out, "selector");
   selector_labels(out, x);
-  // Only the scoring port: the admin port (reload, status) stays reachable on pod IPs only.
+  // Only the scoring port: the probe port stays reachable on pod IPs only, the admin listener
+  // (reload, status) on loopback.
   key(out, "ports");
   out << YAML::BeginSeq << YAML::Flow << YAML::BeginMap;
   key(out, "name");

@@ -22,7 +22,8 @@ inline constexpr const char* kKeysRoot = "/etc/scoregate/keys";
 inline constexpr const char* kTicketsDir = "/etc/scoregate/tickets";
 inline constexpr std::uint16_t kHttpsPort = 8443;
 inline constexpr std::uint16_t kHttpPort = 8080;
-inline constexpr std::uint16_t kAdminPort = 9901;
+inline constexpr std::uint16_t kAdminPort = 9901;  // router.admin: loopback in the pod
+inline constexpr std::uint16_t kProbePort = 9902;  // router.probe_listen: the kubelet's probes
 // SIGTERM delay written into the pod's settings when the user left shutdown_delay_ms unset:
 // long enough for Endpoints and kube-proxy to stop sending new connections to a stopping pod.
 inline constexpr std::uint32_t kDefaultShutdownDelayMs = 5000;

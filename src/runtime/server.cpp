@@ -62,6 +62,10 @@ int Server::run() {
     listen_text_ = format_listen(endpoint);
     admin_ = std::make_unique<admin::AdminServer>(control_, *this);
     admin_->listen(resolve_listen(cfg.router.admin));
+    if (!cfg.router.probe_listen.empty()) {
+      probes_ = std::make_unique<admin::AdminServer>(control_, *this, admin::AdminServer::Scope::probes);
+      probes_->listen(resolve_listen(cfg.router.probe_listen));
+    }
   } catch (const std::exception& e) {
     std::cerr << "scoregate: refusing to start; fix these problems:\n"
               << "LISTEN_FAILED error: " << e.what()
@@ -87,10 +91,13 @@ int Server::run() {
 
   for (auto& w : workers_) w->start(current_);
   admin_->start();
+  if (probes_) probes_->start();
   start_control_tasks();
-  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}, generation {}",
+  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}",
                current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
-               format_listen(admin_->local_endpoint()), current_->generation);
+               format_listen(admin_->local_endpoint()),
+               probes_ ? ", probes on " + format_listen(probes_->local_endpoint()) : std::string(),
+               current_->generation);
   if (options_.on_started) options_.on_started(*current_, listen_text_);
 
   control_.run();
@@ -122,6 +129,7 @@ void Server::drain_workers(std::chrono::steady_clock::time_point deadline) {
   if (drain_started_) return;
   drain_started_ = true;
   if (admin_) admin_->stop();
+  if (probes_) probes_->stop();
   if (control_tasks_) control_tasks_->stop();
   // Workers end on their own; this thread waits for them, then lets the control loop end.
   std::thread([this] {
@@ -182,9 +190,10 @@ Server::ReloadResult Server::reload_checked(std::string_view reason, bool final)
     return result;
   }
   if (old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
+      old_cfg.router.probe_listen != new_cfg.router.probe_listen ||
       old_cfg.router.workers != new_cfg.router.workers)
-    spdlog::warn("reload ({}): router.listen, router.admin and router.workers take effect only "
-                 "after a restart; everything else is applied now", reason);
+    spdlog::warn("reload ({}): router.listen, router.admin, router.probe_listen and router.workers "
+                 "take effect only after a restart; everything else is applied now", reason);
   log_problems(next.problems);  // warnings
   if (!next.watch_dirs.empty()) watch_dirs_ = next.watch_dirs;
   ++reloads_ok_;

@@ -68,6 +68,7 @@ class Server final : public admin::AdminModel {
   proxy::DeploymentRegistry registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<admin::AdminServer> probes_;  // router.probe_listen, when set
   std::atomic<std::uint32_t> open_connections_{0};
   SnapshotPtr current_;
   std::vector<std::string> watch_dirs_;

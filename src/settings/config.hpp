@@ -28,6 +28,9 @@ struct ExtensionSettings {
 struct RouterSettings {
   std::string listen;                 // "" = default for the mode (8443 TLS, 8080 insecure)
   std::string admin = "127.0.0.1:9901";
+  // A second listener with /healthz, /readyz and /metrics only (no /status, no reload), for
+  // probes and scrapers that cannot reach loopback (the kubelet); "" = none.
+  std::string probe_listen;
   unsigned workers = 0;               // 0 = one per core
   std::uint32_t max_header_bytes = 32768;
   std::uint64_t max_body_bytes = 104857600;

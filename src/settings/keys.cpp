@@ -25,6 +25,7 @@ const std::vector<std::string_view> kAuthKeysKeys = {"primary", "secondary", "pr
 const std::vector<Field<RouterSettings>> kRouterFields = {
     {"listen", &RouterSettings::listen},
     {"admin", &RouterSettings::admin},
+    {"probe_listen", &RouterSettings::probe_listen},
     {"workers", &RouterSettings::workers},
     {"max_header_bytes", &RouterSettings::max_header_bytes},
     {"max_body_bytes", &RouterSettings::max_body_bytes},

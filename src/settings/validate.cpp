@@ -210,6 +210,16 @@ void validate_router(const Config& c, Problems& p) {
     p.error("LISTEN_INVALID", c.where_of("router.admin"),
             "router.admin and router.listen are the same address " + r.admin,
             "give the admin listener its own port, e.g. --admin 127.0.0.1:9901");
+  if (!r.probe_listen.empty()) {
+    listen_address(c, p, "router.probe_listen", r.probe_listen, "0.0.0.0:9902");
+    const bool probe_any_port = r.probe_listen.size() > 2 &&
+                                r.probe_listen.compare(r.probe_listen.size() - 2, 2, ":0") == 0;
+    if (!probe_any_port && (r.probe_listen == r.admin || r.probe_listen == r.listen))
+      p.error("LISTEN_INVALID", c.where_of("router.probe_listen"),
+              "router.probe_listen " + r.probe_listen + " is also router." +
+                  (r.probe_listen == r.admin ? "admin" : "listen"),
+              "give the probe listener its own port, e.g. probe_listen: 0.0.0.0:9902");
+  }
   if (r.min_tls_version != "1.2" && r.min_tls_version != "1.3")
     p.error(
         "SETTING_INVALID_VALUE", c.where_of("router.min_tls_version"),

@@ -65,8 +65,8 @@ def test_good_settings_render_parseable_manifests(tmp_path):
     assert "podAntiAffinity" in pod["affinity"]
     c = pod["containers"][0]
     assert c["args"] == ["serve", "-f", "/etc/scoregate/config/scoregate.yaml"]
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
     assert {"name": "tls", "mountPath": "/etc/scoregate/secrets/scoring-tls",
             "readOnly": True} in c["volumeMounts"]
     assert {"name": "tls", "secret": {"secretName": "scoring-tls"}} in pod["volumes"]
@@ -202,13 +202,16 @@ def test_settings_show_accepts_the_rendered_settings(tmp_path):
     shown = yaml.safe_load(p.stdout)
     assert shown["extension"]["sslSecret"] == "scoring-tls"
     assert shown["extension"]["inferenceRouterServiceType"] == "LoadBalancer"
-    assert shown["router"]["admin"] == "0.0.0.0:9901"
+    assert shown["router"]["admin"] == "127.0.0.1:9901"
+    assert shown["router"]["probe_listen"] == "0.0.0.0:9902"
     assert shown["router"]["listen"] == "0.0.0.0:8443"
 
 
 def test_serve_starts_from_the_rendered_settings(tmp_path, certs):
     # The test chain ends at a private root; a real cluster would mount it at the same path.
     f = rendered_settings(tmp_path, SETTINGS + f"router: {{ trusted_ca_file: {certs.root} }}\n")
+    # The pod's probe port on all interfaces would collide on a shared test machine.
+    f.write_text(f.read_text().replace("0.0.0.0:9902", "127.0.0.1:0"))
     # sslSecret as the kubelet would mount it, found through --secrets-dir outside a pod.
     secret = tmp_path / "secrets" / "scoring-tls"
     secret.mkdir(parents=True)
@@ -222,7 +225,8 @@ def test_serve_starts_from_the_rendered_settings(tmp_path, certs):
     def pump():
         for line in proc.stderr:
             lines.append(line)
-            m = re.search(r"serving .* on [\d.]+:(\d+) .*admin on [\d.]+:(\d+)", line)
+            m = re.search(r"serving .* on [\d.]+:(\d+) .*admin on [\d.]+:(\d+), probes on [\d.]+:(\d+)",
+                          line)
             if m:
                 ports.extend(int(x) for x in m.groups())
                 ready.set()
@@ -231,7 +235,9 @@ def test_serve_starts_from_the_rendered_settings(tmp_path, certs):
     threading.Thread(target=pump, daemon=True).start()
     try:
         assert ready.wait(20) and ports, "serve did not start:\n" + "".join(lines)
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports[1]}/healthz", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/healthz", timeout=10) as r:
+            assert r.status == 200  # what the kubelet probes
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[1]}/status", timeout=10) as r:
             assert r.status == 200
     finally:
         # SIGKILL: the rendered shutdown_delay_ms would make a polite stop take seconds.

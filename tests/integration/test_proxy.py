@@ -1,12 +1,15 @@
 """The spine: HTTPS in, scoring requests routed to a real model server (issue 2)."""
 import http.client
 import json
+import re
 import signal
 import socket
 import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -145,6 +148,37 @@ def test_sse_events_arrive_one_by_one(pki, model, start_router):
             arrivals.append(time.monotonic())
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert all(g > 0.2 for g in gaps), gaps  # each event came when the model sent it
+
+
+def test_probe_listener_serves_probes_and_metrics_only(model, start_router, pki):
+    """router.probe_listen is what the kubelet reaches on the pod IP: health and metrics, never
+    the configuration (/status) or a reload."""
+    s = settings_for(pki, [model.address])
+    s["router"]["probe_listen"] = "127.0.0.1:0"
+    r = start_router(s)
+    m = re.search(r"probes on 127\.0\.0\.1:(\d+)", r.stderr())
+    assert m, r.stderr()
+    probes = int(m.group(1))
+    assert probes not in (r.port, r.admin_port)
+
+    def get(path, method="GET"):
+        req = urllib.request.Request(f"http://127.0.0.1:{probes}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    assert get("/healthz")[0] == 200
+    assert get("/readyz")[0] == 200
+    status, body = get("/metrics")
+    assert status == 200 and "scoregate_requests_total" in body
+    for path, method in (("/status", "GET"), ("/", "GET"), ("/-/reload", "POST")):
+        status, body = get(path, method)
+        assert status == 404 and "router.admin" in body, (path, status, body)
+    assert r.admin("/status")[0] == 200  # all of it still on the admin listener
+    status = json.loads(r.admin("/status")[1])
+    assert status["reloads"]["ok"] == 0  # the refused POST did not reload
 
 
 def test_plain_http_mode(model, start_router, pki):

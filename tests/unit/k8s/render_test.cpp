@@ -129,8 +129,9 @@ TEST(K8sRender, TlsServesHttpsOn443AndMountsTheSecretWhereTheRouterReadsIt) {
   auto ports = out.container()["ports"];
   EXPECT_EQ(ports[0]["name"].as<std::string>(), "https");
   EXPECT_EQ(ports[0]["containerPort"].as<int>(), 8443);
-  EXPECT_EQ(ports[1]["name"].as<std::string>(), "admin");
-  EXPECT_EQ(ports[1]["containerPort"].as<int>(), 9901);
+  EXPECT_EQ(ports[1]["name"].as<std::string>(), "probes");
+  EXPECT_EQ(ports[1]["containerPort"].as<int>(), 9902);
+  EXPECT_EQ(ports.size(), 2u);  // the admin listener is not a container port: loopback
 
   EXPECT_EQ(std::string(kSecretVolumeRoot), tls::kSecretVolumeRoot);
   bool mounted = false;
@@ -152,7 +153,8 @@ TEST(K8sRender, TlsServesHttpsOn443AndMountsTheSecretWhereTheRouterReadsIt) {
   auto s = out.settings();
   EXPECT_EQ(s["extension"]["sslSecret"].as<std::string>(), "scoring-tls");
   EXPECT_EQ(s["router"]["listen"].as<std::string>(), "0.0.0.0:8443");
-  EXPECT_EQ(s["router"]["admin"].as<std::string>(), "0.0.0.0:9901");
+  EXPECT_EQ(s["router"]["admin"].as<std::string>(), "127.0.0.1:9901");
+  EXPECT_EQ(s["router"]["probe_listen"].as<std::string>(), "0.0.0.0:9902");
   EXPECT_FALSE(s["router"]["secrets_dir"]);
 }
 
@@ -207,9 +209,9 @@ TEST(K8sRender, InsecureServesHttpOn80WithoutTlsVolume) {
 TEST(K8sRender, ProbesHitTheAdminPort) {
   auto c = render_yaml(kTlsSettings).container();
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
-  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"].as<std::string>(), "admin");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"].as<std::string>(), "probes");
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
-  EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<std::string>(), "admin");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<std::string>(), "probes");
 }
 
 TEST(K8sRender, PodIsLockedDown) {

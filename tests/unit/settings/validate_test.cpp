@@ -131,6 +131,18 @@ TEST(SettingsValidate, InsecureModeWarnsAndStarts) {
   EXPECT_EQ(count(v.problems, "TLS_CNAME_MISSING"), 0);
 }
 
+TEST(SettingsValidate, ProbeListenerNeedsItsOwnAddress) {
+  auto ok = check(std::string(test::kTlsExtension) + "router: { probe_listen: \"0.0.0.0:9902\" }\n" +
+                  kEndpoint);
+  EXPECT_TRUE(ok.settings.has_value()) << ok.problems.to_string();
+  auto same = check(std::string(test::kTlsExtension) +
+                    "router: { probe_listen: \"127.0.0.1:9901\" }\n" + kEndpoint);
+  EXPECT_NE(only(same.problems, "LISTEN_INVALID").what.find("also router.admin"), std::string::npos);
+  auto bad = check(std::string(test::kTlsExtension) + "router: { probe_listen: \"9902\" }\n" +
+                   kEndpoint);
+  EXPECT_EQ(only(bad.problems, "LISTEN_INVALID").where, "test.yaml:4: router.probe_listen");
+}
+
 TEST(SettingsValidate, InsecureModeIgnoresSharedTicketKeysAndSaysSo) {
   auto v = check(
       "extension:\n  allowInsecureConnections: True\n"
