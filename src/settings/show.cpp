@@ -3,6 +3,7 @@
 // write(): the same shape with the real values, as a settings file load() reads back.
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <variant>
 
 #include "settings/internal.hpp"
@@ -60,6 +61,18 @@ void extension(YAML::Emitter& out, const Config& c, Mode mode) {
   section("protected", true);
 }
 
+// "1.2", "10", "yes", "null": text other YAML readers (YAML 1.1: kubectl, PyYAML) would take
+// for a number, a boolean or null if written plain; quoted, every reader sees the string.
+bool reads_as_non_string(const std::string& v) {
+  static const char* const words[] = {"y", "n", "yes", "no", "true", "false", "on", "off",
+                                      "null", "~", ""};
+  std::string lower;
+  for (char ch : v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* w : words)
+    if (lower == w) return true;
+  return v.find_first_not_of("0123456789.+-eE_") == std::string::npos;
+}
+
 template <class S>
 void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>& table,
             Mode mode = Mode::show) {
@@ -71,7 +84,10 @@ void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>&
           if constexpr (std::is_same_v<T, std::string>)
             if (mode == Mode::write && (s.*member).empty()) return;
           out << YAML::Key << std::string(f.key) << YAML::Value;
-          if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>)
+          if constexpr (std::is_same_v<T, std::string>) {
+            if (reads_as_non_string(s.*member)) out << YAML::DoubleQuoted;
+            out << s.*member;
+          } else if constexpr (std::is_same_v<T, bool>)
             out << s.*member;
           else
             out << static_cast<unsigned long long>(s.*member);

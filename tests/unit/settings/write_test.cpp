@@ -26,6 +26,8 @@ TEST(SettingsWrite, ReadsBackToTheSameSettings) {
       cl);
   ASSERT_FALSE(first.problems.has_errors()) << first.problems.to_string();
   const std::string text = write(first.config);
+  // Strings that YAML 1.1 readers (kubectl) would take for numbers stay strings for them too.
+  EXPECT_NE(text.find("min_tls_version: \"1.3\""), std::string::npos) << text;
   auto second = load_yaml(text);
   ASSERT_FALSE(second.problems.has_errors()) << second.problems.to_string() << text;
   const auto& a = first.config;
