@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -30,6 +29,16 @@ def wait_for_fingerprint(port, fp, timeout=5.0):
     raise AssertionError(f"fingerprint {fp} not served after {timeout}s")
 
 
+def live_pair(tmp_path, cert_src, key_src):
+    """The directory a router reads its PEM pair from, holding these files: (dir, cert, key)."""
+    live = tmp_path / "tls"
+    live.mkdir()
+    cert, key = live / "cert.pem", live / "key.pem"
+    replace_atomically(cert_src, cert)
+    replace_atomically(key_src, key)
+    return live, cert, key
+
+
 def pem_settings(pki, model, cert, key):
     s = settings_for(pki, [model.address])
     s["protected"] = {"sslCertPemFile": str(cert), "sslKeyPemFile": str(key)}
@@ -39,11 +48,7 @@ def pem_settings(pki, model, cert, key):
 def test_renewal_by_rename_under_load_loses_nothing(pki, model, start_router, tmp_path):
     a, ak = leaf(pki, "renew-a")
     b, bk = leaf(pki, "renew-b")
-    live = tmp_path / "tls"
-    live.mkdir()
-    cert, key = live / "cert.pem", live / "key.pem"
-    replace_atomically(a, cert)
-    replace_atomically(ak, key)
+    live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key))
     quiet = json.loads(start_load(r, pki, 3).communicate(timeout=30)[0])  # baseline, no rotation
     load = start_load(r, pki, 6)
@@ -105,11 +110,7 @@ def test_bad_renewals_keep_the_old_certificate_and_recover(pki, model, start_rou
     b, bk = leaf(pki, "bad-b")
     expired, expired_key = leaf(pki, "bad-expired", expired=True)
     _, enc_key = leaf(pki, "bad-enc", passphrase="hunter2")
-    live = tmp_path / "tls"
-    live.mkdir()
-    cert, key = live / "cert.pem", live / "key.pem"
-    replace_atomically(a, cert)
-    replace_atomically(ak, key)
+    live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key))
     fp_a = fingerprint_of(a)
     # keep-alive connection opened before the bad renewals must keep working throughout
@@ -163,11 +164,7 @@ def test_bad_renewals_keep_the_old_certificate_and_recover(pki, model, start_rou
 def test_half_written_pair_is_tolerated_briefly(pki, model, start_router, tmp_path):
     a, ak = leaf(pki, "half-a")
     b, bk = leaf(pki, "half-b")
-    live = tmp_path / "tls"
-    live.mkdir()
-    cert, key = live / "cert.pem", live / "key.pem"
-    replace_atomically(a, cert)
-    replace_atomically(ak, key)
+    live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key))
     replace_atomically(b, cert)  # the key follows 700 ms later, as a slow copy would do it
     time.sleep(0.7)
@@ -184,11 +181,7 @@ def test_renewal_by_replacing_the_whole_directory(pki, model, start_router, tmp_
     one the failed reload is reported, and the new directory must still be picked up."""
     a, ak = leaf(pki, "dir-a")
     b, bk = leaf(pki, "dir-b")
-    live = tmp_path / "tls"
-    live.mkdir()
-    cert, key = live / "cert.pem", live / "key.pem"
-    replace_atomically(a, cert)
-    replace_atomically(ak, key)
+    live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key))
     assert served_fingerprint(r.port) == fingerprint_of(a)
     live.rename(tmp_path / "tls.old")
@@ -218,11 +211,7 @@ def test_renewal_by_replacing_the_whole_directory(pki, model, start_router, tmp_
 def test_sessions_resume_across_renewal(pki, model, start_router, tmp_path, version):
     a, ak = leaf(pki, f"res-a-{version.name}")
     b, bk = leaf(pki, f"res-b-{version.name}")
-    live = tmp_path / "tls"
-    live.mkdir()
-    cert, key = live / "cert.pem", live / "key.pem"
-    replace_atomically(a, cert)
-    replace_atomically(ak, key)
+    live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key), workers=1)
     ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     ctx.minimum_version = ctx.maximum_version = version
