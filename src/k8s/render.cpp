@@ -49,21 +49,23 @@ std::string sha256_hex(std::string_view s) {
 
 void key(YAML::Emitter& out, const char* k) { out << YAML::Key << k << YAML::Value; }
 
-void selector_labels(YAML::Emitter& out, const Context& x) {
-  out << YAML::BeginMap;
+// The labels that select the pods (Deployment, Service, budget); labels() adds to them.
+void selector_entries(YAML::Emitter& out, const Context& x) {
   key(out, "app.kubernetes.io/name");
   out << "scoregate";
   key(out, "app.kubernetes.io/instance");
   text(out, x.o.name);
+}
+
+void selector_labels(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginMap;
+  selector_entries(out, x);
   out << YAML::EndMap;
 }
 
 void labels(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
-  key(out, "app.kubernetes.io/name");
-  out << "scoregate";
-  key(out, "app.kubernetes.io/instance");
-  text(out, x.o.name);
+  selector_entries(out, x);
   key(out, "app.kubernetes.io/version");
   text(out, SCOREGATE_VERSION);
   key(out, "app.kubernetes.io/component");

@@ -84,6 +84,18 @@ def closed_port():
     return port
 
 
+def plain_http(port, path, method="GET"):
+    """(status, body text) of one plain-HTTP request to 127.0.0.1:port, error statuses included."""
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 class Router:
     """The real scoregate binary, started with a JSON (= YAML) settings file."""
 
@@ -134,13 +146,7 @@ class Router:
         return f"{scheme}://{self.host}:{self.port}{path}"
 
     def admin(self, path, method="GET"):
-        import urllib.request
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return plain_http(self.admin_port, path, method)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

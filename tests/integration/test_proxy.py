@@ -3,17 +3,14 @@ import http.client
 import json
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import KEY, SECONDARY, closed_port, curl, settings_for
+from conftest import KEY, SECONDARY, closed_port, curl, plain_http, settings_for
 
 SCORE = json.dumps({"data": [[1, 2, 3], [4, 5, 6]]}).encode()
 
@@ -162,12 +159,7 @@ def test_probe_listener_serves_probes_and_metrics_only(model, start_router, pki)
     assert probes not in (r.port, r.admin_port)
 
     def get(path, method="GET"):
-        req = urllib.request.Request(f"http://127.0.0.1:{probes}{path}", method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return plain_http(probes, path, method)
 
     assert get("/healthz")[0] == 200
     assert get("/readyz")[0] == 200

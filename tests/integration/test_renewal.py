@@ -39,6 +39,28 @@ def live_pair(tmp_path, cert_src, key_src):
     return live, cert, key
 
 
+def tls_context(pki, version):
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+def one_request(ctx, port, session=None):
+    """One request on a new TLS connection (resuming `session` if given), answered 200:
+    (the connection's session, whether it was resumed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t = ctx.wrap_socket(s, server_hostname="localhost", session=session)
+    t.sendall(b"GET /api/v1/endpoint/fraud/health HTTP/1.1\r\nHost: localhost\r\n"
+              b"Authorization: Bearer " + KEY.encode() + b"\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := t.recv(65536):
+        data += chunk
+    assert b"200 OK" in data, data
+    result = t.session, t.session_reused
+    t.close()
+    return result
+
+
 def pem_settings(pki, model, cert, key):
     s = settings_for(pki, [model.address])
     s["protected"] = {"sslCertPemFile": str(cert), "sslKeyPemFile": str(key)}
@@ -213,30 +235,12 @@ def test_sessions_resume_across_renewal(pki, model, start_router, tmp_path, vers
     b, bk = leaf(pki, f"res-b-{version.name}")
     live, cert, key = live_pair(tmp_path, a, ak)
     r = start_router(pem_settings(pki, model, cert, key), workers=1)
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    ctx.minimum_version = ctx.maximum_version = version
-
-    def connect(session=None):
-        s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
-        t = ctx.wrap_socket(s, server_hostname="localhost", session=session)
-        t.sendall(b"GET /api/v1/endpoint/fraud/health HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Authorization: Bearer " + KEY.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := t.recv(65536):
-            data += chunk
-        return t, data
-
-    t, data = connect()
-    assert b"200 OK" in data
-    session = t.session
-    t.close()
+    ctx = tls_context(pki, version)
+    session, _ = one_request(ctx, r.port)
     replace_atomically(b, cert)
     replace_atomically(bk, key)
     wait_for_fingerprint(r.port, fingerprint_of(b))
-    t2, data = connect(session)
-    assert b"200 OK" in data
-    assert t2.session_reused, "a ticket from before the renewal should still resume"
-    t2.close()
+    assert one_request(ctx, r.port, session)[1], "a ticket from before the renewal should still resume"
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
@@ -247,21 +251,7 @@ def test_replicas_sharing_a_ticket_key_file_resume_each_others_sessions(pki, mod
     a, ak = leaf(pki, f"replica-{version.name}")
     ticket_key = tmp_path / "ticket.key"
     ticket_key.write_bytes(os.urandom(160))  # two keys: the first seals, both open
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    ctx.minimum_version = ctx.maximum_version = version
-
-    def connect(port, session=None):
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        t = ctx.wrap_socket(s, server_hostname="localhost", session=session)
-        t.sendall(b"GET /api/v1/endpoint/fraud/health HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Authorization: Bearer " + KEY.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := t.recv(65536):
-            data += chunk
-        assert b"200 OK" in data
-        session, reused = t.session, t.session_reused
-        t.close()
-        return session, reused
+    ctx = tls_context(pki, version)
 
     routers = []
     try:
@@ -273,9 +263,9 @@ def test_replicas_sharing_a_ticket_key_file_resume_each_others_sessions(pki, mod
                 s["router"]["session_ticket_key_file"] = str(ticket_key)
             routers.append(Router(d, s, workers=1))
         one, two, alone = routers
-        session, _ = connect(one.port)
-        assert connect(two.port, session)[1], "a ticket from replica one should resume on two"
-        assert not connect(alone.port, session)[1], "a process with its own keys cannot open it"
+        session, _ = one_request(ctx, one.port)
+        assert one_request(ctx, two.port, session)[1], "a ticket from replica one should resume on two"
+        assert not one_request(ctx, alone.port, session)[1], "a process with its own keys cannot open it"
         ids = [json.loads(r.admin("/status")[1])["session_tickets"] for r in routers]
         assert ids[0] == ids[1] and ids[0]["keys"] == "router.session_ticket_key_file", ids
         assert ids[0]["count"] == 2 and ids[2]["encrypting_key_id"] != ids[0]["encrypting_key_id"]
@@ -289,12 +279,12 @@ def test_replicas_sharing_a_ticket_key_file_resume_each_others_sessions(pki, mod
             while json.loads(r.admin("/status")[1])["session_tickets"] == ids[0]:
                 assert time.monotonic() < deadline, "the new ticket key file was not picked up"
                 time.sleep(0.05)
-        assert connect(two.port, session)[1], "a ticket sealed with the now-older key still opens"
+        assert one_request(ctx, two.port, session)[1], "a ticket sealed with the now-older key still opens"
         # a bad file is refused on reload and the keys in use stay
         ticket_key.write_bytes(b"short")
         code, body = one.admin("/-/reload", method="POST")
         assert code == 422 and "TICKET_KEY_FILE_INVALID" in body
-        assert connect(one.port, session)[1]
+        assert one_request(ctx, one.port, session)[1]
     finally:
         for r in routers:
             r.stop()
