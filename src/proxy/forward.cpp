@@ -9,6 +9,7 @@
 #include "http/awaitable.hpp"
 #include "http/errors.hpp"
 #include "http/serialize.hpp"
+#include "proxy/connect.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/mirror.hpp"
 
@@ -22,7 +23,6 @@ namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
-constexpr milliseconds kMaxConnectTime{3000};
 
 asio::awaitable<void> Exchange::forward() {
   if (!co_await connect_upstream()) co_return;
@@ -41,37 +41,20 @@ asio::awaitable<void> Exchange::forward() {
 // A connect failure means the request never reached a model, so another target may be
 // tried; nothing after the first byte written is ever retried.
 asio::awaitable<bool> Exchange::connect_upstream() {
-  auto executor = co_await asio::this_coro::executor;
   auto& gate = *deployment_->state->gate;
-  const auto timeout = std::min(milliseconds(deployment_->request_settings.request_timeout_ms),
-                                kMaxConnectTime);
+  const milliseconds request_timeout(deployment_->request_settings.request_timeout_ms);
   for (;;) {
     const auto target = slot_.target();
-    if (auto pooled = worker_.pool.take(target)) {
-      upstream_ = std::move(pooled);
-      WorkerCounters::add(worker_.counters.upstream_reused);
+    auto c = co_await connect_to(worker_, gate, target, request_timeout);
+    if (c.connection) {
+      upstream_ = std::move(c.connection);
       co_return true;
     }
-    auto c = std::make_unique<upstream::UpstreamConnection>(executor, target);
-    c->watchdog.arm(timeout, http::kUpstreamTimeout);
-    auto [ec] = co_await c->socket.async_connect(target->endpoint, nothrow);
-    c->watchdog.disarm();
-    WorkerCounters::add(worker_.counters.upstream_connects);
-    if (!ec) {
-      boost::system::error_code opt;
-      c->socket.set_option(asio::ip::tcp::no_delay(true), opt);
-      c->socket.non_blocking(true, opt);  // for http::write_fully
-      gate.report_connect(target, true);
-      upstream_ = std::move(c);
-      co_return true;
-    }
-    WorkerCounters::add(worker_.counters.upstream_connect_failures);
-    gate.report_connect(target, false);
     tried_.push_back(target->id);
     slot_.release();
     auto again = co_await gate.admit(tried_, [this] { return client_gone(); });
     if (again.status != upstream::AdmitStatus::granted) {
-      std::string why = c->watchdog.expired() ? "timed out" : ec.message();
+      std::string why = c.timed_out ? "timed out" : c.ec.message();
       if (again.status == upstream::AdmitStatus::cancelled) {
         status_ = 499;
         error_code_ = "ClientClosedRequest";
@@ -158,7 +141,7 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
   for (auto p : pieces) add(p);
   add(b);
   if (spill) many.insert(many.begin(), inline_buffers.begin(), inline_buffers.begin() + std::min(n, kInline));
-  upstream_->watchdog.arm(conn_.limits().body_idle_timeout, http::kBodyTimeout);
+  upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   auto span = spill ? std::span<const asio::const_buffer>(many)
                     : std::span<const asio::const_buffer>(inline_buffers.data(), n);
   co_return !co_await http::write_fully(upstream_->socket, span);
@@ -223,8 +206,7 @@ asio::awaitable<bool> Exchange::send_request() {
 asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseParser>& rp) {
   auto& up = *upstream_;
   upstream_start_ = Clock::now();
-  up.watchdog.arm(milliseconds(deployment_->request_settings.request_timeout_ms),
-                  http::kUpstreamTimeout);
+  up.watchdog.arm(milliseconds(deployment_->request_settings.request_timeout_ms));
   rp.emplace(kMaxResponseHead, std::numeric_limits<std::uint64_t>::max());
   if (conn_.request().method == bhttp::verb::head) rp->expect_no_body();
   for (;;) {

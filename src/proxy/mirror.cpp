@@ -11,6 +11,7 @@
 #include "http/parser.hpp"
 #include "http/server_connection.hpp"
 #include "http/serialize.hpp"
+#include "proxy/connect.hpp"
 #include "proxy/exchange.hpp"
 
 namespace scoregate::proxy {
@@ -20,10 +21,10 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-asio::awaitable<bool> exchange_copy(WorkerContext& worker, upstream::UpstreamConnection& up,
+asio::awaitable<bool> exchange_copy(upstream::UpstreamConnection& up,
                                     const std::string& bytes, std::chrono::milliseconds timeout,
                                     bool& reusable) {
-  up.watchdog.arm(timeout, http::kUpstreamTimeout);
+  up.watchdog.arm(timeout);
   auto [wec, wn] = co_await asio::async_write(up.socket, asio::buffer(bytes), nothrow);
   if (wec) co_return false;
   http::ResponseParser rp(64 * 1024, std::numeric_limits<std::uint64_t>::max());
@@ -53,7 +54,6 @@ asio::awaitable<bool> exchange_copy(WorkerContext& worker, upstream::UpstreamCon
     if (ec) co_return false;
     up.in.commit(n);
   }
-  (void)worker;
 }
 
 asio::awaitable<void> mirror_request(WorkerContext& worker, std::shared_ptr<const ProxyPlan> plan,
@@ -65,21 +65,15 @@ asio::awaitable<void> mirror_request(WorkerContext& worker, std::shared_ptr<cons
     stats.mirror_failed.fetch_add(1, std::memory_order_relaxed);
     co_return;
   }
-  auto executor = co_await asio::this_coro::executor;
-  auto up = worker.pool.take(slot.target());
-  if (!up) {
-    up = std::make_unique<upstream::UpstreamConnection>(executor, slot.target());
-    up->watchdog.arm(std::chrono::milliseconds(std::min<std::uint32_t>(rs.request_timeout_ms, 3000)),
-                     http::kUpstreamTimeout);
-    auto [ec] = co_await up->socket.async_connect(slot.target()->endpoint, nothrow);
-    if (ec) {
-      state->gate->report_connect(slot.target(), false);
-      stats.mirror_failed.fetch_add(1, std::memory_order_relaxed);
-      co_return;
-    }
+  auto c = co_await connect_to(worker, *state->gate, slot.target(),
+                              std::chrono::milliseconds(rs.request_timeout_ms));
+  if (!c.connection) {
+    stats.mirror_failed.fetch_add(1, std::memory_order_relaxed);
+    co_return;
   }
+  auto up = std::move(c.connection);
   bool reusable = false;
-  bool ok = co_await exchange_copy(worker, *up, bytes, std::chrono::milliseconds(rs.request_timeout_ms),
+  bool ok = co_await exchange_copy(*up, bytes, std::chrono::milliseconds(rs.request_timeout_ms),
                                    reusable);
   up->watchdog.disarm();
   (ok ? stats.mirrored : stats.mirror_failed).fetch_add(1, std::memory_order_relaxed);
