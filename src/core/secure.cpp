@@ -28,19 +28,6 @@ bool constant_time_equal(std::string_view presented, std::string_view expected) 
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string random_hex(std::size_t n) {
-  std::string raw(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(n)) != 1)
-    throw std::runtime_error("OpenSSL RAND_bytes failed");
-  std::string out;
-  out.reserve(2 * n);
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 std::string random_key() {
   std::string raw(32, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), 32) != 1)

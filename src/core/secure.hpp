@@ -13,9 +13,6 @@ namespace scoregate {
 // content nor the length of the key leaks through timing.
 bool constant_time_equal(std::string_view presented, std::string_view expected);
 
-// n random bytes from the OpenSSL CSPRNG, as lowercase hex (2n characters).
-std::string random_hex(std::size_t n);
-
 // A URL-safe random token suitable as an endpoint key (256 bits).
 std::string random_key();
 

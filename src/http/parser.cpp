@@ -177,6 +177,18 @@ void Parser<R>::on_field_impl(be::field name, bsv name_str, bsv value,
 template <bool R>
 void Parser<R>::on_header_impl(error_code& ec) {
   if constexpr (R) {
+    check_request_head(ec);
+    if (ec) return;
+  }
+  relocate_views();
+  head_.keep_alive = base::keep_alive();
+  decide_framing();
+}
+
+// Rules only a request has (the template is also instantiated for responses).
+template <bool R>
+void Parser<R>::check_request_head(error_code& ec) {
+  if constexpr (R) {
     if (head_.version == 11 && hosts_ == 0) {
       ec = protocol_error::missing_host;
       return;
@@ -191,8 +203,14 @@ void Parser<R>::on_header_impl(error_code& ec) {
     }
     auto expect = head_.find(be::field::expect);
     head_.expect_continue = head_.version == 11 && iequals(trim(expect), "100-continue");
+  } else {
+    (void)ec;
   }
-  // Relocate every view from the input bytes into the head's own copy.
+}
+
+// Moves every view from the input bytes into the head's own copy of them.
+template <bool R>
+void Parser<R>::relocate_views() {
   const char* base_ptr = input_.data();
   std::size_t end = 0;
   auto grow = [&](std::string_view v) {
@@ -222,9 +240,12 @@ void Parser<R>::on_header_impl(error_code& ec) {
   } else {
     move(head_.reason);
   }
-  head_.keep_alive = base::keep_alive();
-  // Framing is known now (Beast reports it to on_body_init only on the next put()), and the
-  // proxy needs it before it reads any body byte.
+}
+
+// Framing is known now (Beast reports it to on_body_init only on the next put()), and the
+// proxy needs it before it reads any body byte.
+template <bool R>
+void Parser<R>::decide_framing() {
   if (base::chunked()) {
     head_.framing = BodyFraming::chunked;
   } else if (auto length = base::content_length()) {

@@ -50,6 +50,10 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   void on_field_impl(boost::beast::http::field name, bsv name_str,
                      bsv value, error_code& ec) override;
   void on_header_impl(error_code& ec) override;
+  // on_header_impl's steps: request-only rules, then views moved into head_.raw, then framing.
+  void check_request_head(error_code& ec);
+  void relocate_views();
+  void decide_framing();
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
   std::size_t on_body_impl(bsv body, error_code& ec) override;
   void on_chunk_header_impl(std::uint64_t size, bsv extensions,

@@ -28,7 +28,7 @@ asio::awaitable<void> ServerConnection::run() {
   error_code peer_ec;
   auto remote = stream_.socket().remote_endpoint(peer_ec);
   if (!peer_ec) peer_ = remote.address().to_string();
-  watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+  watchdog_.arm(limits_.header_timeout);
   if (auto ec = co_await stream_.handshake()) {
     stream_.close();
     co_return;
@@ -59,8 +59,7 @@ asio::awaitable<bool> ServerConnection::read_head() {
   parser_.reset();  // made when bytes arrive: an idle connection holds no parser
   bool first_byte_seen = !in_.empty();
   watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
-                                                  : limits_.keepalive_timeout,
-                first_byte_seen || requests_ == 0 ? kHeaderTimeout : kIdleTimeout);
+                                                  : limits_.keepalive_timeout);
   for (;;) {
     if (!in_.empty()) {
       if (!parser_) parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
@@ -90,7 +89,7 @@ asio::awaitable<bool> ServerConnection::read_head() {
     in_.commit(r.bytes);
     if (!first_byte_seen) {
       first_byte_seen = true;
-      watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+      watchdog_.arm(limits_.header_timeout);
     }
   }
 }
@@ -101,7 +100,7 @@ asio::awaitable<void> ServerConnection::reject_malformed(const error_code& ec) {
                           : status == 413 ? "RequestBodyTooLarge"
                                           : "BadRequest";
   auto bytes = error_response(status, code, ec.message(), {}, true);
-  watchdog_.arm(limits_.header_timeout, kHeaderTimeout);
+  watchdog_.arm(limits_.header_timeout);
   co_await stream_.write_all(bytes);
   keep_alive_ = false;
   co_await finish(true);
@@ -109,7 +108,7 @@ asio::awaitable<void> ServerConnection::reject_malformed(const error_code& ec) {
 
 asio::awaitable<void> ServerConnection::finish(bool graceful) {
   if (graceful && !watchdog_.expired()) {
-    watchdog_.arm(std::chrono::seconds(2), kLingerTimeout);
+    watchdog_.arm(std::chrono::seconds(2));
     co_await stream_.lingering_close(256 * 1024);
   } else {
     stream_.close();
@@ -142,7 +141,7 @@ asio::awaitable<error_code> ServerConnection::read_body(std::vector<std::string_
     if (!continue_sent_ && parser_->head().expect_continue) {
       if (auto ec = co_await send_continue()) co_return ec;
     }
-    watchdog_.arm(limits_.body_idle_timeout, kBodyTimeout);
+    watchdog_.arm(limits_.body_idle_timeout);
     auto space = in_.prepare();
     auto r = co_await stream_.read_some(space.data(), space.size());
     if (r.ec) co_return r.ec == asio::error::eof ? error_code(be::error::partial_message) : r.ec;
@@ -169,7 +168,7 @@ asio::awaitable<bool> ServerConnection::discard_body(std::uint64_t limit) {
 
 asio::awaitable<error_code> ServerConnection::write(std::string_view bytes) {
   response_started_ = true;
-  watchdog_.arm(limits_.body_idle_timeout, kBodyTimeout);
+  watchdog_.arm(limits_.body_idle_timeout);
   co_return co_await stream_.write_all(bytes);
 }
 

@@ -28,10 +28,6 @@ struct ServerLimits {
   std::chrono::milliseconds body_idle_timeout{30000};
 };
 
-// Why the watchdog fired.
-enum TimeoutReason : int { kNoTimeout = 0, kHeaderTimeout, kIdleTimeout, kBodyTimeout,
-                           kUpstreamTimeout, kLingerTimeout };
-
 class ServerConnection;
 
 class RequestHandler {
@@ -52,7 +48,6 @@ class ServerConnection {
 
   // --- for the handler ---
   RequestHead& request() { return parser_->head(); }
-  bool body_done() const { return parser_->done(); }
   std::uint64_t body_bytes() const { return parser_->body_bytes(); }
   // Next body pieces (views valid until the next call); empty with no error at the end.
   boost::asio::awaitable<error_code> read_body(std::vector<std::string_view>& pieces);
@@ -66,13 +61,11 @@ class ServerConnection {
   // The response must end the connection (sent with Connection: close).
   void close_after_response() { keep_alive_ = false; }
   bool keep_alive() const { return keep_alive_; }
-  void mark_response_started() { response_started_ = true; }
   bool response_started() const { return response_started_; }
   Watchdog& watchdog() { return watchdog_; }
   ClientStream& stream() { return stream_; }
   const ServerLimits& limits() const { return limits_; }
   const std::string& peer_address() const { return peer_; }
-  std::uint64_t requests_served() const { return requests_; }
 
   // --- for the worker ---
   // Draining: an idle connection closes now; a busy one after its current response.

@@ -41,7 +41,6 @@ class ClientStream {
   ClientStream(const ClientStream&) = delete;
   ClientStream& operator=(const ClientStream&) = delete;
 
-  bool is_tls() const { return ssl_ != nullptr; }
   SSL* ssl() const { return ssl_; }
   asio::ip::tcp::socket& socket() { return socket_; }
 

@@ -13,10 +13,9 @@ Watchdog::~Watchdog() {
   state_->timer.cancel();
 }
 
-void Watchdog::arm(clock::duration timeout, int reason) {
+void Watchdog::arm(clock::duration timeout) {
   auto& s = *state_;
   s.deadline = clock::now() + timeout;
-  s.reason = reason;
   s.expired = false;
   // A waiting timer that fires earlier than the new deadline re-arms itself then.
   if (s.waiting && s.timer_at <= s.deadline) return;

@@ -22,10 +22,9 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  void arm(clock::duration timeout, int reason);
+  void arm(clock::duration timeout);
   void disarm();
   bool expired() const { return state_->expired; }
-  int reason() const { return state_->reason; }
 
  private:
   struct State {
@@ -37,7 +36,6 @@ class Watchdog {
     unsigned generation = 0;
     bool waiting = false;
     bool expired = false;
-    int reason = 0;
   };
   static void start(const std::shared_ptr<State>& s);
 

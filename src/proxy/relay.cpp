@@ -20,9 +20,6 @@ bool is_router_owned(const http::Field& f) {
 }
 }  // namespace
 
-// How the answer's body is framed towards the client.
-enum class ClientFraming { none, length, chunked, close };
-
 void Exchange::build_client_head(const http::ResponseHead& head, std::string& out) {
   const auto& req = conn_.request();
   http::HeadWriter w(out);
@@ -57,6 +54,29 @@ void Exchange::build_client_head(const http::ResponseHead& head, std::string& ou
 
 // Every read from the model is written to the client at once (server-sent events and
 // chunked answers arrive as the model sends them); framing is rebuilt, bytes are not touched.
+namespace {
+// Parses the model's buffered bytes and appends the body they complete to out (re-chunked
+// when the client gets chunked framing). False when the model's answer is malformed.
+bool take_buffered_body(http::ResponseParser& rp, upstream::UpstreamConnection& up, bool rechunk,
+                        std::string& out) {
+  if (up.in.empty() || rp.done()) return true;
+  boost::system::error_code ec;
+  std::size_t used = rp.put(up.in.data(), ec);
+  if (ec && ec != bhttp::error::need_more) return false;
+  auto& pieces = rp.body_pieces();
+  if (!pieces.empty()) {
+    std::size_t size = 0;
+    for (auto p : pieces) size += p.size();
+    if (rechunk) http::append_chunk_header(out, size);
+    for (auto p : pieces) out += p;
+    if (rechunk) out += http::kChunkEnd;
+    pieces.clear();
+  }
+  up.in.consume(used);
+  return true;
+}
+}  // namespace
+
 asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
   auto& up = *upstream_;
   const auto& head = rp.head();
@@ -67,25 +87,11 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
   const bool rechunk = head.framing == http::BodyFraming::chunked ||
                        (head.framing == http::BodyFraming::until_close && conn_.request().version == 11 &&
                         conn_.request().method != bhttp::verb::head);
-  up.watchdog.arm(conn_.limits().body_idle_timeout, http::kBodyTimeout);
+  up.watchdog.arm(conn_.limits().body_idle_timeout);
   for (;;) {
-    if (!up.in.empty() && !rp.done()) {
-      boost::system::error_code ec;
-      std::size_t used = rp.put(up.in.data(), ec);
-      if (ec && ec != bhttp::error::need_more) {
-        error_code_ = "UpstreamMalformedResponse";
-        break;
-      }
-      auto& pieces = rp.body_pieces();
-      if (!pieces.empty()) {
-        std::size_t size = 0;
-        for (auto p : pieces) size += p.size();
-        if (rechunk) http::append_chunk_header(out, size);
-        for (auto p : pieces) out += p;
-        if (rechunk) out += http::kChunkEnd;
-        pieces.clear();
-      }
-      up.in.consume(used);
+    if (!take_buffered_body(rp, up, rechunk, out)) {
+      error_code_ = "UpstreamMalformedResponse";
+      break;
     }
     const bool done = rp.done();
     if (done && rechunk) out += http::kLastChunk;
@@ -116,7 +122,7 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
       break;
     }
     up.in.commit(n);
-    up.watchdog.arm(conn_.limits().body_idle_timeout, http::kBodyTimeout);
+    up.watchdog.arm(conn_.limits().body_idle_timeout);
   }
   // The answer broke after its head was sent: cut the client connection so the client sees
   // an incomplete message instead of a complete-looking short one.

@@ -37,7 +37,7 @@ asio::awaitable<bool> probe_once(asio::ip::tcp::endpoint endpoint, const std::st
     boost::system::error_code ec;
     socket.close(ec);
   });
-  watchdog.arm(timeout, 0);
+  watchdog.arm(timeout);
   auto [cec] = co_await socket.async_connect(endpoint, nothrow);
   if (cec) co_return false;
   std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + endpoint.address().to_string() + ":" +
