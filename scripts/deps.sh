@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
   libspdlog-dev libfmt-dev libcli11-dev"
 TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
   python3 python3-pytest curl faketime procps iproute2"
-BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
+BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
 
 want=""
 [ $# -eq 0 ] && set -- build test

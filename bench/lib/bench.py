@@ -4,6 +4,7 @@ one load (`run`), and the admission-control measure (`admission`). See bench/REA
 import datetime
 import json
 import os
+import pwd
 import resource
 import shutil
 import statistics
@@ -47,7 +48,7 @@ def settings():
     }
     if s["cert"] not in ("ecdsa", "rsa"):
         sys.exit("bench: CERT must be ecdsa or rsa")
-    unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy")]
+    unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy", "h2o")]
     unknown += [x for x in s["scenarios"] if x not in "abcde" or len(x) != 1]
     if unknown:
         sys.exit(f"bench: unknown PROXIES/SCENARIOS entries: {unknown}")
@@ -58,14 +59,13 @@ def settings():
         s["proxy_cpu"] = s["load_cpu"] = None
     b = s["port_base"]
     s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
-                  "scoregate-admin": b + 9}
+                  "h2o": b + 4, "scoregate-admin": b + 9}
     return s
 
 
 def preflight(s, need_proxies):
     missing = [t for t in ("openssl", "taskset", "wrk", "nginx") if not shutil.which(t)]
-    if "haproxy" in need_proxies and not shutil.which("haproxy"):
-        missing.append("haproxy")
+    missing += [p for p in ("haproxy", "h2o") if p in need_proxies and not shutil.which(p)]
     if not Path(bl.ECHO_MODULE).exists():
         missing.append("libnginx-mod-http-echo")
     if missing:
@@ -90,6 +90,7 @@ def versions(s):
     git = subprocess.run(["git", "-C", str(bl.ROOT), "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     return {"nginx": first_line(["nginx", "-v"]), "haproxy": first_line(["haproxy", "-v"]),
+            "h2o": first_line(["h2o", "--version"]),
             "wrk": first_line(["wrk", "-v"]), "openssl": first_line(["openssl", "version"]),
             "kernel": os.uname().release, "cpus": os.cpu_count(), "scoregate_git": git,
             "scoregate_bin": s["scoregate_bin"]}
@@ -124,13 +125,18 @@ def start_proxy(s, name, certs, rundir, sg_values=None):
     """Starts one proxy pinned to the proxy CPU; returns (Proc, None) or (None, reason)."""
     rundir.mkdir(parents=True, exist_ok=True)
     port, upstream = s["ports"][name], f"127.0.0.1:{s['ports']['upstream']}"
-    values = {**certs, "rundir": rundir, "listen": f"127.0.0.1:{port}", "upstream": upstream}
+    values = {**certs, "rundir": rundir, "listen": f"127.0.0.1:{port}", "port": port,
+              "upstream": upstream}
     if name == "nginx":
         conf = bl.render("nginx.conf", rundir / "nginx.conf", values)
         cmd = ["nginx", "-p", rundir, "-c", conf, "-e", rundir / "error.log", "-g", "daemon off;"]
     elif name == "haproxy":
         conf = bl.render("haproxy.cfg", rundir / "haproxy.cfg", values)
         cmd = ["haproxy", "-db", "-f", conf]
+    elif name == "h2o":
+        conf = bl.render("h2o.conf", rundir / "h2o.conf",
+                         {**values, "user": pwd.getpwuid(os.getuid()).pw_name})
+        cmd = ["h2o", "-c", conf]
     else:
         conf = bl.render("scoregate.yaml", rundir / "scoregate.yaml",
                          sg_values or scoregate_values(s, certs, rundir, [upstream]))

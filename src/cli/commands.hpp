@@ -1,4 +1,4 @@
-// Subcommands of the scoregate binary (DESIGN §3b). Each returns the exit status:
+// Subcommands of the scoregate binary (README "Commands"). Each returns the exit status:
 // 0 ok, 1 refused (validation), 2 usage.
 #pragma once
 

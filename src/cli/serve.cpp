@@ -1,4 +1,4 @@
-// `scoregate serve`, including development mode (DESIGN §1: `make run`).
+// `scoregate serve`, including development mode (README "The two commands": `make run`).
 #include <pthread.h>
 #include <sys/stat.h>
 

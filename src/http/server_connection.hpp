@@ -54,7 +54,7 @@ class ServerConnection {
   boost::asio::awaitable<error_code> write(std::string_view bytes);
   // Sends "100 Continue" when the client asked for it and it was not sent yet.
   boost::asio::awaitable<error_code> send_continue();
-  // A complete JSON error reply (DESIGN §3). Closes the connection afterwards if the
+  // A complete JSON error reply (README "Requests"). Closes the connection afterwards if the
   // request body was not read to its end.
   boost::asio::awaitable<void> reply_error(unsigned status, std::string_view code,
                                            std::string_view message, const Extra& extra = {});

@@ -1,4 +1,4 @@
-// The request handler of the router: one scoring request, phase by phase (DESIGN §4):
+// The request handler of the router: one scoring request, phase by phase (ARCHITECTURE.md "A request, file by file"):
 //
 //   1. resolve route    /api/v1/endpoint/<name>/<path> or /api/v1/service/<name>/<path>  -> 404
 //   2. authenticate     Bearer key, constant time                                         -> 401

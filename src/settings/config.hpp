@@ -1,5 +1,5 @@
 // The settings of one scoregate instance, as read from YAML and the command line
-// (DESIGN §2, §3b). Plain values: parsing and validation live in settings.hpp.
+// (README "Configuration"; ARCHITECTURE.md "Settings: from YAML to a worker"). Plain values: parsing and validation live in settings.hpp.
 #pragma once
 
 #include <cstdint>

@@ -99,7 +99,7 @@ void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>&
 
 void router(YAML::Emitter& out, const Config& c, Mode mode) {
   RouterSettings r = c.router;
-  // What "" means for listen (DESIGN §3b); dev mode picks its own before calling show().
+  // What "" means for listen (README "Configuration"); dev mode picks its own before calling show().
   if (r.listen.empty())
     r.listen = c.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
   out << YAML::Key << "router" << YAML::Value;

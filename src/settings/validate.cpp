@@ -1,4 +1,4 @@
-// The rules between settings (DESIGN §2): certificate source, insecure mode, service type and
+// The rules between settings (README "Configuration"; docs/settings-codes.md): certificate source, insecure mode, service type and
 // router limits. Endpoints are in validate_endpoints.cpp.
 #include <algorithm>
 

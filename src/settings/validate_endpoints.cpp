@@ -1,4 +1,4 @@
-// The rules of endpoints: and their deployments (DESIGN §3): names, targets, keys, traffic,
+// The rules of endpoints: and their deployments (README "Configuration", `endpoints:`): names, targets, keys, traffic,
 // mirroring, request settings and readiness probes.
 #include <algorithm>
 #include <cctype>

@@ -1,5 +1,5 @@
 // Certificate material: resolving the configured source (PEM files or sslSecret), parsing it
-// once, and checking it (DESIGN §2; every problem has a stable code). Sans-IO apart from
+// once, and checking it (ARCHITECTURE.md "Certificates: sources, checks, watch and renewal"; every problem has a stable code). Sans-IO apart from
 // resolve_source(), which reads files.
 #pragma once
 

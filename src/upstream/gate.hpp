@@ -1,4 +1,4 @@
-// Admission for one deployment, shared by every worker thread (DESIGN §4: "what must be
+// Admission for one deployment, shared by every worker thread (ARCHITECTURE.md "Threads, snapshots and reloads": "what must be
 // global is small, explicit"): each target has max_concurrent_requests_per_instance slots;
 // a request takes a slot on the least-loaded ready target or waits, first come first served,
 // for at most max_queue_wait_ms in a bounded queue. One mutex, held for a few comparisons.

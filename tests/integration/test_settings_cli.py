@@ -1,4 +1,4 @@
-"""The settings contract (issue 3, DESIGN §2/§3b) through the real binary: every refusal exits 1
+"""The settings contract (README "Configuration") through the real binary: every refusal exits 1
 (2 for usage errors) with its stable code on stderr, and no protected value (PEM paths,
 protected settings, endpoint keys) appears anywhere in the output."""
 import json
