@@ -148,3 +148,28 @@ def test_the_validator_catches_unknown_fields_and_wrong_types(validator, rendere
     for f in planted:
         assert any(l.startswith(str(f)) for l in lines), f"{f.name} not caught:\n{p.stdout}"
     assert "readinessProbes" in p.stdout and "rotation" in p.stdout and "toPorts" in p.stdout
+
+
+def test_the_documented_kustomize_overlay_builds_and_validates(validator, rendered, tmp_path):
+    """docs/kubernetes.md's overlay, as written there, on top of a rendered base."""
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("kubectl is not installed (kubectl kustomize runs offline)")
+    doc = (ROOT / "docs" / "kubernetes.md").read_text()
+    overlay = doc.split("`deploy/prod/kustomization.yaml`:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "base").mkdir()
+    (tmp_path / "prod").mkdir()
+    shutil.copy(rendered["ha"][0], tmp_path / "base" / "scoregate.yaml")
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [scoregate.yaml]\n")
+    (tmp_path / "prod" / "kustomization.yaml").write_text(overlay)
+    p = subprocess.run([kubectl, "kustomize", tmp_path / "prod"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "prod.yaml"
+    out.write_text(p.stdout)
+    kinds = {d["kind"]: d for d in yaml.safe_load_all(p.stdout) if d}
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["containers"][0]["resources"]["requests"]["cpu"] == "2"
+    v = validator(out)
+    assert v.returncode == 0, v.stdout + v.stderr
