@@ -121,8 +121,9 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--cert-manager-issuer", render.options.cert_manager_issuer,
                          "also write a cert-manager Certificate for sslCname into sslSecret, "
                          "issued by this issuer");
-  render_cmd->add_option("--cert-manager-issuer-kind", render.options.cert_manager_issuer_kind,
-                         "Issuer or ClusterIssuer")
+  render_cmd
+      ->add_option("--cert-manager-issuer-kind", render.options.cert_manager_issuer_kind,
+                   "Issuer or ClusterIssuer")
       ->capture_default_str();
 
   std::string model_listen = "127.0.0.1:5001";

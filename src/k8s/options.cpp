@@ -11,7 +11,8 @@ namespace {
 // A Kubernetes resource quantity (apimachinery's resource.Quantity, non-negative), as a number
 // of base units; nullopt when the text is not one.
 std::optional<long double> quantity(const std::string& s) {
-  static const std::regex form(R"(([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?)");
+  static const std::regex form(
+      R"(([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?)");
   std::smatch m;
   if (!std::regex_match(s, m, form)) return std::nullopt;
   long double v = std::stold(m[1].str());
@@ -50,8 +51,8 @@ std::optional<std::string> resource_problem(const RenderOptions& o) {
     return "--cpu-request " + o.cpu_request + " is above --cpu-limit " + o.cpu_limit +
            ": Kubernetes refuses a request above its limit";
   if (*quantity(o.memory_request) > *quantity(o.memory_limit))
-    return "--memory-request " + o.memory_request + " is above --memory-limit " +
-           o.memory_limit + " (default 1Gi): Kubernetes refuses a request above its limit";
+    return "--memory-request " + o.memory_request + " is above --memory-limit " + o.memory_limit +
+           " (default 1Gi): Kubernetes refuses a request above its limit";
   return std::nullopt;
 }
 
@@ -79,8 +80,9 @@ std::optional<std::string> options_problem(const RenderOptions& o) {
              "' is not a Secret name (lowercase letters, digits, '-' and '.')";
   if (o.replicas && (*o.replicas < 1 || *o.replicas > 1000))
     return "--replicas " + std::to_string(*o.replicas) + " is out of range: 1 to 1000";
-  if (!o.cert_manager_issuer.empty() && (!std::regex_match(o.cert_manager_issuer, dns1123_subdomain) ||
-                                         o.cert_manager_issuer.size() > 253))
+  if (!o.cert_manager_issuer.empty() &&
+      (!std::regex_match(o.cert_manager_issuer, dns1123_subdomain) ||
+       o.cert_manager_issuer.size() > 253))
     return "--cert-manager-issuer '" + o.cert_manager_issuer +
            "' is not an issuer name (lowercase letters, digits, '-' and '.')";
   if (o.cert_manager_issuer_kind != "Issuer" && o.cert_manager_issuer_kind != "ClusterIssuer")

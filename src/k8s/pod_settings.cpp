@@ -78,8 +78,8 @@ std::optional<MountedSecret> tls_secret(settings::Config& c, const RenderOptions
             " --cert CERT.pem --key KEY.pem" + cname + " | kubectl apply -f -";
     if (!o.cert_manager_issuer.empty())
       notes.push_back("cert-manager Certificate " + o.name + " (" + o.cert_manager_issuer_kind +
-                      " " + o.cert_manager_issuer +
-                      ") writes sslSecret in namespace " + o.namespace_ +
+                      " " + o.cert_manager_issuer + ") writes sslSecret in namespace " +
+                      o.namespace_ +
                       " as type kubernetes.io/tls (tls.crt, tls.key, ca.crt); the pods start "
                       "once it is issued, and pick up each renewal without a restart");
     else

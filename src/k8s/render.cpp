@@ -150,26 +150,7 @@ std::vector<MountedSecret> mounts(const Context& x) {
   return all;
 }
 
-void container(YAML::Emitter& out, const Context& x) {
-  out << YAML::BeginMap;
-  key(out, "name");
-  out << "scoregate";
-  key(out, "image");
-  text(out, x.o.image);
-  key(out, "args");
-  out << YAML::Flow << YAML::BeginSeq << "serve"
-      << "-f";
-  text(out, std::string(kConfigDir) + "/" + kConfigFile);
-  out << YAML::EndSeq;
-  key(out, "ports");
-  out << YAML::BeginSeq;
-  port(out, x.port_name(), x.insecure ? kHttpPort : kHttpsPort);
-  port(out, "probes", kProbePort);
-  out << YAML::EndSeq;
-  key(out, "readinessProbe");
-  http_probe(out, "/readyz", 2, 2);
-  key(out, "livenessProbe");
-  http_probe(out, "/healthz", 10, 3);
+void resources(YAML::Emitter& out, const Context& x) {
   // Requests for scheduling; a memory limit against leaks; by default no CPU limit, whose
   // throttling would show up as tail latency of every request (--cpu-limit sets one).
   key(out, "resources");
@@ -191,6 +172,29 @@ void container(YAML::Emitter& out, const Context& x) {
   text(out, x.o.memory_limit);
   out << YAML::EndMap;
   out << YAML::EndMap;
+}
+
+void container(YAML::Emitter& out, const Context& x) {
+  out << YAML::BeginMap;
+  key(out, "name");
+  out << "scoregate";
+  key(out, "image");
+  text(out, x.o.image);
+  key(out, "args");
+  out << YAML::Flow << YAML::BeginSeq << "serve"
+      << "-f";
+  text(out, std::string(kConfigDir) + "/" + kConfigFile);
+  out << YAML::EndSeq;
+  key(out, "ports");
+  out << YAML::BeginSeq;
+  port(out, x.port_name(), x.insecure ? kHttpPort : kHttpsPort);
+  port(out, "probes", kProbePort);
+  out << YAML::EndSeq;
+  key(out, "readinessProbe");
+  http_probe(out, "/readyz", 2, 2);
+  key(out, "livenessProbe");
+  http_probe(out, "/healthz", 10, 3);
+  resources(out, x);
   key(out, "securityContext");
   out << YAML::BeginMap;
   key(out, "allowPrivilegeEscalation");
@@ -416,8 +420,13 @@ Rendered render(const settings::ValidatedSettings& settings, const RenderOptions
         "development and testing only");
   render_problems(c, options, out.problems);
   if (out.problems.has_errors()) return out;
-  detail::Context x{options, pod, c.extension.allow_insecure_connections, c.extension.inference_router_ha,
-            c.extension.inference_router_service_type, settings::write(pod.config), ""};
+  detail::Context x{options,
+                    pod,
+                    c.extension.allow_insecure_connections,
+                    c.extension.inference_router_ha,
+                    c.extension.inference_router_service_type,
+                    settings::write(pod.config),
+                    ""};
   x.settings_sha256 = detail::sha256_hex(x.settings_text);
   YAML::Emitter yaml;
   if (options.create_namespace) namespace_object(yaml, x);

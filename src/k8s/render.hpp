@@ -33,7 +33,7 @@ struct RenderOptions {
   std::string name = "scoregate";  // every object's name (and prefix) and the instance label
   std::string namespace_ = "azureml";
   std::string image = std::string("scoregate:") + SCOREGATE_VERSION;  // what `make image` tags
-  bool create_namespace = false;                // a Namespace document first
+  bool create_namespace = false;                                      // a Namespace document first
   std::vector<std::string> image_pull_secrets;  // pod imagePullSecrets, in order
   std::optional<unsigned> replicas;             // none: 3 with inferenceRouterHA, else 1
   // Kubernetes quantities; an empty cpu_limit writes no CPU limit.

@@ -209,15 +209,17 @@ TEST(K8sOptions, CertManagerIsRefusedWithoutSslSecret) {
   auto insecure = run(o, {"allowInsecureConnections=True"});
   EXPECT_TRUE(insecure.r.problems.has("K8S_CERT_MANAGER_INSECURE"));
   EXPECT_TRUE(insecure.r.yaml.empty());
-  auto pem = run(o, {}, "extension: { sslCname: a.example.com, inferenceRouterServiceType: NodePort }\n",
-                 {"sslCertPemFile=/nonexistent/cert.pem", "sslKeyPemFile=/nonexistent/key.pem"});
+  auto pem =
+      run(o, {}, "extension: { sslCname: a.example.com, inferenceRouterServiceType: NodePort }\n",
+          {"sslCertPemFile=/nonexistent/cert.pem", "sslKeyPemFile=/nonexistent/key.pem"});
   EXPECT_TRUE(pem.r.problems.has("K8S_CERT_MANAGER_NEEDS_SSL_SECRET"));
   EXPECT_TRUE(pem.r.yaml.empty());
   EXPECT_EQ(pem.r.problems.to_string().find("/nonexistent"), std::string::npos);
 }
 
 TEST(K8sOptions, TrustedCaOutsideTheSecretIsMountedFromItsOwnSecret) {
-  const std::string yaml = std::string(kSettings) + "router: { trusted_ca_file: /pki/root ca.pem }\n";
+  const std::string yaml =
+      std::string(kSettings) + "router: { trusted_ca_file: /pki/root ca.pem }\n";
   auto out = run({}, {}, yaml);
   ASSERT_FALSE(out.docs.empty()) << out.r.problems.to_string();
   auto settings = YAML::Load(out.kind("ConfigMap")["data"]["scoregate.yaml"].as<std::string>());
@@ -228,18 +230,21 @@ TEST(K8sOptions, TrustedCaOutsideTheSecretIsMountedFromItsOwnSecret) {
     volume |= v["name"].as<std::string>() == "trusted-ca" &&
               v["secret"]["secretName"].as<std::string>() == "scoregate-trusted-ca";
   for (const auto& m : out.pod()["containers"][0]["volumeMounts"])
-    mount |= m["mountPath"].as<std::string>() == "/etc/scoregate/trusted-ca" &&
-             m["readOnly"].as<bool>();
+    mount |=
+        m["mountPath"].as<std::string>() == "/etc/scoregate/trusted-ca" && m["readOnly"].as<bool>();
   EXPECT_TRUE(volume && mount) << out.r.yaml;
   bool told = false;
   for (const auto& n : out.r.notes)
-    told |= n.find("kubectl -n azureml create secret generic scoregate-trusted-ca "
-                   "--from-file='ca.crt=/pki/root ca.pem'") != std::string::npos;
+    told |= n.find(
+                "kubectl -n azureml create secret generic scoregate-trusted-ca "
+                "--from-file='ca.crt=/pki/root ca.pem'") != std::string::npos;
   EXPECT_TRUE(told);
   // Already inside the mounted TLS Secret (its ca.crt): nothing more to mount.
-  auto inside = run({}, {}, std::string(kSettings) +
-                                "router: { trusted_ca_file: /etc/scoregate/secrets/scoring-tls/ca.crt }\n");
-  for (const auto& v : inside.pod()["volumes"]) EXPECT_NE(v["name"].as<std::string>(), "trusted-ca");
+  auto inside = run({}, {},
+                    std::string(kSettings) +
+                        "router: { trusted_ca_file: /etc/scoregate/secrets/scoring-tls/ca.crt }\n");
+  for (const auto& v : inside.pod()["volumes"])
+    EXPECT_NE(v["name"].as<std::string>(), "trusted-ca");
 }
 
 }  // namespace

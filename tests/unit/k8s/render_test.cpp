@@ -344,8 +344,8 @@ TEST(K8sRender, UnicodeLineBreaksCannotAddKeys) {
   // (a trusted_ca_file inside the mounted Secrets is carried over as written).
   const std::string sep = "\xE2\x80\xA8";
   const std::string path = std::string(kSecretVolumeRoot) + "/x";
-  auto out = render_yaml(std::string(kTlsSettings) + "router:\n  trusted_ca_file: \"" + path +
-                         sep + "injected: 1\"\n");
+  auto out = render_yaml(std::string(kTlsSettings) + "router:\n  trusted_ca_file: \"" + path + sep +
+                         "injected: 1\"\n");
   ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
   EXPECT_EQ(out.rendered.yaml.find(sep), std::string::npos) << "escaped, not written raw";
   EXPECT_EQ(out.settings()["router"]["trusted_ca_file"].as<std::string>(),
@@ -397,8 +397,8 @@ TEST(K8sRender, OddStringsStayStrings) {
   o.name = "router";
   ASSERT_FALSE(options_problem(o));
   const std::string ca = std::string(kSecretVolumeRoot) + "/ca: #1/root.pem";
-  auto out = render_yaml(std::string(kTlsSettings) + "router: { trusted_ca_file: \"" + ca + "\" }\n",
-                         {}, o);
+  auto out = render_yaml(
+      std::string(kTlsSettings) + "router: { trusted_ca_file: \"" + ca + "\" }\n", {}, o);
   ASSERT_EQ(out.docs.size(), 4u) << out.rendered.yaml;
   EXPECT_EQ(out.container()["image"].as<std::string>(), o.image);
   EXPECT_EQ(out.kind("Service")["metadata"]["name"].as<std::string>(), "router");
