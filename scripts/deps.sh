@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
   libssl-dev openssl libboost1.81-dev libyaml-cpp-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libcli11-dev"
 TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
-  python3 python3-pytest curl faketime procps iproute2"
+  python3 python3-pytest curl faketime procps iproute2 nodejs"
 BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
 
 want=""
@@ -26,6 +26,11 @@ missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# The k8s schema check (tests/k8s) runs `npm ci`: Debian's nodejs comes without npm (NodeSource's
+# includes it), so the npm package is wanted only when no npm is on the PATH.
+case " $want " in
+  *" nodejs "*) command -v npm >/dev/null || missing="$missing npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "scoregate: installing Debian packages:$missing"

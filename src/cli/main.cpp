@@ -100,6 +100,31 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--name", render.options.name,
                          "name of the Deployment and Service, prefix of the ConfigMap and Secrets")
       ->capture_default_str();
+  render_cmd->add_flag("--create-namespace", render.options.create_namespace,
+                       "also write the Namespace");
+  render_cmd->add_option("--replicas", render.options.replicas,
+                         "pod replicas (default 3 with inferenceRouterHA, else 1)");
+  render_cmd->add_option("--image-pull-secret", render.options.image_pull_secrets,
+                         "Secret for pulling --image from a private registry (repeatable)");
+  render_cmd->add_option("--cpu-request", render.options.cpu_request, "CPU request")
+      ->capture_default_str();
+  render_cmd->add_option("--memory-request", render.options.memory_request, "memory request")
+      ->capture_default_str();
+  render_cmd->add_option("--cpu-limit", render.options.cpu_limit, "CPU limit (default none)");
+  render_cmd->add_option("--memory-limit", render.options.memory_limit, "memory limit")
+      ->capture_default_str();
+  render_cmd->add_option("--external-traffic-policy", render.options.external_traffic_policy,
+                         "Local keeps the client IP (LoadBalancer and NodePort only)");
+  render_cmd->add_flag("--network-policy", render.options.network_policy,
+                       "also write a NetworkPolicy: scoring port from anywhere, probe port from "
+                       "the cluster, egress to cluster DNS and the model ports only");
+  render_cmd->add_option("--cert-manager-issuer", render.options.cert_manager_issuer,
+                         "also write a cert-manager Certificate for sslCname into sslSecret, "
+                         "issued by this issuer");
+  render_cmd
+      ->add_option("--cert-manager-issuer-kind", render.options.cert_manager_issuer_kind,
+                   "Issuer or ClusterIssuer")
+      ->capture_default_str();
 
   std::string model_listen = "127.0.0.1:5001";
   auto* model_cmd = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");

@@ -2,7 +2,6 @@
 // container ports, sslSecret from the mounted volume, endpoint key files at their mount paths.
 // Nothing secret is carried over into the text that goes into the ConfigMap.
 #include <cctype>
-#include <regex>
 #include <set>
 
 #include "k8s/render.hpp"
@@ -77,8 +76,15 @@ std::optional<MountedSecret> tls_secret(settings::Config& c, const RenderOptions
     const std::string shown = c.is_protected("sslSecret") ? "NAME" : s.secret;
     s.how = "scoregate secret create --name " + shown + " --namespace " + o.namespace_ +
             " --cert CERT.pem --key KEY.pem" + cname + " | kubectl apply -f -";
-    notes.push_back("the pod mounts sslSecret from namespace " + o.namespace_ +
-                    "; if it does not exist yet: " + s.how);
+    if (!o.cert_manager_issuer.empty())
+      notes.push_back("cert-manager Certificate " + o.name + " (" + o.cert_manager_issuer_kind +
+                      " " + o.cert_manager_issuer + ") writes sslSecret in namespace " +
+                      o.namespace_ +
+                      " as type kubernetes.io/tls (tls.crt, tls.key, ca.crt); the pods start "
+                      "once it is issued, and pick up each renewal without a restart");
+    else
+      notes.push_back("the pod mounts sslSecret from namespace " + o.namespace_ +
+                      "; if it does not exist yet: " + s.how);
   }
   s.mount_path = std::string(kSecretVolumeRoot) + "/" + s.secret;
   return s;
@@ -120,17 +126,18 @@ std::vector<MountedSecret> key_secrets(settings::Config& c, const RenderOptions&
       secret = base + "-" + std::to_string(n);
     MountedSecret s{"keys-" + std::to_string(i), secret, std::string(kKeysRoot) + "/" + ep.name,
                     "kubectl -n " + o.namespace_ + " create secret generic " + secret};
+    // The files render read, so the command can be pasted as is: key-file paths are never
+    // configuration-protected (only extension keys can be), the keys themselves stay in them.
     if (!ep.primary_key_file.empty()) {
-      s.how += " --from-file=primary=<keys.primary_file>";
+      s.how += " --from-file=" + shell_quoted("primary=" + ep.primary_key_file);
       ep.primary_key_file = s.mount_path + "/primary";
     }
     if (!ep.secondary_key_file.empty()) {
-      s.how += " --from-file=secondary=<keys.secondary_file>";
+      s.how += " --from-file=" + shell_quoted("secondary=" + ep.secondary_key_file);
       ep.secondary_key_file = s.mount_path + "/secondary";
     }
     notes.push_back("endpoint " + ep.name + " reads its keys from Secret " + secret +
-                    " in the pod; create it from the key files of endpoint " + ep.name +
-                    " before applying: " + s.how);
+                    " in the pod; create it before applying: " + s.how);
     out.push_back(std::move(s));
   }
   return out;
@@ -162,24 +169,29 @@ std::optional<MountedSecret> ticket_secret(settings::Config& c, const RenderOpti
   return s;
 }
 
-}  // namespace
-
-std::optional<std::string> options_problem(const RenderOptions& o) {
-  // The name is also the Service's name (an RFC 1035 label) and the prefix of other names.
-  static const std::regex label("[a-z]([-a-z0-9]*[a-z0-9])?");
-  static const std::regex dns1123_label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  if (!std::regex_match(o.name, label) || o.name.size() > 40)
-    return "--name '" + o.name +
-           "' is not a usable name: at most 40 lowercase letters, digits and '-', starting with "
-           "a letter and ending with a letter or digit";
-  if (!std::regex_match(o.namespace_, dns1123_label) || o.namespace_.size() > 63)
-    return "--namespace '" + o.namespace_ +
-           "' is not a Kubernetes namespace (lowercase letters, digits and '-')";
-  if (o.image.empty() || o.image.find_first_of(" \t\r\n") != std::string::npos)
-    return "--image must be an image reference without spaces, e.g. "
-           "registry.example.com/scoregate:" SCOREGATE_VERSION;
-  return std::nullopt;
+// router.trusted_ca_file names a file on this machine: the pod reads it from a Secret the user
+// creates from that file, unless it already points into the mounted TLS Secret (e.g. its
+// ca.crt), which the pod has anyway.
+std::optional<MountedSecret> trusted_ca_secret(settings::Config& c, const RenderOptions& o,
+                                               std::vector<std::string>& notes) {
+  auto& file = c.router.trusted_ca_file;
+  if (file.empty()) return std::nullopt;
+  if (c.extension.allow_insecure_connections) {
+    // Only certificate checks read it, and there is no certificate without TLS.
+    file.clear();
+    return std::nullopt;
+  }
+  if (file.rfind(std::string(kSecretVolumeRoot) + "/", 0) == 0) return std::nullopt;
+  MountedSecret s{"trusted-ca", o.name + "-trusted-ca", kTrustedCaDir,
+                  "kubectl -n " + o.namespace_ + " create secret generic " + o.name +
+                      "-trusted-ca --from-file=" + shell_quoted("ca.crt=" + file)};
+  notes.push_back("the pod reads router.trusted_ca_file from Secret " + s.secret + " (at " +
+                  s.mount_path + "/ca.crt); create it before applying: " + s.how);
+  file = s.mount_path + "/ca.crt";
+  return s;
 }
+
+}  // namespace
 
 PodSettings pod_settings(const settings::Config& config, const RenderOptions& options,
                          Problems& problems) {
@@ -201,12 +213,10 @@ PodSettings pod_settings(const settings::Config& config, const RenderOptions& op
   // user of state_dir) does not happen with -f.
   r.secrets_dir.clear();
   r.state_dir.clear();
-  if (!r.trusted_ca_file.empty())
-    out.notes.push_back("router.trusted_ca_file " + r.trusted_ca_file +
-                        " must exist in the pod: add a volume for it to the Deployment");
   out.tls = tls_secret(c, options, out.notes);
   out.keys = key_secrets(c, options, problems, out.notes);
   out.tickets = ticket_secret(c, options, out.notes);
+  out.trusted_ca = trusted_ca_secret(c, options, out.notes);
   return out;
 }
 

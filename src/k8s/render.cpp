@@ -6,28 +6,21 @@
 #include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
+#include "k8s/emit.hpp"
+
 #include <stdexcept>
 
-namespace scoregate::k8s {
-namespace {
-
-struct Context {
-  const RenderOptions& o;
-  const PodSettings& pod;
-  bool insecure;
-  bool ha;
-  std::string service_type;
-  std::string settings_text;    // the ConfigMap's scoregate.yaml
-  std::string settings_sha256;  // of settings_text, hex
-  std::string config_map() const { return o.name + "-config"; }
-  const char* port_name() const { return insecure ? "http" : "https"; }
-};
+namespace scoregate::k8s::detail {
 
 // User-controlled text is always double-quoted: yaml-cpp writes "123" or "null" plain, which
 // YAML would read back as a number or null.
 YAML::Emitter& text(YAML::Emitter& out, const std::string& s) {
   return out << YAML::DoubleQuoted << s;
 }
+
+void key(YAML::Emitter& out, const char* k) { out << YAML::Key << k << YAML::Value; }
+
+namespace {
 
 bool has_unicode_line_break(std::string_view s) {
   return s.find("\xC2\x85") != std::string_view::npos ||
@@ -47,8 +40,6 @@ std::string sha256_hex(std::string_view s) {
   return out;
 }
 
-void key(YAML::Emitter& out, const char* k) { out << YAML::Key << k << YAML::Value; }
-
 // The labels that select the pods (Deployment, Service, budget); labels() adds to them.
 void selector_entries(YAML::Emitter& out, const Context& x) {
   key(out, "app.kubernetes.io/name");
@@ -57,11 +48,15 @@ void selector_entries(YAML::Emitter& out, const Context& x) {
   text(out, x.o.name);
 }
 
+}  // namespace
+
 void selector_labels(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
   selector_entries(out, x);
   out << YAML::EndMap;
 }
+
+namespace {
 
 void labels(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
@@ -75,8 +70,10 @@ void labels(YAML::Emitter& out, const Context& x) {
   out << YAML::EndMap;
 }
 
+}  // namespace
+
 void begin(YAML::Emitter& out, const Context& x, const char* api, const char* kind,
-           const std::string& name) {
+           const std::string& name, bool namespaced) {
   out << YAML::BeginDoc << YAML::BeginMap;
   key(out, "apiVersion");
   out << api;
@@ -86,12 +83,16 @@ void begin(YAML::Emitter& out, const Context& x, const char* api, const char* ki
   out << YAML::BeginMap;
   key(out, "name");
   text(out, name);
-  key(out, "namespace");
-  text(out, x.o.namespace_);
+  if (namespaced) {
+    key(out, "namespace");
+    text(out, x.o.namespace_);
+  }
   key(out, "labels");
   labels(out, x);
   out << YAML::EndMap;
 }
+
+namespace {
 
 void config_map(YAML::Emitter& out, const Context& x) {
   begin(out, x, "v1", "ConfigMap", x.config_map());
@@ -137,14 +138,40 @@ void port(YAML::Emitter& out, const char* name, int number) {
   out << YAML::EndMap;
 }
 
-// Every Secret and ConfigMap the container reads, in mount order: config, tls, keys, tickets.
+// Every Secret and ConfigMap the container reads, in mount order: config, tls, keys, tickets,
+// trusted CA.
 std::vector<MountedSecret> mounts(const Context& x) {
   std::vector<MountedSecret> all;
   all.push_back({"config", x.config_map(), kConfigDir, ""});
   if (x.pod.tls) all.push_back(*x.pod.tls);
   for (const auto& k : x.pod.keys) all.push_back(k);
   if (x.pod.tickets) all.push_back(*x.pod.tickets);
+  if (x.pod.trusted_ca) all.push_back(*x.pod.trusted_ca);
   return all;
+}
+
+void resources(YAML::Emitter& out, const Context& x) {
+  // Requests for scheduling; a memory limit against leaks; by default no CPU limit, whose
+  // throttling would show up as tail latency of every request (--cpu-limit sets one).
+  key(out, "resources");
+  out << YAML::BeginMap;
+  key(out, "requests");
+  out << YAML::Flow << YAML::BeginMap;
+  key(out, "cpu");
+  text(out, x.o.cpu_request);
+  key(out, "memory");
+  text(out, x.o.memory_request);
+  out << YAML::EndMap;
+  key(out, "limits");
+  out << YAML::Flow << YAML::BeginMap;
+  if (!x.o.cpu_limit.empty()) {
+    key(out, "cpu");
+    text(out, x.o.cpu_limit);
+  }
+  key(out, "memory");
+  text(out, x.o.memory_limit);
+  out << YAML::EndMap;
+  out << YAML::EndMap;
 }
 
 void container(YAML::Emitter& out, const Context& x) {
@@ -167,23 +194,7 @@ void container(YAML::Emitter& out, const Context& x) {
   http_probe(out, "/readyz", 2, 2);
   key(out, "livenessProbe");
   http_probe(out, "/healthz", 10, 3);
-  // Requests for scheduling; a memory limit against leaks; no CPU limit, whose throttling would
-  // show up as tail latency of every request.
-  key(out, "resources");
-  out << YAML::BeginMap;
-  key(out, "requests");
-  out << YAML::Flow << YAML::BeginMap;
-  key(out, "cpu");
-  out << "250m";
-  key(out, "memory");
-  out << "128Mi";
-  out << YAML::EndMap;
-  key(out, "limits");
-  out << YAML::Flow << YAML::BeginMap;
-  key(out, "memory");
-  out << "1Gi";
-  out << YAML::EndMap;
-  out << YAML::EndMap;
+  resources(out, x);
   key(out, "securityContext");
   out << YAML::BeginMap;
   key(out, "allowPrivilegeEscalation");
@@ -253,7 +264,21 @@ void anti_affinity(YAML::Emitter& out, const Context& x) {
 void pod_spec(YAML::Emitter& out, const Context& x) {
   const auto& r = x.pod.config.router;
   out << YAML::BeginMap;
-  if (x.ha) anti_affinity(out, x);
+  if (x.ha) {
+    anti_affinity(out, x);
+    topology_spread(out, x);
+  }
+  if (!x.o.image_pull_secrets.empty()) {
+    key(out, "imagePullSecrets");
+    out << YAML::BeginSeq;
+    for (const auto& name : x.o.image_pull_secrets) {
+      out << YAML::Flow << YAML::BeginMap;
+      key(out, "name");
+      text(out, name);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
   // SIGTERM: shutdown_delay_ms of serving with /readyz failing, then drain_timeout_ms for the
   // requests in flight; the kubelet's SIGKILL must come after both.
   const std::uint64_t ms = std::uint64_t(r.shutdown_delay_ms) + r.drain_timeout_ms;
@@ -289,7 +314,7 @@ void deployment(YAML::Emitter& out, const Context& x) {
   key(out, "spec");
   out << YAML::BeginMap;
   key(out, "replicas");
-  out << (x.ha ? 3 : 1);
+  out << (x.o.replicas ? *x.o.replicas : x.ha ? 3u : 1u);
   key(out, "selector");
   out << YAML::BeginMap;
   key(out, "matchLabels");
@@ -319,6 +344,13 @@ void deployment(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
   key(out, "scoregate.io/settings-sha256");
   text(out, x.settings_sha256);
+  // Prometheus' conventional kubernetes_sd relabelling: scrape /metrics on the probe port.
+  key(out, "prometheus.io/scrape");
+  text(out, "true");
+  key(out, "prometheus.io/port");
+  text(out, std::to_string(kProbePort));
+  key(out, "prometheus.io/path");
+  text(out, "/metrics");
   out << YAML::EndMap;
   out << YAML::EndMap;
   key(out, "spec");
@@ -332,6 +364,12 @@ void service(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
   key(out, "type");
   text(out, x.service_type);
+  // Local: no second hop to another node, so the pod sees the client's address (refused for
+  // ClusterIP in render(), which has no external traffic).
+  if (!x.o.external_traffic_policy.empty()) {
+    key(out, "externalTrafficPolicy");
+    text(out, x.o.external_traffic_policy);
+  }
   key(out, "selector");
   selector_labels(out, x);
   // Only the scoring port: the probe port stays reachable on pod IPs only, the admin listener
@@ -366,8 +404,12 @@ void disruption_budget(YAML::Emitter& out, const Context& x) {
 }
 
 }  // namespace
+}  // namespace scoregate::k8s::detail
+
+namespace scoregate::k8s {
 
 Rendered render(const settings::ValidatedSettings& settings, const RenderOptions& options) {
+  using namespace detail;
   Rendered out;
   const auto& c = settings.config();
   PodSettings pod = pod_settings(c, options, out.problems);
@@ -376,15 +418,24 @@ Rendered render(const settings::ValidatedSettings& settings, const RenderOptions
     out.notes.push_back(
         "allowInsecureConnections=True: the Service serves plain HTTP on port 80; "
         "development and testing only");
+  render_problems(c, options, out.problems);
   if (out.problems.has_errors()) return out;
-  Context x{options, pod, c.extension.allow_insecure_connections, c.extension.inference_router_ha,
-            c.extension.inference_router_service_type, settings::write(pod.config), ""};
-  x.settings_sha256 = sha256_hex(x.settings_text);
+  detail::Context x{options,
+                    pod,
+                    c.extension.allow_insecure_connections,
+                    c.extension.inference_router_ha,
+                    c.extension.inference_router_service_type,
+                    settings::write(pod.config),
+                    ""};
+  x.settings_sha256 = detail::sha256_hex(x.settings_text);
   YAML::Emitter yaml;
+  if (options.create_namespace) namespace_object(yaml, x);
   config_map(yaml, x);
   deployment(yaml, x);
   service(yaml, x);
   if (x.ha) disruption_budget(yaml, x);
+  if (options.network_policy) network_policy(yaml, x);
+  if (!options.cert_manager_issuer.empty()) certificate(yaml, x);
   if (!yaml.good())
     throw std::runtime_error("k8s render: the manifests could not be written as YAML: " +
                              yaml.GetLastError());

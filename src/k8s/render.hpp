@@ -20,6 +20,7 @@ inline constexpr const char* kConfigDir = "/etc/scoregate/config";
 inline constexpr const char* kConfigFile = "scoregate.yaml";
 inline constexpr const char* kKeysRoot = "/etc/scoregate/keys";
 inline constexpr const char* kTicketsDir = "/etc/scoregate/tickets";
+inline constexpr const char* kTrustedCaDir = "/etc/scoregate/trusted-ca";
 inline constexpr std::uint16_t kHttpsPort = 8443;
 inline constexpr std::uint16_t kHttpPort = 8080;
 inline constexpr std::uint16_t kAdminPort = 9901;  // router.admin: loopback in the pod
@@ -31,10 +32,23 @@ inline constexpr std::uint32_t kDefaultShutdownDelayMs = 5000;
 struct RenderOptions {
   std::string name = "scoregate";  // every object's name (and prefix) and the instance label
   std::string namespace_ = "azureml";
-  std::string image = std::string("scoregate:") + SCOREGATE_VERSION;
+  std::string image = std::string("scoregate:") + SCOREGATE_VERSION;  // what `make image` tags
+  bool create_namespace = false;                                      // a Namespace document first
+  std::vector<std::string> image_pull_secrets;  // pod imagePullSecrets, in order
+  std::optional<unsigned> replicas;             // none: 3 with inferenceRouterHA, else 1
+  // Kubernetes quantities; an empty cpu_limit writes no CPU limit.
+  std::string cpu_request = "250m";
+  std::string memory_request = "128Mi";
+  std::string cpu_limit;
+  std::string memory_limit = "1Gi";
+  std::string external_traffic_policy;  // "" (the cluster's default), "Local" or "Cluster"
+  bool network_policy = false;          // a NetworkPolicy for the pods
+  std::string cert_manager_issuer;      // "" = no cert-manager Certificate
+  std::string cert_manager_issuer_kind = "Issuer";  // Issuer | ClusterIssuer
 };
 
-// Why the options cannot name Kubernetes objects (a usage error), or nullopt.
+// Why the options are unusable on their own (a usage error: names Kubernetes refuses, a
+// quantity that is not one, a request above its limit...), or nullopt.
 std::optional<std::string> options_problem(const RenderOptions& options);
 
 // A Secret the pod mounts whose content render does not write: printing it would print a
@@ -52,6 +66,7 @@ struct PodSettings {
   std::optional<MountedSecret> tls;  // none with allowInsecureConnections=True
   std::vector<MountedSecret> keys;   // one per endpoint with key files
   std::optional<MountedSecret> tickets;  // router.session_ticket_key_file, when set
+  std::optional<MountedSecret> trusted_ca;  // router.trusted_ca_file outside the TLS Secret
   std::vector<std::string> notes;    // what changed from the user's settings, what to create
 };
 
@@ -64,6 +79,11 @@ struct Rendered {
   std::vector<std::string> notes;  // for stderr; also written as comments at the top of yaml
   Problems problems;
 };
+
+// What the options cannot do with these settings (cert-manager without sslSecret, an external
+// traffic policy on a ClusterIP Service, ...): K8S_* errors added to `problems`.
+void render_problems(const settings::Config& config, const RenderOptions& options,
+                     Problems& problems);
 
 // `settings` must have been validated with Purpose::render (service type set and canonical).
 Rendered render(const settings::ValidatedSettings& settings, const RenderOptions& options);

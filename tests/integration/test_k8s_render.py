@@ -112,8 +112,129 @@ def test_help_names_the_flags():
     p = scoregate("k8s", "render", "--help")
     assert p.returncode == 0
     for word in ("--namespace", "--image", "--name", "--config", "-f", "inferenceRouterServiceType",
-                 "kubectl apply"):
+                 "kubectl apply", "--create-namespace", "--replicas", "--image-pull-secret",
+                 "--cpu-request", "--memory-request", "--cpu-limit", "--memory-limit",
+                 "--external-traffic-policy", "--network-policy", "--cert-manager-issuer",
+                 "--cert-manager-issuer-kind"):
         assert word in p.stdout, word
+
+
+# ---- the options of k8s render ----
+
+def test_namespace_replicas_pull_secrets_and_resources(tmp_path):
+    p = render(tmp_path, SETTINGS, "--namespace", "ml", "--create-namespace", "--replicas", "4",
+               "--image-pull-secret", "regcred", "--image-pull-secret", "mirror",
+               "--cpu-request", "1", "--cpu-limit", "1500m", "--memory-request", "256Mi",
+               "--memory-limit", "512Mi")
+    kinds, docs = documents(p)
+    assert docs[0] == {"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "ml", "labels": docs[0]["metadata"]["labels"]}}
+    dep = kinds["Deployment"]["spec"]
+    assert dep["replicas"] == 4
+    pod = dep["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "1", "memory": "256Mi"},
+                                                 "limits": {"cpu": "1500m", "memory": "512Mi"}}
+    spread = pod["topologySpreadConstraints"]
+    assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread[0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    ann = dep["template"]["metadata"]["annotations"]
+    assert (ann["prometheus.io/scrape"], ann["prometheus.io/port"], ann["prometheus.io/path"]) == \
+        ("true", "9902", "/metrics")
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--cpu-request", "250 m"], "--cpu-request"),
+    (["--memory-limit", "1GB"], "quantity"),
+    (["--memory-request", "2Gi"], "above --memory-limit"),
+    (["--cpu-request", "2", "--cpu-limit", "1"], "above --cpu-limit"),
+    (["--replicas", "0"], "--replicas"),
+    (["--replicas", "many"], "--replicas"),
+    (["--image-pull-secret", "Reg_Cred"], "--image-pull-secret"),
+    (["--external-traffic-policy", "local"], "Local or Cluster"),
+    (["--cert-manager-issuer", "le", "--cert-manager-issuer-kind", "Issuers"], "ClusterIssuer"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path, flags, words):
+    p = render(tmp_path, SETTINGS, *flags)
+    assert p.returncode == 2, p.stderr
+    assert words in p.stderr
+    assert p.stdout == ""
+
+
+def test_external_traffic_policy_local(tmp_path):
+    kinds, _ = documents(render(tmp_path, SETTINGS, "--external-traffic-policy", "Local"))
+    assert kinds["Service"]["spec"]["externalTrafficPolicy"] == "Local"
+    p = render(tmp_path, SETTINGS.replace("loadbalancer", "clusterip"),
+               "--external-traffic-policy", "Local")
+    assert p.returncode == 1 and p.stdout == ""
+    assert "K8S_TRAFFIC_POLICY_CLUSTER_IP error" in p.stderr
+
+
+def test_network_policy(tmp_path):
+    text = SETTINGS.replace('targets: [ "127.0.0.1:5001" ]',
+                            'targets: [ "dns:fraud.models.svc.cluster.local:5001", "10.1.2.3:8000" ]')
+    kinds, _ = documents(render(tmp_path, text, "--network-policy"))
+    np = kinds["NetworkPolicy"]["spec"]
+    assert np["policyTypes"] == ["Ingress", "Egress"]
+    assert np["podSelector"]["matchLabels"] == kinds["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert np["ingress"] == [
+        {"ports": [{"port": 8443, "protocol": "TCP"}]},
+        {"from": [{"namespaceSelector": {}}], "ports": [{"port": 9902, "protocol": "TCP"}]}]
+    assert np["egress"] == [
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"ports": [{"port": 5001, "protocol": "TCP"}, {"port": 8000, "protocol": "TCP"}]}]
+    kinds, _ = documents(render(tmp_path, SETTINGS))
+    assert "NetworkPolicy" not in kinds
+
+
+def test_cert_manager_certificate(tmp_path):
+    text = SETTINGS.replace("sslCname: a.test", 'sslCname: "a.test, b.test"')
+    p = render(tmp_path, text, "--cert-manager-issuer", "private-ca")
+    kinds, _ = documents(p)
+    cert = kinds["Certificate"]
+    assert cert["apiVersion"] == "cert-manager.io/v1"
+    spec = cert["spec"]
+    assert spec["secretName"] == "scoring-tls"
+    assert spec["dnsNames"] == ["a.test", "b.test"]
+    assert spec["privateKey"] == {"algorithm": "ECDSA", "size": 256, "encoding": "PKCS8",
+                                  "rotationPolicy": "Always"}
+    assert spec["usages"] == ["server auth", "digital signature"]
+    assert spec["renewBefore"] == "720h"
+    assert spec["issuerRef"] == {"name": "private-ca", "kind": "Issuer", "group": "cert-manager.io"}
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    assert {"name": "tls", "secret": {"secretName": "scoring-tls"}} in pod["volumes"]
+    assert "cert-manager Certificate scoregate (Issuer private-ca) writes sslSecret" in p.stderr
+    assert "scoregate secret create" not in p.stderr  # cert-manager makes it, not the user
+
+
+def test_cert_manager_refusals(tmp_path, certs):
+    p = scoregate("k8s", "render", "--config", "allowInsecureConnections=True",
+                  "--config", "inferenceRouterServiceType=NodePort", "--cert-manager-issuer", "le")
+    assert p.returncode == 1 and p.stdout == ""
+    assert "K8S_CERT_MANAGER_INSECURE error" in p.stderr
+    p = scoregate("k8s", "render", "--config", "sslCname=a.test",
+                  "--config", "inferenceRouterServiceType=NodePort",
+                  "--config-protected", f"sslCertPemFile={certs.good}",
+                  "--config-protected", f"sslKeyPemFile={certs.good_key}",
+                  "--cert-manager-issuer", "le")
+    assert p.returncode == 1 and p.stdout == ""
+    assert "K8S_CERT_MANAGER_NEEDS_SSL_SECRET error" in p.stderr
+    assert SECRET_MARK not in p.stderr
+
+
+def test_trusted_ca_file_is_mounted_from_a_secret(tmp_path, certs):
+    p = render(tmp_path, SETTINGS + f"router: {{ trusted_ca_file: {certs.root} }}\n")
+    kinds, _ = documents(p)
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    assert {"name": "trusted-ca", "secret": {"secretName": "scoregate-trusted-ca"}} in pod["volumes"]
+    assert {"name": "trusted-ca", "mountPath": "/etc/scoregate/trusted-ca",
+            "readOnly": True} in pod["containers"][0]["volumeMounts"]
+    settings = yaml.safe_load(pod_settings(kinds))
+    assert settings["router"]["trusted_ca_file"] == "/etc/scoregate/trusted-ca/ca.crt"
+    command = f"kubectl -n azureml create secret generic scoregate-trusted-ca --from-file=ca.crt={certs.root}"
+    assert command in p.stderr
 
 
 def test_inline_keys_are_refused_and_not_printed(tmp_path):
@@ -126,7 +247,7 @@ def test_inline_keys_are_refused_and_not_printed(tmp_path):
 
 
 def test_key_files_become_a_secret_volume_and_are_not_printed(tmp_path):
-    keys = tmp_path / SECRET_MARK
+    keys = tmp_path / "key files"
     keys.mkdir()
     (keys / "primary").write_text(SECRET_KEY + "\n")
     (keys / "secondary").write_text(SECRET_KEY + "-2\n")
@@ -136,8 +257,10 @@ def test_key_files_become_a_secret_volume_and_are_not_printed(tmp_path):
     p = render(tmp_path, text)
     kinds, _ = documents(p)
     assert SECRET_KEY not in p.stdout + p.stderr
-    assert SECRET_MARK not in p.stdout + p.stderr
-    assert "kubectl -n azureml create secret generic scoregate-keys-fraud" in p.stderr
+    # The note names the files render read (quoted for the shell), ready to paste.
+    command = f"kubectl -n azureml create secret generic scoregate-keys-fraud " \
+              f"--from-file='primary={keys / 'primary'}' --from-file='secondary={keys / 'secondary'}'"
+    assert command in p.stderr
     pod = kinds["Deployment"]["spec"]["template"]["spec"]
     assert {"name": "keys-0", "secret": {"secretName": "scoregate-keys-fraud"}} in pod["volumes"]
     settings = yaml.safe_load(pod_settings(kinds))
@@ -208,10 +331,15 @@ def test_settings_show_accepts_the_rendered_settings(tmp_path):
 
 
 def test_serve_starts_from_the_rendered_settings(tmp_path, certs):
-    # The test chain ends at a private root; a real cluster would mount it at the same path.
+    # The test chain ends at a private root: render mounts it from Secret scoregate-trusted-ca,
+    # laid out here as the kubelet would, at a local directory instead of the pod's path.
     f = rendered_settings(tmp_path, SETTINGS + f"router: {{ trusted_ca_file: {certs.root} }}\n")
+    assert "trusted_ca_file: /etc/scoregate/trusted-ca/ca.crt" in f.read_text()
+    (tmp_path / "trusted-ca").mkdir()
+    shutil.copy(certs.root, tmp_path / "trusted-ca" / "ca.crt")
     # The pod's probe port on all interfaces would collide on a shared test machine.
-    f.write_text(f.read_text().replace("0.0.0.0:9902", "127.0.0.1:0"))
+    f.write_text(f.read_text().replace("0.0.0.0:9902", "127.0.0.1:0").replace(
+        "/etc/scoregate/trusted-ca", str(tmp_path / "trusted-ca")))
     # sslSecret as the kubelet would mount it, found through --secrets-dir outside a pod.
     secret = tmp_path / "secrets" / "scoring-tls"
     secret.mkdir(parents=True)
