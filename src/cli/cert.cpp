@@ -153,7 +153,7 @@ int secret_create(const SecretCreateArgs& a) {
     std::cerr << "warning: the Azure ML extension reads sslSecret from namespace azureml, not '"
               << a.namespace_ << "'\n";
   // The private root goes along as ca.crt: the pod's checks then trust it as the check here
-  // did (README "Private CA"). Certificates only, re-encoded as PEM.
+  // did (README "Certificates from a Kubernetes Secret"). Certificates only, re-encoded as PEM.
   const std::string ca_bytes = a.ca_file.empty() ? std::string() : tls::ca_file_pem(a.ca_file);
   std::cout << "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " << a.name
             << "\n  namespace: " << a.namespace_ << "\ntype: Opaque\ndata:\n"

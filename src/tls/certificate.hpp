@@ -29,9 +29,10 @@ struct Material {
   std::string cert_bytes, key_bytes;
   std::string cert_label, key_label;
   // The Secret's ca.crt (or ca.pem): trust anchors for the chain checks, as
-  // router.trusted_ca_file is (README "Private CA"). Empty when the source has none.
+  // router.trusted_ca_file is (README "Certificates from a Kubernetes Secret"). Empty when the
+  // source has none.
   std::string ca_bytes;
-  std::string ca_label;  // e.g. "sslSecret 'scoring-tls' ca.crt"
+  std::string ca_label;                 // e.g. "sslSecret 'scoring-tls' ca.crt"
   std::vector<std::string> watch_dirs;  // directories whose changes mean "reload" (tls/watcher)
   // sslCname was given as a protected setting (resolve_source() copies this from the config):
   // the checks then name the setting in their messages, never the names it holds.

@@ -189,16 +189,15 @@ void report_unknown_issuer(X509* last, bool leaf_only, const std::string& label,
           "', which is neither in the system trust store nor in the Secret's ca.crt or "
           "router.trusted_ca_file: clients must trust '" +
           issuer + "' to connect",
-      "give clients that root (curl --cacert root.pem); to have scoregate check against it "
-      "too, put it in the Secret as ca.crt (scoregate secret create --ca-file root.pem), or "
-      "name it in router.trusted_ca_file (scoregate cert check --ca-file root.pem)");
+      "give clients that root (curl --cacert root.pem); to make this warning go away, put it "
+      "in the Secret as ca.crt (scoregate secret create --ca-file root.pem), name it in "
+      "router.trusted_ca_file, or pass it to scoregate cert check as --ca-file root.pem");
 }
 
 }  // namespace
 
 void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
-                       const CheckOptions& options, const Material& material,
-                       Problems& problems) {
+                       const CheckOptions& options, const Material& material, Problems& problems) {
   const std::string& label = material.cert_label;
   Anchors anchors{private_roots(options, problems)};
   for (auto& root : secret_roots(material, problems))

@@ -33,7 +33,6 @@ void check_extra_certs(const std::vector<X509Ptr>& certs, const ChainLayout& lay
 // CERT_SELF_SIGNED, CERT_CA_FILE_INVALID. Trusted = the system store, options.trusted_ca_file
 // or material.ca_bytes (the Secret's ca.crt). Problems name material.cert_label.
 void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
-                       const CheckOptions& options, const Material& material,
-                       Problems& problems);
+                       const CheckOptions& options, const Material& material, Problems& problems);
 
 }  // namespace scoregate::tls

@@ -47,8 +47,10 @@ void report_missing(const SecretKeys& keys, const SecretName& name, SecretLayout
   problems.error("SECRET_KEY_MISSING", name.label() + " " + missing,
                  "the Secret has " + std::string(present) + " but no " + missing + " (looked for " +
                      keys.shown(missing) + ")",
-                 "add " + std::string(missing) + ": the Secret holds cert.pem and key.pem, or " +
-                     "tls.crt and tls.key; " + secret_create_commands(name));
+                 "add " + std::string(missing) +
+                     " (a Secret holds cert.pem and key.pem, or tls.crt and tls.key), or "
+                     "re-create it: " +
+                     secret_create_commands(name));
 }
 
 // ca.crt (kubernetes.io/tls, cert-manager) or ca.pem: optional, and empty is the same as

@@ -58,7 +58,8 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
 class ManifestKeys final : public SecretKeys {
  public:
   ManifestKeys(const YAML::Node& root, const std::string& where)
-      : data_(map_or_null(root["data"])), string_data_(map_or_null(root["stringData"])),
+      : data_(map_or_null(root["data"])),
+        string_data_(map_or_null(root["stringData"])),
         where_(where) {}
   bool has(const std::string& key) const override {
     return (string_data_ && string_data_[key]) || (data_ && data_[key]);

@@ -168,8 +168,8 @@ std::optional<Material> read_secret(const SecretName& secret, const std::string&
                    "in Kubernetes, mount the Secret (namespace azureml) at " + at.shown() +
                        " (scoregate k8s render does); outside Kubernetes, pass --secrets-dir DIR "
                        "holding " +
-                       cmd_name + "/cert.pem and key.pem (or tls.crt and tls.key), or " +
-                       cmd_name + ".yaml; " + "create it: " + secret_create_commands(secret));
+                       cmd_name + "/cert.pem and key.pem (or tls.crt and tls.key), or " + cmd_name +
+                       ".yaml; " + "create it: " + secret_create_commands(secret));
     return std::nullopt;
   }
   SecretPlace at{secret, secrets_dir};
@@ -178,10 +178,12 @@ std::optional<Material> read_secret(const SecretName& secret, const std::string&
     if (exists(at.dir() + ext)) return from_manifest(at, ext, problems);
   problems.error("SECRET_NOT_FOUND", "sslSecret",
                  "the Secret " + secret.quoted() + " was not found: looked for " + at.shown("/") +
-                     " (cert.pem and key.pem, or tls.crt and tls.key), " + at.shown(".yaml") + " and " + at.shown(".yml") +
+                     " (cert.pem and key.pem, or tls.crt and tls.key), " + at.shown(".yaml") +
+                     " and " + at.shown(".yml") +
                      (is_directory(secrets_dir) ? "" : " (the secrets directory does not exist)"),
-                 "put " + cmd_name + "/cert.pem and key.pem (or tls.crt and tls.key), or a Secret manifest " + cmd_name +
-                     ".yaml, in the secrets directory (kubectl get secret " + cmd_name +
+                 "put " + cmd_name +
+                     "/cert.pem and key.pem (or tls.crt and tls.key), or a Secret manifest " +
+                     cmd_name + ".yaml, in the secrets directory (kubectl get secret " + cmd_name +
                      " -n azureml -o yaml > " + cmd_name + ".yaml)");
   return std::nullopt;
 }

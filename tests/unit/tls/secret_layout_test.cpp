@@ -123,9 +123,8 @@ std::string* SecretLayoutTest::root_ = nullptr;
 
 TEST_F(SecretLayoutTest, KubeletVolumeOfATlsSecretWithCaCrt) {
   const std::string root = dir_.path() + "/volume";
-  const std::string dir = kubelet_volume(root, "scoring-tls",
-                                         {{"tls.crt", *chain_}, {"tls.key", *key_},
-                                          {"ca.crt", *root_}});
+  const std::string dir = kubelet_volume(
+      root, "scoring-tls", {{"tls.crt", *chain_}, {"tls.key", *key_}, {"ca.crt", *root_}});
   auto m = read_secret("scoring-tls", "", root, problems_);
   expect_tls_material(m);
   EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir});
@@ -141,9 +140,9 @@ TEST_F(SecretLayoutTest, SecretsDirDirectoryOfATlsSecret) {
 }
 
 TEST_F(SecretLayoutTest, ManifestOfTypeKubernetesIoTlsWithDataAndStringData) {
-  dir_.write("scoring-tls.yaml",
-             manifest("data:\n  tls.crt: " + base64_encode(*chain_) + "\n  tls.key: " +
-                      base64_encode(*key_) + "\n  ca.crt: " + base64_encode(*root_) + "\n"));
+  dir_.write("scoring-tls.yaml", manifest("data:\n  tls.crt: " + base64_encode(*chain_) +
+                                          "\n  tls.key: " + base64_encode(*key_) +
+                                          "\n  ca.crt: " + base64_encode(*root_) + "\n"));
   auto m = resolve_source(secret_config("scoring-tls"), problems_);
   expect_tls_material(m);
   EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir_.path()});
