@@ -152,10 +152,14 @@ int secret_create(const SecretCreateArgs& a) {
   if (a.namespace_ != "azureml")
     std::cerr << "warning: the Azure ML extension reads sslSecret from namespace azureml, not '"
               << a.namespace_ << "'\n";
+  // The private root goes along as ca.crt: the pod's checks then trust it as the check here
+  // did (README "Certificates from a Kubernetes Secret"). Certificates only, re-encoded as PEM.
+  const std::string ca_bytes = a.ca_file.empty() ? std::string() : tls::ca_file_pem(a.ca_file);
   std::cout << "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " << a.name
             << "\n  namespace: " << a.namespace_ << "\ntype: Opaque\ndata:\n"
             << "  cert.pem: " << base64_encode(cert_bytes) << "\n"
             << "  key.pem: " << base64_encode(key_bytes) << "\n";
+  if (!ca_bytes.empty()) std::cout << "  ca.crt: " << base64_encode(ca_bytes) << "\n";
   return 0;
 }
 

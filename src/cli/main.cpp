@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   create_cmd->add_option("--cname", secret.cname,
                          "also check that the certificate covers these names (sslCname)");
   create_cmd->add_option("--ca-file", secret.ca_file,
-                         "private PKI roots that clients trust (router.trusted_ca_file)");
+                         "private PKI root(s) clients trust: checked against, and written to the "
+                         "Secret as ca.crt");
 
   auto* settings_cmd = app.add_subcommand("settings", "settings tools");
   settings_cmd->require_subcommand(1);

@@ -9,6 +9,7 @@
 
 #include "core/secure.hpp"
 #include "tls/chain.hpp"
+#include "tls/file_io.hpp"
 #include "tls/openssl_util.hpp"
 #include "tls/parse.hpp"
 
@@ -250,7 +251,7 @@ void run_certificate_checks(Check& c) {
   check_key_match(c);
   check_key_type(c);
   check_chain_order(c.certs, c.layout, c.cert_label(), c.problems);
-  check_chain_trust(c.certs, c.layout, c.options, c.cert_label(), c.problems);
+  check_chain_trust(c.certs, c.layout, c.options, c.material, c.problems);
   check_validity(c);
   check_names(c);
   check_key_strength(c);
@@ -303,6 +304,19 @@ std::string key_pem(const CheckedCertificate& certificate) {
   if (!bio) return {};
   bool ok = PEM_write_bio_PrivateKey(bio.get(), certificate.key.get(), nullptr, nullptr, 0, nullptr,
                                      nullptr) == 1;
+  ERR_clear_error();
+  return ok ? bio_contents(bio.get()) : std::string();
+}
+
+std::string ca_file_pem(const std::string& path) {
+  FileRead r = read_small_file(path, 16u << 20);
+  if (!r.bytes) return {};
+  Problems ignored;  // the checks of the same file report them
+  auto certs = parse_certificates(*r.bytes, "--ca-file", ignored);
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || certs.empty()) return {};
+  bool ok = true;
+  for (const auto& x : certs) ok = ok && PEM_write_bio_X509(bio.get(), x.get()) == 1;
   ERR_clear_error();
   return ok ? bio_contents(bio.get()) : std::string();
 }

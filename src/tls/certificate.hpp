@@ -28,6 +28,11 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 struct Material {
   std::string cert_bytes, key_bytes;
   std::string cert_label, key_label;
+  // The Secret's ca.crt (or ca.pem): trust anchors for the chain checks, as
+  // router.trusted_ca_file is (README "Certificates from a Kubernetes Secret"). Empty when the
+  // source has none.
+  std::string ca_bytes;
+  std::string ca_label;                 // e.g. "sslSecret 'scoring-tls' ca.crt"
   std::vector<std::string> watch_dirs;  // directories whose changes mean "reload" (tls/watcher)
   // sslCname was given as a protected setting (resolve_source() copies this from the config):
   // the checks then name the setting in their messages, never the names it holds.
@@ -36,7 +41,9 @@ struct Material {
 
 // Reads the certificate source that `config` names: the PEM files, or the sslSecret from
 // /etc/scoregate/secrets/<name>/ (kubelet layout), or from router.secrets_dir (<name>/ or
-// <name>.yaml|.yml Secret manifest, namespace azureml). Problems: SECRET_*, *_FILE_UNREADABLE.
+// <name>.yaml|.yml Secret manifest, namespace azureml). A Secret holds cert.pem/key.pem or
+// tls.crt/tls.key (kubernetes.io/tls), optionally ca.crt (or ca.pem).
+// Problems: SECRET_*, *_FILE_UNREADABLE, CERT_CA_FILE_INVALID.
 std::optional<Material> resolve_source(const settings::Config& config, Problems& problems);
 
 struct CertificateSummary {
@@ -80,5 +87,10 @@ std::optional<CheckedCertificate> check_certificate(const Material& material,
 // (unencrypted PKCS#8). For writing DER input out as PEM (scoregate secret create).
 std::string chain_pem(const CheckedCertificate& certificate);
 std::string key_pem(const CheckedCertificate& certificate);
+
+// The certificates of a CA file (--ca-file, PEM or DER) re-encoded as PEM, for a Secret's
+// ca.crt: only certificates, so a private key that slipped into the file is never copied.
+// "" when the file cannot be read or holds no certificate (the checks report why).
+std::string ca_file_pem(const std::string& path);
 
 }  // namespace scoregate::tls

@@ -15,8 +15,9 @@ namespace {
 
 constexpr const char* kChainFix =
     "append the intermediate certificate(s) from your CA after the leaf (cat leaf.pem "
-    "intermediate.pem > cert.pem); for a private CA, name its root in router.trusted_ca_file "
-    "(or scoregate cert check --ca-file root.pem)";
+    "intermediate.pem > cert.pem); if a private root issued the leaf itself, put that root in "
+    "the Secret as ca.crt (scoregate secret create --ca-file root.pem) or name it in "
+    "router.trusted_ca_file (scoregate cert check --ca-file root.pem)";
 
 bool contains(const std::vector<std::size_t>& v, std::size_t i) {
   return std::find(v.begin(), v.end(), i) != v.end();
@@ -62,6 +63,19 @@ std::vector<X509Ptr> private_roots(const CheckOptions& options, Problems& proble
   if (roots.empty())
     problems.error("CERT_CA_FILE_INVALID", "router.trusted_ca_file",
                    "'" + options.trusted_ca_file + "' holds no certificate", fix);
+  return roots;
+}
+
+// The Secret's ca.crt: empty means none (cert-manager leaves it empty when it has no CA).
+std::vector<X509Ptr> secret_roots(const Material& material, Problems& problems) {
+  if (material.ca_bytes.find_first_not_of(" \t\r\n") == std::string::npos) return {};
+  Problems parse_problems;
+  auto roots = parse_certificates(material.ca_bytes, material.ca_label, parse_problems);
+  if (roots.empty())
+    problems.error("CERT_CA_FILE_INVALID", material.ca_label,
+                   "holds no certificate (PEM or DER) although it is not empty",
+                   "put the PEM certificate of your private root there (kubectl create secret "
+                   "... --from-file=ca.crt=root.pem), or remove the key from the Secret");
   return roots;
 }
 
@@ -151,17 +165,47 @@ void check_extra_certs(const std::vector<X509Ptr>& certs, const ChainLayout& lay
       "remove them; keep the leaf, its intermediate(s) and optionally the root");
 }
 
+namespace {
+
+// The chain's last certificate is not a root and its issuer is not known here. When the leaf
+// itself is that certificate, the intermediate is almost always what is missing: an error.
+// When the file holds leaf and intermediate(s), the chain is complete up to a root that is
+// not in the file, which is what a private CA hands out: a warning naming the root
+// (docs/certificate-codes.md, CERT_CHAIN_PRIVATE_ROOT).
+void report_unknown_issuer(X509* last, bool leaf_only, const std::string& label,
+                           Problems& problems) {
+  const std::string issuer = name_rfc2253(X509_get_issuer_name(last));
+  if (leaf_only) {
+    problems.error("CERT_CHAIN_INCOMPLETE", label,
+                   "the issuer of '" + subject_of(last) + "', '" + issuer +
+                       "', is neither in the file nor a trusted root, so clients cannot build "
+                       "the chain",
+                   kChainFix);
+    return;
+  }
+  problems.warning(
+      "CERT_CHAIN_PRIVATE_ROOT", label,
+      "the chain is complete up to '" + subject_of(last) + "', issued by the root '" + issuer +
+          "', which is neither in the system trust store nor in the Secret's ca.crt or "
+          "router.trusted_ca_file: clients must trust '" +
+          issuer + "' to connect",
+      "give clients that root (curl --cacert root.pem); to make this warning go away, put it "
+      "in the Secret as ca.crt (scoregate secret create --ca-file root.pem), name it in "
+      "router.trusted_ca_file, or pass it to scoregate cert check as --ca-file root.pem");
+}
+
+}  // namespace
+
 void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
-                       const CheckOptions& options, const std::string& label, Problems& problems) {
+                       const CheckOptions& options, const Material& material, Problems& problems) {
+  const std::string& label = material.cert_label;
   Anchors anchors{private_roots(options, problems)};
+  for (auto& root : secret_roots(material, problems))
+    anchors.private_roots.push_back(std::move(root));
   X509* last = certs[layout.chain.empty() ? layout.leaf : layout.chain.back()].get();
   if (!is_self_signed(last)) {
-    if (anchors.has_issuer_of(last)) return;
-    problems.error(
-        "CERT_CHAIN_INCOMPLETE", label,
-        "the issuer of '" + subject_of(last) + "', '" + name_rfc2253(X509_get_issuer_name(last)) +
-            "', is neither in the file nor a trusted root, so clients cannot build the chain",
-        kChainFix);
+    if (!anchors.has_issuer_of(last))
+      report_unknown_issuer(last, layout.chain.empty(), label, problems);
     return;
   }
   if (last == certs[layout.leaf].get()) {
@@ -183,12 +227,13 @@ void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& lay
                 "', the development CA, which is not in the system trust store (expected in "
                 "development; clients must trust dev-ca.pem)"
           : "the chain ends at root '" + subject_of(last) +
-                "', which is neither in the system trust store nor in router.trusted_ca_file "
-                "(development only)",
+                "', which is neither in the system trust store nor in the Secret's ca.crt or "
+                "router.trusted_ca_file (development only)",
       options.development
           ? "give clients the dev CA: curl --cacert dev-ca.pem"
-          : "use a certificate from a publicly trusted CA, or, for private PKI, name the root in "
-            "router.trusted_ca_file and install it on every client");
+          : "use a certificate from a publicly trusted CA, or, for private PKI, put the root in "
+            "the Secret as ca.crt or name it in router.trusted_ca_file, and install it on every "
+            "client");
 }
 
 }  // namespace scoregate::tls

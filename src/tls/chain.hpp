@@ -28,9 +28,11 @@ void check_chain_order(const std::vector<X509Ptr>& certs, const ChainLayout& lay
 void check_extra_certs(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
                        const std::string& label, Problems& problems);
 
-// CERT_CHAIN_INCOMPLETE, CERT_UNTRUSTED_ROOT, CERT_SELF_SIGNED, CERT_CA_FILE_INVALID.
-// Trusted = the system store or options.trusted_ca_file.
+// CERT_CHAIN_INCOMPLETE (the leaf's issuer is unknown), CERT_CHAIN_PRIVATE_ROOT (warning:
+// leaf and intermediate(s), the last one's issuer unknown), CERT_UNTRUSTED_ROOT,
+// CERT_SELF_SIGNED, CERT_CA_FILE_INVALID. Trusted = the system store, options.trusted_ca_file
+// or material.ca_bytes (the Secret's ca.crt). Problems name material.cert_label.
 void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
-                       const CheckOptions& options, const std::string& label, Problems& problems);
+                       const CheckOptions& options, const Material& material, Problems& problems);
 
 }  // namespace scoregate::tls

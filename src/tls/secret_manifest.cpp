@@ -2,6 +2,8 @@
 // certificate source outside the cluster.
 #include <yaml-cpp/yaml.h>
 
+#include <set>
+
 #include "core/secure.hpp"
 #include "tls/secret.hpp"
 
@@ -46,48 +48,52 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
     problems.error("SECRET_NAMESPACE", at_line(where, meta["namespace"]),
                    "the Secret " + name.quoted() + " is in namespace '" + ns +
                        "'; scoregate, like the AzureML extension, reads Secrets from azureml",
-                   "kubectl create secret generic " + name.in_command() +
-                       " -n azureml --from-file=cert.pem --from-file=key.pem (or scoregate secret "
-                       "create --name " +
-                       name.in_command() + " --cert cert.pem --key key.pem)");
+                   "re-create it in azureml: " + secret_create_commands(name));
     ok = false;
   }
   return ok;
 }
 
-// stringData wins over data, as when Kubernetes stores the object.
-bool read_entry(const YAML::Node& root, const std::string& where, const SecretName& name,
-                const char* key, std::string& out, Problems& problems) {
-  const YAML::Node string_data = root["stringData"];
-  if (string_data && string_data.IsMap() && string_data[key]) {
-    out = scalar_or_empty(string_data[key]);
-    return true;
+// The keys of data: and stringData:; stringData wins, as when Kubernetes stores the object.
+class ManifestKeys final : public SecretKeys {
+ public:
+  ManifestKeys(const YAML::Node& root, const std::string& where)
+      : data_(map_or_null(root["data"])),
+        string_data_(map_or_null(root["stringData"])),
+        where_(where) {}
+  bool has(const std::string& key) const override {
+    return (string_data_ && string_data_[key]) || (data_ && data_[key]);
   }
-  const YAML::Node data = root["data"];
-  const YAML::Node value = data && data.IsMap() ? data[key] : YAML::Node();
-  if (!value) {
-    bool tls_type = data && data.IsMap() && data["tls.crt"];
-    problems.error(
-        "SECRET_KEY_MISSING", name.label() + " " + key,
-        std::string("the Secret manifest ") + where + " has no data." + key,
-        std::string(tls_type ? "it holds tls.crt/tls.key; scoregate reads cert.pem and "
-                               "key.pem as the AzureML extension does: "
-                             : "") +
-            "kubectl create secret generic " + name.in_command() +
-            " -n azureml --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml");
-    return false;
-  }
-  auto decoded = base64_decode(scalar_or_empty(value));
-  if (!value.IsScalar() || !decoded) {
-    problems.error("SECRET_MANIFEST_INVALID", at_line(where, value),
-                   std::string("data.") + key + " is not valid base64",
-                   "put base64 of the PEM file under data (base64 -w0 " + std::string(key) +
+  std::optional<std::string> read(const std::string& key, const std::string&, const char*,
+                                  Problems& problems) const override {
+    if (string_data_ && string_data_[key]) return scalar_or_empty(string_data_[key]);
+    const YAML::Node value = data_[key];
+    auto decoded = base64_decode(scalar_or_empty(value));
+    if (value.IsScalar() && decoded) return decoded;
+    problems.error("SECRET_MANIFEST_INVALID", at_line(where_, value),
+                   "data." + key + " is not valid base64",
+                   "put base64 of the PEM file under data (base64 -w0 " + key +
                        "), or the PEM text itself under stringData");
-    return false;
+    return std::nullopt;
   }
-  out = std::move(*decoded);
-  return true;
-}
+  std::vector<std::string> names() const override {
+    std::set<std::string> out;
+    for (const YAML::Node* map : {&data_, &string_data_})
+      if (*map)
+        for (const auto& entry : *map) out.insert(scalar_or_empty(entry.first));
+    return {out.begin(), out.end()};
+  }
+  std::string shown(const std::string& key) const override {
+    return key.empty() ? where_ : "data." + key + " and stringData." + key + " of " + where_;
+  }
+
+ private:
+  static YAML::Node map_or_null(const YAML::Node& node) {
+    return node && node.IsMap() ? node : YAML::Node();
+  }
+  YAML::Node data_, string_data_;
+  std::string where_;
+};
 
 }  // namespace
 
@@ -111,21 +117,17 @@ std::optional<Material> parse_secret_manifest(std::string_view yaml, const std::
                    "export it: kubectl get secret " + name.in_command() + " -n azureml -o yaml");
     return std::nullopt;
   }
-  Material m;
-  m.cert_label = name.label() + " cert.pem";
-  m.key_label = name.label() + " key.pem";
   try {
     bool ok = check_header(root, where, name, problems);
-    ok = read_entry(root, where, name, "cert.pem", m.cert_bytes, problems) && ok;
-    ok = read_entry(root, where, name, "key.pem", m.key_bytes, problems) && ok;
-    if (!ok) return std::nullopt;
+    auto m = material_from_keys(ManifestKeys(root, where), name, problems);
+    if (!ok || !m) return std::nullopt;
+    return m;
   } catch (const YAML::Exception& e) {
     problems.error("SECRET_MANIFEST_INVALID", where,
                    "has an unexpected structure (" + e.msg.substr(0, e.msg.find(':')) + ")",
                    "export it: kubectl get secret " + name.in_command() + " -n azureml -o yaml");
     return std::nullopt;
   }
-  return m;
 }
 
 }  // namespace scoregate::tls

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "tls/certificate.hpp"
 #include "tls/file_io.hpp"
@@ -12,17 +13,6 @@
 namespace scoregate::tls {
 
 namespace {
-
-constexpr const char* kCreateSecretFix =
-    "create it: kubectl create secret generic NAME -n azureml --from-file=cert.pem "
-    "--from-file=key.pem (or scoregate secret create --name NAME --cert cert.pem --key key.pem)";
-
-std::string with_name(std::string text, const std::string& name) {
-  for (auto at = text.find("NAME"); at != std::string::npos;
-       at = text.find("NAME", at + name.size()))
-    text.replace(at, 4, name);
-  return text;
-}
 
 bool is_directory(const std::string& path) {
   struct stat st {};
@@ -99,46 +89,40 @@ struct SecretPlace {
   }
 };
 
-// <dir>/cert.pem and <dir>/key.pem, often symlinks through the kubelet's ..data link.
-bool read_secret_file(const SecretPlace& at, const char* file, std::string& bytes,
-                      Problems& problems) {
-  const std::string label = at.secret.label() + " " + file;
-  const std::string dir = at.dir();
-  const std::string shown = at.shown("/") + file;
-  FileRead r = read_small_file(dir + "/" + file);
-  if (r.bytes) {
-    bytes = std::move(*r.bytes);
-    return true;
-  }
-  const std::string name = at.secret.in_command();
-  if (r.missing) {
-    bool tls_type = exists(dir + "/tls.crt");
-    problems.error("SECRET_KEY_MISSING", label,
-                   "the Secret has no " + std::string(file) + " (looked for " + shown + ")",
-                   tls_type
-                       ? with_name("it holds tls.crt/tls.key (type kubernetes.io/tls); scoregate "
-                                   "reads cert.pem and key.pem as the AzureML extension does: ",
-                                   name) +
-                             with_name(kCreateSecretFix, name)
-                       : with_name(kCreateSecretFix, name));
-  } else {
-    const char* code =
-        std::string_view(file) == "cert.pem" ? "CERT_FILE_UNREADABLE" : "KEY_FILE_UNREADABLE";
-    problems.error(code, label, "cannot read " + shown + " (" + r.reason + ")",
+// The files of a Secret directory, often symlinks through the kubelet's ..data link.
+class DirectoryKeys final : public SecretKeys {
+ public:
+  explicit DirectoryKeys(const SecretPlace& at) : at_(at) {}
+  bool has(const std::string& key) const override { return exists(at_.dir() + "/" + key); }
+  std::optional<std::string> read(const std::string& key, const std::string& label,
+                                  const char* unreadable_code, Problems& problems) const override {
+    FileRead r = read_small_file(at_.dir() + "/" + key);
+    if (r.bytes) return std::move(r.bytes);
+    problems.error(unreadable_code, label, "cannot read " + shown(key) + " (" + r.reason + ")",
                    "check that scoregate's user may read the Secret's files");
+    return std::nullopt;
   }
-  return false;
-}
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(at_.dir(), ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.empty() || name[0] == '.') continue;  // the kubelet's ..data and ..<timestamp>
+      out.push_back(name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::string shown(const std::string& key) const override { return at_.shown("/") + key; }
+
+ private:
+  const SecretPlace& at_;
+};
 
 std::optional<Material> from_secret_directory(const SecretPlace& at, Problems& problems) {
-  Material m;
-  m.cert_label = at.secret.label() + " cert.pem";
-  m.key_label = at.secret.label() + " key.pem";
+  auto m = material_from_keys(DirectoryKeys(at), at.secret, problems);
   // The directory itself: the kubelet swaps the ..data symlink inside it on every update.
-  m.watch_dirs.push_back(at.dir());
-  bool ok = read_secret_file(at, "cert.pem", m.cert_bytes, problems);
-  ok = read_secret_file(at, "key.pem", m.key_bytes, problems) && ok;
-  if (!ok) return std::nullopt;
+  if (m) m->watch_dirs.push_back(at.dir());
   return m;
 }
 
@@ -184,8 +168,8 @@ std::optional<Material> read_secret(const SecretName& secret, const std::string&
                    "in Kubernetes, mount the Secret (namespace azureml) at " + at.shown() +
                        " (scoregate k8s render does); outside Kubernetes, pass --secrets-dir DIR "
                        "holding " +
-                       cmd_name + "/cert.pem and key.pem, or " + cmd_name + ".yaml; " +
-                       with_name(kCreateSecretFix, cmd_name));
+                       cmd_name + "/cert.pem and key.pem (or tls.crt and tls.key), or " + cmd_name +
+                       ".yaml; " + "create it: " + secret_create_commands(secret));
     return std::nullopt;
   }
   SecretPlace at{secret, secrets_dir};
@@ -194,10 +178,12 @@ std::optional<Material> read_secret(const SecretName& secret, const std::string&
     if (exists(at.dir() + ext)) return from_manifest(at, ext, problems);
   problems.error("SECRET_NOT_FOUND", "sslSecret",
                  "the Secret " + secret.quoted() + " was not found: looked for " + at.shown("/") +
-                     " (cert.pem, key.pem), " + at.shown(".yaml") + " and " + at.shown(".yml") +
+                     " (cert.pem and key.pem, or tls.crt and tls.key), " + at.shown(".yaml") +
+                     " and " + at.shown(".yml") +
                      (is_directory(secrets_dir) ? "" : " (the secrets directory does not exist)"),
-                 "put " + cmd_name + "/cert.pem and key.pem, or a Secret manifest " + cmd_name +
-                     ".yaml, in the secrets directory (kubectl get secret " + cmd_name +
+                 "put " + cmd_name +
+                     "/cert.pem and key.pem (or tls.crt and tls.key), or a Secret manifest " +
+                     cmd_name + ".yaml, in the secrets directory (kubectl get secret " + cmd_name +
                      " -n azureml -o yaml > " + cmd_name + ".yaml)");
   return std::nullopt;
 }

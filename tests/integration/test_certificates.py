@@ -307,9 +307,10 @@ def test_missing_intermediate_vs_complete_chain(tmp_path, certs):
     p = check("--cert", certs.good_full, "--key", certs.good_key, "--cname", "a.test")
     assert p.returncode == 0, p.stdout
     assert problem_codes(p.stdout) == {"CERT_UNTRUSTED_ROOT": "warning"}, p.stdout
-    # without root in file and without --ca-file: the root is missing
+    # without root in file and without --ca-file: complete up to a private root (a warning)
     p = check("--cert", certs.good, "--key", certs.good_key, "--cname", "a.test")
-    assert problem_codes(p.stdout) == {"CERT_CHAIN_INCOMPLETE": "error"}, p.stdout
+    assert p.returncode == 0, p.stdout
+    assert problem_codes(p.stdout) == {"CERT_CHAIN_PRIVATE_ROOT": "warning"}, p.stdout
 
 
 def test_out_of_order_chain(tmp_path, certs):
@@ -449,13 +450,14 @@ def test_secret_without_key_pem(tmp_path, certs, layout):
     assert "key.pem" in err
 
 
-def test_secret_tls_type_is_explained(tmp_path, certs):
+def test_secret_with_neither_pair_names_both(tmp_path, certs):
+    # tls.crt/tls.key is served (test_cert_sources.py); other names are explained
     secrets = tmp_path / "secrets"
     (secrets / "scoring-tls").mkdir(parents=True)
-    shutil.copy(certs.good, secrets / "scoring-tls" / "tls.crt")
-    shutil.copy(certs.good_key, secrets / "scoring-tls" / "tls.key")
+    shutil.copy(certs.good, secrets / "scoring-tls" / "server.crt")
+    shutil.copy(certs.good_key, secrets / "scoring-tls" / "server.key")
     err = secret_refused(tmp_path, certs, secrets, "SECRET_KEY_MISSING")
-    assert "tls.crt" in err
+    assert "tls.crt" in err and "cert.pem" in err and "server.crt" in err
 
 
 def test_secret_not_found(tmp_path, certs):
