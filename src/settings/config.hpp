@@ -50,6 +50,9 @@ struct RouterSettings {
   // SIGTERM: keep serving (with /readyz failing) this long before draining, while load
   // balancers and kube-proxy stop sending new connections here.
   std::uint32_t shutdown_delay_ms = 0;
+  // Start-up: /readyz waits at most this long for every deployment that receives traffic to
+  // have a ready target or to finish its first probe round (README "Readiness"); 0 = no wait.
+  std::uint32_t readiness_wait_ms = 30000;
   bool access_log = true;                         // JSON lines on stdout
 };
 
