@@ -16,8 +16,10 @@ namespace scoregate::runtime {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
 }
@@ -53,7 +55,8 @@ std::optional<unsigned> smallest_up_to(const std::filesystem::path& root, const 
   auto dir = root / std::filesystem::path(path).relative_path();
   for (;;) {
     if (auto n = read(dir); n && (!best || *n < *best)) best = n;
-    if (dir == root || !dir.has_relative_path() || dir.string().size() <= root.string().size()) break;
+    if (dir == root || !dir.has_relative_path() || dir.string().size() <= root.string().size())
+      break;
     dir = dir.parent_path();
   }
   return best;
@@ -69,7 +72,7 @@ std::optional<unsigned> cpus_from_cpu_max(std::string_view cpu_max) {
   auto quota = to_number(quota_text);
   // "QUOTA" alone means the default period of 100000 us.
   auto period = space == std::string_view::npos ? std::optional<long long>(100000)
-                                                 : to_number(cpu_max.substr(space + 1));
+                                                : to_number(cpu_max.substr(space + 1));
   if (!quota || !period) return std::nullopt;
   return ceil_ratio(*quota, *period);
 }
@@ -101,7 +104,8 @@ std::optional<std::string> cgroup_path(std::string_view contents, std::string_vi
     }
     for (std::size_t start = 0; start <= controllers.size();) {
       auto comma = controllers.find(',', start);
-      auto name = controllers.substr(start, comma == std::string_view::npos ? comma : comma - start);
+      auto name =
+          controllers.substr(start, comma == std::string_view::npos ? comma : comma - start);
       if (name == controller) return path;
       if (comma == std::string_view::npos) break;
       start = comma + 1;
@@ -137,8 +141,8 @@ CpuLimits detect_cpu_limits() {
     });
   }
   if (auto path = cgroup_path(*self, "cpu")) {
-    for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct",
-                              "/sys/fs/cgroup/cpuacct,cpu"}) {
+    for (const char* mount :
+         {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu"}) {
       std::error_code ec;
       if (!fs::is_directory(mount, ec)) continue;
       limits.cgroup_v1 = smallest_up_to(mount, *path, [](const fs::path& dir) {

@@ -33,7 +33,8 @@ struct CpuLimits {
 };
 struct CpuCount {
   unsigned count = 1;
-  std::string source;  // "cgroup v2 cpu.max", "cgroup v1 cpu.cfs_quota_us", "affinity mask", "cores"
+  std::string
+      source;  // "cgroup v2 cpu.max", "cgroup v1 cpu.cfs_quota_us", "affinity mask", "cores"
 };
 // The smallest of the known limits, at least 1.
 CpuCount usable_cpus(const CpuLimits& limits);

@@ -47,8 +47,10 @@ class ControlTasksImpl final : public ControlTasks {
  public:
   ControlTasksImpl(Server& server, asio::io_context& io)
       : server_(server),
-        watcher_(io, [this] { attempt(0, kCertificatesChanged); }, kDebounce),
-        keys_watcher_(io, [this] { attempt(0, kKeysChanged); }, kDebounce),
+        watcher_(
+            io, [this] { attempt(0, kCertificatesChanged); }, kDebounce),
+        keys_watcher_(
+            io, [this] { attempt(0, kKeysChanged); }, kDebounce),
         retry_(io),
         expiry_(io),
         readiness_(io),
@@ -156,9 +158,10 @@ class ControlTasksImpl final : public ControlTasks {
       }
     }
     for (const auto& failed : keys_watcher_.watch(targets))
-      spdlog::warn("cannot watch {} for key rotations yet; retrying every second (SIGHUP or "
-                   "POST /-/reload reload at once)",
-                   failed);
+      spdlog::warn(
+          "cannot watch {} for key rotations yet; retrying every second (SIGHUP or "
+          "POST /-/reload reload at once)",
+          failed);
   }
 
   bool startup_ready() override {
@@ -174,10 +177,11 @@ class ControlTasksImpl final : public ControlTasks {
     } else if (waited >= readiness_wait_) {
       std::string names;
       for (const auto& w : waiting) names += (names.empty() ? "" : ", ") + w;
-      spdlog::warn("READY_WITHOUT_TARGETS warning: router.readiness_wait_ms: ready after {} ms "
-                   "although deployment(s) {} have no ready target and no finished probe round "
-                   "\u2014 check those model pods; their requests get 503 until a target passes",
-                   waited.count(), names);
+      spdlog::warn(
+          "READY_WITHOUT_TARGETS warning: router.readiness_wait_ms: ready after {} ms "
+          "although deployment(s) {} have no ready target and no finished probe round "
+          "\u2014 check those model pods; their requests get 503 until a target passes",
+          waited.count(), names);
     } else {
       return false;
     }

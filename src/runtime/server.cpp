@@ -36,22 +36,22 @@ std::string default_listen(const settings::Config& cfg, bool development) {
   return cfg.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
 }
 
-
 // router.workers 0: one worker per CPU the container lets us use, not per core of the node
 // (README "Workers and limits").
 unsigned worker_count(unsigned configured) {
   if (configured) return configured;
   auto limits = detect_cpu_limits();
   auto cpus = usable_cpus(limits);
-  spdlog::info("workers: {} (router.workers unset: from the {}; the node has {} core(s))", cpus.count,
-               cpus.source, limits.hardware);
+  spdlog::info("workers: {} (router.workers unset: from the {}; the node has {} core(s))",
+               cpus.count, cpus.source, limits.hardware);
   return cpus.count;
 }
 
 void raise_file_limit() {
   auto nofile = raise_open_files_limit();
   if (!nofile.error.empty())
-    spdlog::warn("cannot raise the open-files limit ({}); it stays at {}", nofile.error, nofile.soft);
+    spdlog::warn("cannot raise the open-files limit ({}); it stays at {}", nofile.error,
+                 nofile.soft);
   else
     spdlog::info("open files: soft limit {} (= the hard limit; it was {})", nofile.soft,
                  nofile.soft_before);

@@ -44,7 +44,8 @@ TEST(Affinity, CountsTheMask) {
 
 TEST(CgroupPath, FindsV2AndV1Lines) {
   const char* text =
-      "12:cpuset:/\n4:cpu,cpuacct:/kubepods/burstable/pod1/abc\n1:name=systemd:/x\n0::/kubepods.slice/pod2\n";
+      "12:cpuset:/\n4:cpu,cpuacct:/kubepods/burstable/pod1/abc\n1:name=systemd:/x\n0::/"
+      "kubepods.slice/pod2\n";
   EXPECT_EQ(cgroup_path(text, ""), "/kubepods.slice/pod2");
   EXPECT_EQ(cgroup_path(text, "cpu"), "/kubepods/burstable/pod1/abc");
   EXPECT_EQ(cgroup_path(text, "cpuacct"), "/kubepods/burstable/pod1/abc");

@@ -2,8 +2,8 @@
 // ones wait initial_delay; the first round is done once every target has a verdict.
 #include "upstream/health.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/ip/tcp.hpp>
 
 namespace scoregate::upstream {
 namespace {
@@ -14,7 +14,8 @@ using namespace std::chrono_literals;
 
 // A loopback port that accepts connections and counts them (never answers: probes time out).
 struct CountingListener {
-  explicit CountingListener(asio::io_context& io) : acceptor(io, {asio::ip::make_address("127.0.0.1"), 0}) {
+  explicit CountingListener(asio::io_context& io)
+      : acceptor(io, {asio::ip::make_address("127.0.0.1"), 0}) {
     accept();
   }
   void accept() {
@@ -49,8 +50,8 @@ settings::ReadinessProbe slow_start_probe() {
 TEST(ProbeRunner, FirstTargetsAreProbedAtOnceAndTheRoundCompletes) {
   asio::io_context io;
   CountingListener listener(io);
-  auto gate = std::make_shared<Gate>("e/d", GateSettings{}, std::vector<TargetPtr>{
-                                                                target_at(listener.acceptor.local_endpoint())});
+  auto gate = std::make_shared<Gate>(
+      "e/d", GateSettings{}, std::vector<TargetPtr>{target_at(listener.acceptor.local_endpoint())});
   ProbeRunner runner(io);
   EXPECT_FALSE(runner.first_round_done("e/d"));
   runner.set("e/d", gate, slow_start_probe());
@@ -67,8 +68,8 @@ TEST(ProbeRunner, FirstTargetsAreProbedAtOnceAndTheRoundCompletes) {
 TEST(ProbeRunner, ATargetThatAppearsLaterWaitsInitialDelay) {
   asio::io_context io;
   CountingListener first(io), later(io);
-  auto gate = std::make_shared<Gate>("e/d", GateSettings{}, std::vector<TargetPtr>{
-                                                                target_at(first.acceptor.local_endpoint())});
+  auto gate = std::make_shared<Gate>(
+      "e/d", GateSettings{}, std::vector<TargetPtr>{target_at(first.acceptor.local_endpoint())});
   ProbeRunner runner(io);
   runner.set("e/d", gate, slow_start_probe());
   io.run_for(30ms);
@@ -85,7 +86,8 @@ TEST(ProbeRunner, ATargetThatAppearsLaterWaitsInitialDelay) {
 TEST(ProbeRunner, NoProbeMeansReadyAndDone) {
   asio::io_context io;
   auto gate = std::make_shared<Gate>(
-      "e/d", GateSettings{}, std::vector<TargetPtr>{target_at({asio::ip::make_address("127.0.0.1"), 9})});
+      "e/d", GateSettings{},
+      std::vector<TargetPtr>{target_at({asio::ip::make_address("127.0.0.1"), 9})});
   ProbeRunner runner(io);
   runner.set("e/d", gate, std::nullopt);
   EXPECT_TRUE(runner.first_round_done("e/d"));
