@@ -31,7 +31,7 @@ struct RouterSettings {
   // A second listener with /healthz, /readyz and /metrics only (no /status, no reload), for
   // probes and scrapers that cannot reach loopback (the kubelet); "" = none.
   std::string probe_listen;
-  unsigned workers = 0;               // 0 = one per core
+  unsigned workers = 0;               // 0 = one per usable CPU (runtime/container.hpp)
   std::uint32_t max_header_bytes = 32768;
   std::uint64_t max_body_bytes = 104857600;
   std::string trusted_ca_file;        // private PKI roots, for certificate chain checks
