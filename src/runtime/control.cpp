@@ -1,11 +1,14 @@
-// Control-thread tasks: certificate watch with debounce and a tolerance window for
-// half-written pairs, the daily expiry warning, readiness probes and DNS discovery.
+// Control-thread tasks: certificate and endpoint key file watches with debounce and a
+// tolerance window for half-written files, the daily expiry warning, readiness probes, DNS
+// discovery and the start-up readiness gate.
 #include "runtime/control.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "runtime/server.hpp"
 #include "tls/watcher.hpp"
@@ -31,6 +34,9 @@ bool looks_half_written(const Problems& problems) {
   return true;
 }
 
+constexpr const char* kCertificatesChanged = "certificate files changed";
+constexpr const char* kKeysChanged = "endpoint key files changed";
+constexpr auto kReadinessCheckEvery = 20ms;
 constexpr auto kDebounce = 100ms;
 constexpr auto kRetryEvery = 250ms;
 constexpr int kQuietRetries = 8;  // a mismatching pair is tolerated for ~2 s, then reported
@@ -41,26 +47,36 @@ class ControlTasksImpl final : public ControlTasks {
  public:
   ControlTasksImpl(Server& server, asio::io_context& io)
       : server_(server),
-        watcher_(io, [this] { attempt(0); }, kDebounce),
+        watcher_(
+            io, [this] { attempt(0, kCertificatesChanged); }, kDebounce),
+        keys_watcher_(
+            io, [this] { attempt(0, kKeysChanged); }, kDebounce),
         retry_(io),
         expiry_(io),
+        readiness_(io),
+        readiness_wait_(server.current_->config().router.readiness_wait_ms),
+        readiness_started_(std::chrono::steady_clock::now()),
         probes_(io),
         discovery_(io, std::chrono::milliseconds(server.current_->config().router.dns_refresh_ms),
                    [this](const std::string& key) { reprobe(key); }) {
     settings_changed();
     schedule_expiry_check(0s);
+    schedule_readiness_check();
   }
 
   void stop() override {
     watcher_.stop();
+    keys_watcher_.stop();
     retry_.cancel();
     expiry_.cancel();
+    readiness_.cancel();
     probes_.stop_all();
     discovery_.stop_all();
   }
 
   void settings_changed() override {
     watch_certificate_sources();
+    watch_key_files();
     std::set<std::string> keys;
     for (const auto& d : server_.registry_.all()) {
       auto key = d->endpoint + "/" + d->name;
@@ -103,18 +119,75 @@ class ControlTasksImpl final : public ControlTasks {
                    failed);  // a secret directory or a label, never a protected path
   }
 
-  void attempt(int n) {
+  void attempt(int n, const char* reason) {
     retry_.cancel();
-    auto result = server_.reload_checked("certificate files changed", /*final=*/false);
+    auto result = server_.reload_checked(reason, /*final=*/false);
     if (result.ok) return;
     if (n < kQuietRetries && looks_half_written(result.problems)) {
       retry_.expires_after(kRetryEvery);
-      retry_.async_wait([this, n](const boost::system::error_code& ec) {
-        if (!ec) attempt(n + 1);
+      retry_.async_wait([this, n, reason](const boost::system::error_code& ec) {
+        if (!ec) attempt(n + 1, reason);
       });
       return;
     }
-    server_.reload_checked("certificate files changed", /*final=*/true);
+    if (server_.reload_checked(reason, /*final=*/true).ok || reason != kKeysChanged) return;
+    // All or nothing: not one endpoint takes a new key while any file is refused.
+    const std::string kept =
+        "KEY_ROTATION_REFUSED warning: endpoint key files: changed key files were refused (see "
+        "the problems); every endpoint keeps the keys in use \u2014 fix the file or the "
+        "Secret; it is picked up when it changes";
+    spdlog::warn("{}", kept);
+    server_.last_reload_error_ = kept + "\n" + server_.last_reload_error_;
+  }
+
+  // keys.primary_file / secondary_file: their directories, so that the kubelet's `..data`
+  // swap of a Secret volume is seen. Messages name the setting, never the path.
+  void watch_key_files() {
+    const auto& cfg = server_.current_->config();
+    std::vector<tls::WatchTarget> targets;
+    for (std::size_t i = 0; i < cfg.endpoints.size(); ++i) {
+      const auto& e = cfg.endpoints[i];
+      const std::pair<const std::string&, const char*> files[] = {
+          {e.primary_key_file, "primary_file"}, {e.secondary_key_file, "secondary_file"}};
+      for (const auto& [file, which] : files) {
+        if (file.empty()) continue;
+        std::filesystem::path p(file);
+        targets.push_back({p.parent_path().empty() ? std::string(".") : p.parent_path().string(),
+                           {p.filename().string()},
+                           "the directory of endpoints[" + std::to_string(i) + "].keys." + which});
+      }
+    }
+    for (const auto& failed : keys_watcher_.watch(targets))
+      spdlog::warn(
+          "cannot watch {} for key rotations yet; retrying every second (SIGHUP or "
+          "POST /-/reload reload at once)",
+          failed);
+  }
+
+  bool startup_ready() override {
+    if (ready_) return true;
+    auto waiting = deployments_waiting();
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - readiness_started_);
+    if (waiting.empty() || readiness_wait_.count() == 0) {
+      spdlog::info("ready after {} ms: {}", waited.count(),
+                   waiting.empty() ? "every deployment that receives traffic has a ready target "
+                                     "or has been probed once"
+                                   : "router.readiness_wait_ms is 0");
+    } else if (waited >= readiness_wait_) {
+      std::string names;
+      for (const auto& w : waiting) names += (names.empty() ? "" : ", ") + w;
+      spdlog::warn(
+          "READY_WITHOUT_TARGETS warning: router.readiness_wait_ms: ready after {} ms "
+          "although deployment(s) {} have no ready target and no finished probe round "
+          "\u2014 check those model pods; their requests get 503 until a target passes",
+          waited.count(), names);
+    } else {
+      return false;
+    }
+    ready_ = true;
+    readiness_.cancel();
+    return true;
   }
 
   void schedule_expiry_check(std::chrono::seconds after) {
@@ -132,6 +205,34 @@ class ControlTasksImpl final : public ControlTasks {
     });
   }
 
+  // Deployments with a traffic share (mirror copies do not count) that have neither a ready
+  // target nor a finished first probe round.
+  std::vector<std::string> deployments_waiting() {
+    std::map<std::string, std::shared_ptr<proxy::DeploymentState>> states;
+    for (const auto& d : server_.registry_.all()) states[d->endpoint + "/" + d->name] = d;
+    std::vector<std::string> waiting;
+    for (const auto& e : server_.current_->config().endpoints)
+      for (const auto& [name, percent] : e.traffic) {
+        auto key = e.name + "/" + name;
+        auto it = states.find(key);
+        if (percent == 0 || it == states.end() || probes_.first_round_done(key)) continue;
+        auto view = it->second->gate->view();
+        if (std::none_of(view.begin(), view.end(),
+                         [](const auto& t) { return t.ready && !t.ejected; }))
+          waiting.push_back(key);
+      }
+    return waiting;
+  }
+
+  // /readyz also asks at once; the timer makes the flip (and its log line) happen without a
+  // probe asking.
+  void schedule_readiness_check() {
+    readiness_.expires_after(kReadinessCheckEvery);
+    readiness_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !startup_ready()) schedule_readiness_check();
+    });
+  }
+
   void reprobe(const std::string& key) {
     for (const auto& d : server_.registry_.all())
       if (d->endpoint + "/" + d->name == key) {
@@ -141,8 +242,12 @@ class ControlTasksImpl final : public ControlTasks {
   }
 
   Server& server_;
-  tls::DirectoryWatcher watcher_;
-  asio::steady_timer retry_, expiry_;
+  tls::DirectoryWatcher watcher_, keys_watcher_;
+  asio::steady_timer retry_, expiry_, readiness_;
+  // Read once: the start-up wait is over before a reload could change it.
+  const std::chrono::milliseconds readiness_wait_;
+  const std::chrono::steady_clock::time_point readiness_started_;
+  bool ready_ = false;
   upstream::ProbeRunner probes_;
   upstream::Discovery discovery_;
 };

@@ -40,6 +40,7 @@ std::string Server::status_json() const {
   j["version"] = SCOREGATE_VERSION;
   j["generation"] = current_->generation;
   j["draining"] = draining_.load();
+  j["ready"] = ready();  // what /readyz answers
   j["mode"] = current_->tls ? (options_.development ? "development" : "https") : "insecure-http";
   j["listen"] = listen_text_;
   j["workers"] = workers_.size();

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/time.hpp"
+#include "runtime/container.hpp"
 #include "runtime/control.hpp"
 #include "runtime/listen.hpp"
 
@@ -34,10 +35,32 @@ std::string default_listen(const settings::Config& cfg, bool development) {
   if (development) return "127.0.0.1:8443";
   return cfg.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
 }
+
+// router.workers 0: one worker per CPU the container lets us use, not per core of the node
+// (README "Workers and limits").
+unsigned worker_count(unsigned configured) {
+  if (configured) return configured;
+  auto limits = detect_cpu_limits();
+  auto cpus = usable_cpus(limits);
+  spdlog::info("workers: {} (router.workers unset: from the {}; the node has {} core(s))",
+               cpus.count, cpus.source, limits.hardware);
+  return cpus.count;
+}
+
+void raise_file_limit() {
+  auto nofile = raise_open_files_limit();
+  if (!nofile.error.empty())
+    spdlog::warn("cannot raise the open-files limit ({}); it stays at {}", nofile.error,
+                 nofile.soft);
+  else
+    spdlog::info("open files: soft limit {} (= the hard limit; it was {})", nofile.soft,
+                 nofile.soft_before);
+}
 }  // namespace
 
 int Server::run() {
   started_at_ = std::chrono::system_clock::now();
+  raise_file_limit();
   auto first = build(1);
   if (!first.snapshot) {
     std::cerr << "scoregate: refusing to start; fix these problems:\n"
@@ -51,7 +74,7 @@ int Server::run() {
   const auto& cfg = current_->config();
 
   listen_text_ = default_listen(cfg, options_.development);
-  unsigned n = cfg.router.workers ? cfg.router.workers : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = worker_count(cfg.router.workers);
   try {
     auto endpoint = resolve_listen(listen_text_);
     for (unsigned i = 0; i < n; ++i) {
@@ -106,7 +129,10 @@ int Server::run() {
   return 0;
 }
 
-bool Server::ready() const { return !draining_ && current_ != nullptr; }
+// Not ready before the control tasks run: they own the start-up readiness gate.
+bool Server::ready() const {
+  return !draining_ && current_ != nullptr && control_tasks_ && control_tasks_->startup_ready();
+}
 
 void Server::begin_drain(const char* signal_name) {
   draining_ = true;  // /readyz fails from now on

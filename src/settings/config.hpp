@@ -31,7 +31,7 @@ struct RouterSettings {
   // A second listener with /healthz, /readyz and /metrics only (no /status, no reload), for
   // probes and scrapers that cannot reach loopback (the kubelet); "" = none.
   std::string probe_listen;
-  unsigned workers = 0;               // 0 = one per core
+  unsigned workers = 0;               // 0 = one per usable CPU (runtime/container.hpp)
   std::uint32_t max_header_bytes = 32768;
   std::uint64_t max_body_bytes = 104857600;
   std::string trusted_ca_file;        // private PKI roots, for certificate chain checks
@@ -50,6 +50,9 @@ struct RouterSettings {
   // SIGTERM: keep serving (with /readyz failing) this long before draining, while load
   // balancers and kube-proxy stop sending new connections here.
   std::uint32_t shutdown_delay_ms = 0;
+  // Start-up: /readyz waits at most this long for every deployment that receives traffic to
+  // have a ready target or to finish its first probe round (README "Readiness"); 0 = no wait.
+  std::uint32_t readiness_wait_ms = 30000;
   bool access_log = true;                         // JSON lines on stdout
 };
 

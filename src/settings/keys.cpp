@@ -41,6 +41,7 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"drain_timeout_ms", &RouterSettings::drain_timeout_ms},
     {"dns_refresh_ms", &RouterSettings::dns_refresh_ms},
     {"shutdown_delay_ms", &RouterSettings::shutdown_delay_ms},
+    {"readiness_wait_ms", &RouterSettings::readiness_wait_ms},
     {"access_log", &RouterSettings::access_log},
 };
 const std::vector<Field<RequestSettings>> kRequestFields = {

@@ -227,6 +227,7 @@ void validate_router(const Config& c, Problems& p) {
         "write min_tls_version: \"1.2\" (the default) or \"1.3\"");
   number_range(c, p, "router.workers", r.workers, 0, 1024);
   number_range(c, p, "router.shutdown_delay_ms", r.shutdown_delay_ms, 0, 600000);
+  number_range(c, p, "router.readiness_wait_ms", r.readiness_wait_ms, 0, 600000);
   number_range(c, p, "router.max_header_bytes", r.max_header_bytes, 1024, 1048576);
   number_range(c, p, "router.max_body_bytes", r.max_body_bytes, 1, UINT64_MAX);
   number_range(c, p, "router.max_connections", r.max_connections, 1, UINT32_MAX);

@@ -66,7 +66,8 @@ asio::awaitable<bool> probe_once(asio::ip::tcp::endpoint endpoint, const std::st
 namespace {
 
 asio::awaitable<void> probe_loop(std::shared_ptr<bool> cancelled, std::shared_ptr<Gate> gate,
-                                 TargetPtr target, ProbeTiming timing, bool delay) {
+                                 TargetPtr target, ProbeTiming timing, bool delay,
+                                 std::shared_ptr<std::size_t> first_round_left) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   if (delay) {
@@ -94,6 +95,10 @@ asio::awaitable<void> probe_loop(std::shared_ptr<bool> cancelled, std::shared_pt
                      "until it passes again", gate->name(), target->address, failures);
       }
     }
+    if (first_round_left) {  // after the verdict is applied: a pass is a ready target first
+      if (*first_round_left) --*first_round_left;
+      first_round_left.reset();
+    }
     timer.expires_after(timing.period);
     co_await timer.async_wait(nothrow);
   }
@@ -110,17 +115,35 @@ void ProbeRunner::set(const std::string& key, const std::shared_ptr<Gate>& gate,
   if (!probe) {
     for (const auto& t : targets) gate->set_ready(t, true);
     run.probed.clear();
+    run.first_round_left = std::make_shared<std::size_t>(0);  // no probe: nothing to wait for
+    run.started = true;
     return;
   }
   auto timing = probe_timing(*probe);
   std::set<std::uint64_t> probed;
+  // Once the first round is done it stays done; until then it counts the current targets
+  // (none: no round yet, discovery may still bring some).
+  const bool done = run.first_round_left && *run.first_round_left == 0;
+  if (!done)
+    run.first_round_left =
+        targets.empty() ? nullptr : std::make_shared<std::size_t>(targets.size());
+  auto left = done ? nullptr : run.first_round_left;
   for (const auto& t : targets) {
     bool known = run.probed.count(t->id) > 0;
     if (!known) gate->set_ready(t, false);  // earns traffic with its first pass
     probed.insert(t->id);
-    asio::co_spawn(io_, probe_loop(run.cancelled, gate, t, timing, !known), asio::detached);
+    asio::co_spawn(io_, probe_loop(run.cancelled, gate, t, timing, !known && run.started, left),
+                   asio::detached);
   }
   run.probed = std::move(probed);
+  run.started = true;
+}
+
+bool ProbeRunner::first_round_done(const std::string& key) const {
+  auto it = runs_.find(key);
+  if (it == runs_.end()) return false;
+  const auto& left = it->second.first_round_left;
+  return left && *left == 0;
 }
 
 void ProbeRunner::forget_all_but(const std::set<std::string>& keys) {
