@@ -41,5 +41,6 @@ printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
 rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/* "$r"/usr/share/doc/* "$r"/usr/share/man/* \
        "$r"/usr/share/locale/* "$r"/var/log/* "$r"/tmp/*
 tar --numeric-owner -C "$r" -cf "$work/rootfs.tar" .
-$ENGINE import --change 'CMD ["/bin/bash"]' "$work/rootfs.tar" "$image" >/dev/null 2>&1
+$ENGINE import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'CMD ["/bin/bash"]' "$work/rootfs.tar" "$image" >/dev/null 2>&1
 echo "scoregate: base image $image: $($ENGINE image inspect --format '{{.Size}}' "$image") bytes"

@@ -11,8 +11,8 @@ TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
   python3 python3-pytest curl faketime procps iproute2"
 # `make image` and the image tests: podman with runc (crun fails on hybrid cgroups), debootstrap
 # for the base image where no registry is reachable, binutils (readelf) to check the binary
-IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs
-  containernetworking-plugins binutils git python3 python3-pytest curl openssl"
+IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs catatonit
+  containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
 BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
 
 want=""

@@ -27,7 +27,7 @@ cp -a /usr/lib/ssl "$root/usr/lib/"
 mkdir -p "$root/etc/ssl" "$root/usr/share"
 cp -a /etc/ssl/certs /etc/ssl/openssl.cnf "$root/etc/ssl/"
 cp -a /usr/share/ca-certificates "$root/usr/share/"
-files="$files /etc/ssl/certs/ca-certificates.crt /etc/ssl/openssl.cnf"
+files="$files /etc/ssl/certs/ca-certificates.crt /etc/ssl/openssl.cnf /usr/share/ca-certificates"
 for pkg in $(dpkg -S $files 2>/dev/null | cut -d: -f1 | sort -u); do
   if [ -f "/usr/share/doc/$pkg/copyright" ]; then
     mkdir -p "$root/usr/share/doc/$pkg"

@@ -76,7 +76,8 @@ class Container:
             m = re.search(pattern, self.logs())
             if m:
                 return m
-            assert time.monotonic() < deadline, f"{pattern!r} not logged by {self.name}:\n{self.logs()}"
+            assert time.monotonic() < deadline and self.running(), \
+                f"{pattern!r} not logged by {self.name} (running: {self.running()}):\n{self.logs()}"
             time.sleep(0.1)
 
     def running(self):

@@ -39,7 +39,9 @@ def settings(model_port, keys):
     return {"extension": {"sslSecret": "scoring-tls", "sslCname": "localhost"},
             "router": {"shutdown_delay_ms": 0, "drain_timeout_ms": 5000},
             "endpoints": [{"name": "fraud", "keys": keys,
-                           "deployments": [{"name": "blue", "targets": [f"127.0.0.1:{model_port}"]}]}]}
+                           "deployments": [{"name": "blue", "targets": [f"127.0.0.1:{model_port}"],
+                                            # the load below runs 4 requests at once (default 1)
+                                            "request_settings": {"max_concurrent_requests_per_instance": 50}}]}]}
 
 
 def start_router(containers, tmp, s, tls_vol, keys_vol=None, opts=HARDENED):
