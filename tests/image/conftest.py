@@ -123,8 +123,9 @@ def model(containers):
 
 
 def make_pki_dir(d):
-    """The integration tests' test CA (tests/integration/conftest.py), readable by no one but
-    this test process; only the files a test publishes go into volumes."""
+    """The integration tests' test CA and leaves (make_pki of tests/integration/conftest.py,
+    loaded under another module name: this file is `conftest` here). The directory stays
+    private (0700); only what a test publishes into a volume is readable by the container."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("integration_conftest", ROOT / "tests" / "integration" / "conftest.py")
     mod = importlib.util.module_from_spec(spec)

@@ -12,9 +12,8 @@ import urllib.request
 
 import pytest
 
-from conftest import HARDENED, IMAGE, ROOT, VERSION, podman, readable_tree
 from certs import fingerprint_of, leaf, served_fingerprint
-from conftest import make_pki_dir
+from conftest import HARDENED, IMAGE, ROOT, VERSION, make_pki_dir, podman, readable_tree
 from kubelet import KubeletVolume
 
 SECRET_MOUNT = "/etc/scoregate/secrets/scoring-tls"  # where a pod mounts sslSecret (docs/kubernetes.md)
@@ -59,7 +58,7 @@ def start_router(containers, tmp, s, tls_vol, keys_vol=None, opts=HARDENED):
     return c
 
 
-def score(port, cafile, key, fresh=True):
+def score(port, cafile, key):
     """(status, body) of one scoring request over TLS verified against cafile for localhost."""
     conn = http.client.HTTPSConnection("localhost", port, timeout=10,
                                        context=ssl.create_default_context(cafile=str(cafile)))

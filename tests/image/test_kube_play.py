@@ -21,10 +21,9 @@ import uuid
 
 import yaml
 
-from conftest import HARDENED, VERSION, free_port, podman, readable_tree, wait_port
+from conftest import HARDENED, VERSION, free_port, make_pki_dir, podman, readable_tree, wait_port
 from kubelet import KubeletVolume
 from test_image import PRIMARY, SECONDARY, score, tls_files
-from conftest import make_pki_dir
 
 
 def adapt_for_podman(docs, volumes, ports):
@@ -60,6 +59,8 @@ def test_kube_play_rendered_manifests_serve_scoring(model, tmp_path):
         "endpoints": [{"name": "fraud", "keys": {"primary_file": "/in/primary", "secondary_file": "/in/secondary"},
                        "deployments": [{"name": "blue", "targets": [f"127.0.0.1:{model.port}"]}]}]}))
     readable_tree(src)
+    # the short name render writes by default resolves to localhost/scoregate:VERSION, the tag
+    # `make image` builds (the pod below runs it, whatever SCOREGATE_IMAGE says)
     out = podman("run", "--rm", *HARDENED, "-v", f"{src}:/in:ro", f"scoregate:{VERSION}",
                  "k8s", "render", "-f", "/in/scoregate.yaml", "--name", name)
     assert PRIMARY not in out.stdout + out.stderr
