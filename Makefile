@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build run test unit integration sanitize fuzz bench peer-bench clean format
+.PHONY: all deps build run test unit integration image-test sanitize fuzz bench peer-bench clean format image
 
 all: build
 
@@ -29,10 +29,19 @@ unit:
 	@scripts/test.sh unit
 integration:
 	@scripts/test.sh integration
+image-test:
+	@scripts/test.sh image
 sanitize:
 	@scripts/test.sh sanitize
 fuzz:
 	@scripts/test.sh fuzz
+
+# The container image localhost/scoregate:VERSION (README "Container image"): podman or docker;
+# without a registry the Debian bookworm base is built here with debootstrap.
+# Variables: IMAGE=..., BASE_IMAGE=..., ENGINE=podman|docker, IMAGE_SOURCE=<repository URL>.
+image:
+	@scripts/deps.sh image
+	@scripts/image.sh
 
 bench: build
 	@scripts/deps.sh bench

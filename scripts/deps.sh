@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scoregate needs to build, test and benchmark.
 # Idempotent and quick when everything is present (one dpkg-query per package).
-# Usage: scripts/deps.sh [build|test|bench]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|bench|image]...   (default: build test)
 set -euo pipefail
 
 BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
@@ -9,6 +9,10 @@ BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
   libspdlog-dev libfmt-dev libcli11-dev"
 TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
   python3 python3-pytest curl faketime procps iproute2 nodejs"
+# `make image` and the image tests: podman with runc (crun fails on hybrid cgroups), debootstrap
+# for the base image where no registry is reachable, binutils (readelf) to check the binary
+IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs catatonit
+  containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
 BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
 
 want=""
@@ -18,7 +22,8 @@ for group in "$@"; do
     build) want="$want $BUILD_PKGS" ;;
     test)  want="$want $TEST_PKGS" ;;
     bench) want="$want $BENCH_PKGS" ;;
-    *) echo "deps.sh: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
+    image) want="$want $IMAGE_PKGS" ;;
+    *) echo "deps.sh: unknown group '$group' (use build, test, bench or image)" >&2; exit 2 ;;
   esac
 done
 

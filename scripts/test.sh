@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite (`make test`, run by .ci/run), or one stage of it:
-#   scripts/test.sh [unit|integration|sanitize|fuzz]...
+#   scripts/test.sh [unit|integration|image|sanitize|fuzz]...
 # Stages:
 #   unit         Release build, GoogleTest unit tests.
 #   integration  The real binary on free ports with curl, openssl s_client, Python clients.
+#   image        `make image` (the Containerfile, podman), then the image run as a pod runs it:
+#                non-root, read-only, no capabilities, kubelet-layout Secret volumes, renewal
+#                and key rotation under load, SIGTERM, a CPU limit; and `podman kube play` of
+#                the manifests `k8s render` writes (tests/image).
 #   sanitize     ASan+UBSan build: unit tests and the integration suite against it;
 #                TSan build of the multi-threaded unit tests.
 #   fuzz         clang + libFuzzer build; every fuzz target runs FUZZ_SECONDS (default 20).
@@ -13,7 +17,7 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 PY=/usr/bin/python3   # Debian's python, where python3-pytest is installed
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit integration sanitize fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(unit integration image sanitize fuzz)
 
 scripts/deps.sh build test
 
@@ -46,6 +50,13 @@ for stage in "${stages[@]}"; do
       cmake --build build -j "$JOBS" --target scoregate
       say "integration tests"
       SCOREGATE_BIN=$PWD/build/scoregate $PY -m pytest -q -p no:cacheprovider tests/integration
+      ;;
+    image)
+      scripts/deps.sh image
+      say "container image (make image)"
+      scripts/image.sh
+      say "image tests"
+      $PY -m pytest -q -p no:cacheprovider tests/image
       ;;
     sanitize)
       say "build (ASan+UBSan)"
@@ -83,7 +94,7 @@ for stage in "${stages[@]}"; do
         rm -rf "$work"
       done
       ;;
-    *) echo "unknown stage $stage (unit, integration, sanitize, fuzz)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (unit, integration, image, sanitize, fuzz)" >&2; exit 2 ;;
   esac
 done
 say "all stages passed: ${stages[*]}"

@@ -38,4 +38,7 @@ int k8s_render(const K8sRenderArgs& args);
 
 int model_server(const std::string& listen);
 
+// Release, git revision, OpenSSL (runtime and built-with), build type; always 0.
+int version();
+
 }  // namespace scoregate::cli

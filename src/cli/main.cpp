@@ -131,6 +131,9 @@ int main(int argc, char** argv) {
   auto* model_cmd = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
   model_cmd->add_option("--listen", model_listen, "HOST:PORT");
 
+  auto* version_cmd = app.add_subcommand(
+      "version", "print the version, git revision, OpenSSL (runtime and built with) and build type");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
     if (show_cmd->parsed()) return scoregate::cli::settings_show(show);
     if (render_cmd->parsed()) return scoregate::cli::k8s_render(render);
     if (model_cmd->parsed()) return scoregate::cli::model_server(model_listen);
+    if (version_cmd->parsed()) return scoregate::cli::version();
   } catch (const std::exception& e) {
     std::cerr << "scoregate: " << e.what() << "\n";
     return 1;

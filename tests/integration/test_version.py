@@ -1,0 +1,23 @@
+"""`scoregate version`: release, git revision, OpenSSL at run time and at build time, build type."""
+import re
+import subprocess
+
+from conftest import BIN, ROOT
+
+
+def test_version_reports_release_revision_openssl_and_build_type():
+    out = subprocess.run([BIN, "version"], capture_output=True, text=True, check=True).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines()[1:])
+    release = re.search(r"project\(scoregate VERSION ([0-9.]+)", (ROOT / "CMakeLists.txt").read_text()).group(1)
+    assert out.splitlines()[0] == f"scoregate {release}"
+    # the commit at the last configure (the tree may have moved on since): one of this repository's
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?|unknown", fields["revision"]), fields
+    if fields["revision"] != "unknown":
+        commit = fields["revision"].removesuffix("-dirty")
+        assert subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0
+    # the library this process loaded is the one the openssl CLI reports as its library
+    library = re.search(r"\(Library: (.*)\)", subprocess.run(["openssl", "version"], capture_output=True,
+                                                              text=True).stdout).group(1)
+    assert fields["openssl"] == library
+    assert fields["openssl built with"].startswith("OpenSSL 3.")
+    assert fields["build type"] in ("RelWithDebInfo", "Release", "Debug", "MinSizeRel")
