@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build run test unit integration image-test sanitize fuzz bench peer-bench clean format image
+.PHONY: all deps build run test unit integration image-test sanitize fuzz bench clean format image
 
 all: build
 

@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <functional>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 
@@ -21,6 +24,151 @@ void add_settings_flags(CLI::App* cmd, scoregate::settings::CommandLine& cl) {
       ->type_name("KEY=VALUE");
 }
 
+// Each subcommand: its flags, and what runs when it was given.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+// Flags parse into these, owned by main() for the life of the process.
+struct Args {
+  scoregate::cli::ServeArgs serve;
+  scoregate::cli::CertCheckArgs check;
+  std::string dev_names, dev_out;
+  scoregate::cli::SecretCreateArgs secret;
+  scoregate::settings::CommandLine show;
+  scoregate::cli::K8sRenderArgs render;
+  std::string model_listen = "127.0.0.1:5001";
+};
+
+Command add_serve(CLI::App& app, Args& a) {
+  auto* cmd = app.add_subcommand(
+      "serve", "run the router (no -f and no certificate settings: development mode with a "
+               "generated certificate and a built-in sample model)");
+  auto& s = a.serve.settings;
+  add_settings_flags(cmd, s);
+  cmd->add_option("--listen", s.listen,
+                  "HOST:PORT for scoring traffic (default 0.0.0.0:8443, or 0.0.0.0:8080 with "
+                  "allowInsecureConnections=True; dev mode 127.0.0.1:8443)");
+  cmd->add_option("--admin", s.admin,
+                  "HOST:PORT for /healthz /readyz /metrics /status /-/reload (default "
+                  "127.0.0.1:9901)");
+  cmd->add_option("--workers", s.workers,
+                  "worker threads (default: the CPUs this process may use: affinity and cgroup "
+                  "CPU quota)");
+  cmd->add_option("--secrets-dir", s.secrets_dir,
+                  "outside Kubernetes: directory with <sslSecret>/ or <sslSecret>.yaml");
+  cmd->add_option("--state-dir", s.state_dir, "dev mode material (default ./.scoregate)");
+  cmd->add_option("--log-level", a.serve.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  return {cmd, [&a] { return scoregate::cli::serve(a.serve); }};
+}
+
+std::vector<Command> add_cert(CLI::App& app, Args& a) {
+  auto* cert = app.add_subcommand("cert", "certificate tools");
+  cert->require_subcommand(1);
+  auto* check = cert->add_subcommand(
+      "check", "check a certificate and key as serve would (exit 0 fine, 1 problems, 2 usage)");
+  check->add_option("--cert", a.check.cert, "PEM certificate chain (leaf first)");
+  check->add_option("--key", a.check.key, "PEM private key (unencrypted)");
+  check->add_option("--cname", a.check.cname,
+                    "the name(s) clients use (sslCname), comma-separated");
+  check->add_option("--secret", a.check.secret, "check an sslSecret instead of files");
+  check->add_option("--secrets-dir", a.check.secrets_dir,
+                    "where the secret is (<name>/ or <name>.yaml)");
+  check->add_option("--ca-file", a.check.ca_file, "private PKI roots that clients trust");
+  auto* dev = cert->add_subcommand(
+      "dev", "make a development CA and server certificate (never for production)");
+  dev->add_option("--cname", a.dev_names, "names (DNS or IP), comma-separated")->required();
+  dev->add_option("--out", a.dev_out, "output directory")->required();
+  return {{check, [&a] { return scoregate::cli::cert_check(a.check); }},
+          {dev, [&a] { return scoregate::cli::cert_dev(a.dev_names, a.dev_out); }}};
+}
+
+Command add_secret(CLI::App& app, Args& a) {
+  auto* secret = app.add_subcommand("secret", "Kubernetes secret tools");
+  secret->require_subcommand(1);
+  auto* cmd = secret->add_subcommand(
+      "create", "print a Secret manifest for sslSecret after checking the pair");
+  cmd->add_option("--name", a.secret.name, "secret name")->required();
+  cmd->add_option("--cert", a.secret.cert, "PEM certificate chain")->required();
+  cmd->add_option("--key", a.secret.key, "PEM private key")->required();
+  cmd->add_option("--namespace", a.secret.namespace_, "namespace (the extension uses azureml)");
+  cmd->add_option("--cname", a.secret.cname,
+                  "also check that the certificate covers these names (sslCname)");
+  cmd->add_option("--ca-file", a.secret.ca_file,
+                  "private PKI root(s) clients trust: checked against, and written to the "
+                  "Secret as ca.crt");
+  return {cmd, [&a] { return scoregate::cli::secret_create(a.secret); }};
+}
+
+Command add_settings(CLI::App& app, Args& a) {
+  auto* settings = app.add_subcommand("settings", "settings tools");
+  settings->require_subcommand(1);
+  auto* cmd = settings->add_subcommand(
+      "show", "print the effective settings (protected values hidden) and every problem");
+  add_settings_flags(cmd, a.show);
+  return {cmd, [&a] { return scoregate::cli::settings_show(a.show); }};
+}
+
+void add_render_resources(CLI::App* cmd, scoregate::k8s::RenderOptions& o) {
+  cmd->add_option("--cpu-request", o.cpu_request, "CPU request")->capture_default_str();
+  cmd->add_option("--memory-request", o.memory_request, "memory request")->capture_default_str();
+  cmd->add_option("--cpu-limit", o.cpu_limit, "CPU limit (default none)");
+  cmd->add_option("--memory-limit", o.memory_limit, "memory limit")->capture_default_str();
+}
+
+Command add_k8s(CLI::App& app, Args& a) {
+  auto* k8s = app.add_subcommand("k8s", "Kubernetes tools");
+  k8s->require_subcommand(1);
+  auto* cmd = k8s->add_subcommand(
+      "render",
+      "print the manifests that run these settings on a cluster (ConfigMap, Deployment, Service, "
+      "PodDisruptionBudget with inferenceRouterHA) for `| kubectl apply -f -`; needs "
+      "inferenceRouterServiceType; never writes private keys or endpoint keys (exit 0 ok, 1 "
+      "problems, 2 usage)");
+  auto& o = a.render.options;
+  add_settings_flags(cmd, a.render.settings);
+  cmd->add_option("--namespace", o.namespace_,
+                  "namespace of every object (the extension uses azureml)")
+      ->capture_default_str();
+  cmd->add_option("--image", o.image,
+                  "container image, e.g. registry.example.com/scoregate:" SCOREGATE_VERSION)
+      ->capture_default_str();
+  cmd->add_option("--name", o.name,
+                  "name of the Deployment and Service, prefix of the ConfigMap and Secrets")
+      ->capture_default_str();
+  cmd->add_flag("--create-namespace", o.create_namespace, "also write the Namespace");
+  cmd->add_option("--replicas", o.replicas,
+                  "pod replicas (default 3 with inferenceRouterHA, else 1)");
+  cmd->add_option("--image-pull-secret", o.image_pull_secrets,
+                  "Secret for pulling --image from a private registry (repeatable)");
+  add_render_resources(cmd, o);
+  cmd->add_option("--external-traffic-policy", o.external_traffic_policy,
+                  "Local keeps the client IP (LoadBalancer and NodePort only)");
+  cmd->add_flag("--network-policy", o.network_policy,
+                "also write a NetworkPolicy: scoring port from anywhere, probe port from "
+                "the cluster, egress to cluster DNS and the model ports only");
+  cmd->add_option("--cert-manager-issuer", o.cert_manager_issuer,
+                  "also write a cert-manager Certificate for sslCname into sslSecret, "
+                  "issued by this issuer");
+  cmd->add_option("--cert-manager-issuer-kind", o.cert_manager_issuer_kind,
+                  "Issuer or ClusterIssuer")
+      ->capture_default_str();
+  return {cmd, [&a] { return scoregate::cli::k8s_render(a.render); }};
+}
+
+std::vector<Command> add_small_commands(CLI::App& app, Args& a) {
+  auto* model =
+      app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
+  model->add_option("--listen", a.model_listen, "HOST:PORT");
+  auto* version = app.add_subcommand(
+      "version",
+      "print the version, git revision, OpenSSL (runtime and built with) and build type");
+  return {{model, [&a] { return scoregate::cli::model_server(a.model_listen); }},
+          {version, [] { return scoregate::cli::version(); }}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,106 +181,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", SCOREGATE_VERSION);
 
-  scoregate::cli::ServeArgs serve;
-  auto* serve_cmd = app.add_subcommand(
-      "serve", "run the router (no -f and no certificate settings: development mode with a "
-               "generated certificate and a built-in sample model)");
-  add_settings_flags(serve_cmd, serve.settings);
-  serve_cmd->add_option("--listen", serve.settings.listen, "HOST:PORT for scoring traffic (default 0.0.0.0:8443, or 0.0.0.0:8080 with allowInsecureConnections=True; dev mode 127.0.0.1:8443)");
-  serve_cmd->add_option("--admin", serve.settings.admin, "HOST:PORT for /healthz /readyz /metrics /status /-/reload (default 127.0.0.1:9901)");
-  serve_cmd->add_option("--workers", serve.settings.workers, "worker threads (default: one per core)");
-  serve_cmd->add_option("--secrets-dir", serve.settings.secrets_dir, "outside Kubernetes: directory with <sslSecret>/ or <sslSecret>.yaml");
-  serve_cmd->add_option("--state-dir", serve.settings.state_dir, "dev mode material (default ./.scoregate)");
-  serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-
-  auto* cert_cmd = app.add_subcommand("cert", "certificate tools");
-  cert_cmd->require_subcommand(1);
-  scoregate::cli::CertCheckArgs check;
-  auto* check_cmd = cert_cmd->add_subcommand(
-      "check", "check a certificate and key as serve would (exit 0 fine, 1 problems, 2 usage)");
-  check_cmd->add_option("--cert", check.cert, "PEM certificate chain (leaf first)");
-  check_cmd->add_option("--key", check.key, "PEM private key (unencrypted)");
-  check_cmd->add_option("--cname", check.cname, "the name(s) clients use (sslCname), comma-separated");
-  check_cmd->add_option("--secret", check.secret, "check an sslSecret instead of files");
-  check_cmd->add_option("--secrets-dir", check.secrets_dir, "where the secret is (<name>/ or <name>.yaml)");
-  check_cmd->add_option("--ca-file", check.ca_file, "private PKI roots that clients trust");
-  std::string dev_names, dev_out;
-  auto* dev_cmd = cert_cmd->add_subcommand("dev", "make a development CA and server certificate (never for production)");
-  dev_cmd->add_option("--cname", dev_names, "names (DNS or IP), comma-separated")->required();
-  dev_cmd->add_option("--out", dev_out, "output directory")->required();
-
-  auto* secret_cmd = app.add_subcommand("secret", "Kubernetes secret tools");
-  secret_cmd->require_subcommand(1);
-  scoregate::cli::SecretCreateArgs secret;
-  auto* create_cmd = secret_cmd->add_subcommand("create", "print a Secret manifest for sslSecret after checking the pair");
-  create_cmd->add_option("--name", secret.name, "secret name")->required();
-  create_cmd->add_option("--cert", secret.cert, "PEM certificate chain")->required();
-  create_cmd->add_option("--key", secret.key, "PEM private key")->required();
-  create_cmd->add_option("--namespace", secret.namespace_, "namespace (the extension uses azureml)");
-  create_cmd->add_option("--cname", secret.cname,
-                         "also check that the certificate covers these names (sslCname)");
-  create_cmd->add_option("--ca-file", secret.ca_file,
-                         "private PKI root(s) clients trust: checked against, and written to the "
-                         "Secret as ca.crt");
-
-  auto* settings_cmd = app.add_subcommand("settings", "settings tools");
-  settings_cmd->require_subcommand(1);
-  scoregate::settings::CommandLine show;
-  auto* show_cmd = settings_cmd->add_subcommand("show", "print the effective settings (protected values hidden) and every problem");
-  add_settings_flags(show_cmd, show);
-
-  auto* k8s_cmd = app.add_subcommand("k8s", "Kubernetes tools");
-  k8s_cmd->require_subcommand(1);
-  scoregate::cli::K8sRenderArgs render;
-  auto* render_cmd = k8s_cmd->add_subcommand(
-      "render",
-      "print the manifests that run these settings on a cluster (ConfigMap, Deployment, Service, "
-      "PodDisruptionBudget with inferenceRouterHA) for `| kubectl apply -f -`; needs "
-      "inferenceRouterServiceType; never writes private keys or endpoint keys (exit 0 ok, 1 "
-      "problems, 2 usage)");
-  add_settings_flags(render_cmd, render.settings);
-  render_cmd->add_option("--namespace", render.options.namespace_,
-                         "namespace of every object (the extension uses azureml)")
-      ->capture_default_str();
-  render_cmd->add_option("--image", render.options.image,
-                         "container image, e.g. registry.example.com/scoregate:" SCOREGATE_VERSION)
-      ->capture_default_str();
-  render_cmd->add_option("--name", render.options.name,
-                         "name of the Deployment and Service, prefix of the ConfigMap and Secrets")
-      ->capture_default_str();
-  render_cmd->add_flag("--create-namespace", render.options.create_namespace,
-                       "also write the Namespace");
-  render_cmd->add_option("--replicas", render.options.replicas,
-                         "pod replicas (default 3 with inferenceRouterHA, else 1)");
-  render_cmd->add_option("--image-pull-secret", render.options.image_pull_secrets,
-                         "Secret for pulling --image from a private registry (repeatable)");
-  render_cmd->add_option("--cpu-request", render.options.cpu_request, "CPU request")
-      ->capture_default_str();
-  render_cmd->add_option("--memory-request", render.options.memory_request, "memory request")
-      ->capture_default_str();
-  render_cmd->add_option("--cpu-limit", render.options.cpu_limit, "CPU limit (default none)");
-  render_cmd->add_option("--memory-limit", render.options.memory_limit, "memory limit")
-      ->capture_default_str();
-  render_cmd->add_option("--external-traffic-policy", render.options.external_traffic_policy,
-                         "Local keeps the client IP (LoadBalancer and NodePort only)");
-  render_cmd->add_flag("--network-policy", render.options.network_policy,
-                       "also write a NetworkPolicy: scoring port from anywhere, probe port from "
-                       "the cluster, egress to cluster DNS and the model ports only");
-  render_cmd->add_option("--cert-manager-issuer", render.options.cert_manager_issuer,
-                         "also write a cert-manager Certificate for sslCname into sslSecret, "
-                         "issued by this issuer");
-  render_cmd
-      ->add_option("--cert-manager-issuer-kind", render.options.cert_manager_issuer_kind,
-                   "Issuer or ClusterIssuer")
-      ->capture_default_str();
-
-  std::string model_listen = "127.0.0.1:5001";
-  auto* model_cmd = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
-  model_cmd->add_option("--listen", model_listen, "HOST:PORT");
-
-  auto* version_cmd = app.add_subcommand(
-      "version", "print the version, git revision, OpenSSL (runtime and built with) and build type");
+  Args args;
+  std::vector<Command> commands{add_serve(app, args)};
+  for (auto& c : add_cert(app, args)) commands.push_back(std::move(c));
+  commands.push_back(add_secret(app, args));
+  commands.push_back(add_settings(app, args));
+  commands.push_back(add_k8s(app, args));
+  for (auto& c : add_small_commands(app, args)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);
@@ -140,16 +195,9 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-
   try {
-    if (serve_cmd->parsed()) return scoregate::cli::serve(serve);
-    if (check_cmd->parsed()) return scoregate::cli::cert_check(check);
-    if (dev_cmd->parsed()) return scoregate::cli::cert_dev(dev_names, dev_out);
-    if (create_cmd->parsed()) return scoregate::cli::secret_create(secret);
-    if (show_cmd->parsed()) return scoregate::cli::settings_show(show);
-    if (render_cmd->parsed()) return scoregate::cli::k8s_render(render);
-    if (model_cmd->parsed()) return scoregate::cli::model_server(model_listen);
-    if (version_cmd->parsed()) return scoregate::cli::version();
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
   } catch (const std::exception& e) {
     std::cerr << "scoregate: " << e.what() << "\n";
     return 1;
