@@ -13,7 +13,7 @@ TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14
 # for the base image where no registry is reachable, binutils (readelf) to check the binary
 IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs catatonit
   containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
-BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client libbenchmark-dev util-linux gcc libc6-dev"
+BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client util-linux gcc libc6-dev"
 
 want=""
 [ $# -eq 0 ] && set -- build test
