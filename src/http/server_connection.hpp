@@ -70,7 +70,6 @@ class ServerConnection {
   // --- for the worker ---
   // Draining: an idle connection closes now; a busy one after its current response.
   void begin_drain();
-  bool idle() const { return idle_; }
 
  private:
   boost::asio::awaitable<bool> read_head();

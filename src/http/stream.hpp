@@ -41,7 +41,6 @@ class ClientStream {
   ClientStream(const ClientStream&) = delete;
   ClientStream& operator=(const ClientStream&) = delete;
 
-  SSL* ssl() const { return ssl_; }
   asio::ip::tcp::socket& socket() { return socket_; }
 
   asio::awaitable<error_code> handshake();

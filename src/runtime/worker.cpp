@@ -126,12 +126,10 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
     Registration(Worker& worker, http::ServerConnection* c) : w(worker) {
       it = w.live_.insert(w.live_.end(), c);
       w.open_connections_.fetch_add(1, std::memory_order_relaxed);
-      w.connections_.fetch_add(1, std::memory_order_relaxed);
     }
     ~Registration() {
       w.live_.erase(it);
       w.open_connections_.fetch_sub(1, std::memory_order_relaxed);
-      w.connections_.fetch_sub(1, std::memory_order_relaxed);
       w.finish_drain_if_idle();
     }
   } registration(*this, &conn);
