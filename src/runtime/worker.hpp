@@ -49,7 +49,7 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   proxy::Proxy proxy_;
   SnapshotPtr current_;
-  std::list<http::ServerConnection*> live_;
+  std::list<http::Http1Connection*> live_;
   bool draining_ = false;
   std::thread thread_;
 };
