@@ -33,8 +33,9 @@ struct Target {
   // are atomics because two readers look without that mutex, and relaxed order is enough for
   // both since no other data is published through these flags and a stale value is harmless:
   // the worker's ConnectionPool::give_back() (a late `true` pools one connection to a removed
-  // target; the gate no longer admits to it, so it is never taken and the next sweep closes
-  // it) and the control thread's probe loop (a late `true` costs one more probe).
+  // target; the gate no longer admits to it, so it is never taken, and the pool's sweep
+  // closes it after idle_timeout) and the control thread's probe loop (a late `true` costs
+  // one more probe).
   std::atomic<bool> ready{true};   // readiness probe verdict (true when there is no probe)
   std::atomic<bool> member{true};  // false once discovery or a reload removed it
   // Guarded by the gate's mutex:
