@@ -5,8 +5,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "http/http1_connection.hpp"
 #include "http/serialize.hpp"
-#include "http/server_connection.hpp"
 
 namespace scoregate::admin {
 
@@ -23,7 +23,7 @@ class Handler final : public http::RequestHandler {
  public:
   Handler(AdminModel& model, AdminServer::Scope scope) : model_(model), scope_(scope) {}
 
-  asio::awaitable<void> handle(http::ServerConnection& conn) override {
+  asio::awaitable<void> handle(http::Http1Connection& conn) override {
     const auto& req = conn.request();
     std::vector<std::string_view> pieces;
     do {  // admin requests carry no body worth reading; drain whatever is there
@@ -101,8 +101,8 @@ void AdminServer::start() {
       if (impl.stopped || ec == asio::error::operation_aborted) co_return;
       if (ec) continue;
       auto serve = [](tcp::socket s, Impl& impl) -> asio::awaitable<void> {
-        http::ClientStream stream(std::move(s), nullptr);
-        http::ServerConnection conn(stream, impl.limits, impl.handler);
+        http::ClientTransport transport(std::move(s), nullptr);
+        http::Http1Connection conn(transport, impl.limits, impl.handler);
         co_await conn.run();
       };
       asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), impl), asio::detached);

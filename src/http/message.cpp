@@ -18,10 +18,4 @@ std::string_view MessageHead::find(std::string_view name) const {
   return {};
 }
 
-std::size_t MessageHead::count(bhttp::field id) const {
-  std::size_t n = 0;
-  for (const auto& f : fields) n += f.id == id;
-  return n;
-}
-
 }  // namespace scoregate::http

@@ -43,7 +43,6 @@ struct MessageHead {
   // First value of a field, or "" (absent and empty are the same to the router).
   std::string_view find(bhttp::field id) const;
   std::string_view find(std::string_view name) const;  // case-insensitive
-  std::size_t count(bhttp::field id) const;
 };
 
 struct RequestHead : MessageHead {

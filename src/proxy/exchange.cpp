@@ -12,12 +12,12 @@ namespace scoregate::proxy {
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
-asio::awaitable<void> Proxy::handle(http::ServerConnection& conn) {
+asio::awaitable<void> Proxy::handle(http::Http1Connection& conn) {
   Exchange x(conn, worker_);
   co_await x.run();
 }
 
-Exchange::Exchange(http::ServerConnection& conn, WorkerContext& worker)
+Exchange::Exchange(http::Http1Connection& conn, WorkerContext& worker)
     : conn_(conn), worker_(worker), plan_(worker.plan), start_(Clock::now()) {}
 
 asio::awaitable<void> Exchange::run() {
@@ -86,7 +86,7 @@ std::optional<Exchange::Refusal> Exchange::choose_deployment() {
 }
 
 bool Exchange::client_gone() const {
-  pollfd p{conn_.stream().socket().native_handle(), POLLRDHUP, 0};
+  pollfd p{conn_.transport().socket().native_handle(), POLLRDHUP, 0};
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
@@ -128,10 +128,10 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
   WorkerCounters::add(worker_.counters.router_errors[status / 100 % 6]);
   if (conn_.response_started()) {
     conn_.close_after_response();  // too late for a status: cutting the stream tells the client
-    conn_.stream().close();
+    conn_.transport().close();
     co_return;
   }
-  http::ServerConnection::Extra extra;
+  http::Http1Connection::Extra extra;
   extra.emplace_back("x-request-id", request_id_);
   if (!client_request_id_.empty()) extra.emplace_back("x-ms-client-request-id", client_request_id_);
   if (deployment_) extra.emplace_back("azureml-model-deployment", deployment_->state->name);

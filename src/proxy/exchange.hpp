@@ -15,7 +15,7 @@ namespace asio = boost::asio;
 
 class Exchange {
  public:
-  Exchange(http::ServerConnection& conn, WorkerContext& worker);
+  Exchange(http::Http1Connection& conn, WorkerContext& worker);
   asio::awaitable<void> run();
 
  private:
@@ -48,7 +48,7 @@ class Exchange {
   asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message);
   bool client_gone() const;
 
-  http::ServerConnection& conn_;
+  http::Http1Connection& conn_;
   WorkerContext& worker_;
   std::shared_ptr<const ProxyPlan> plan_;
   std::chrono::steady_clock::time_point start_;

@@ -32,10 +32,7 @@ asio::awaitable<void> Exchange::forward() {
   if (!co_await read_response_head(rp)) co_return;
   co_await relay_response(*rp);
   upstream_->watchdog.disarm();
-  if (upstream_reusable_) {
-    ++upstream_->requests;
-    worker_.pool.give_back(std::move(upstream_));
-  }
+  if (upstream_reusable_) worker_.pool.give_back(std::move(upstream_));
 }
 
 // A connect failure means the request never reached a model, so another target may be

@@ -8,8 +8,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "http/http1_connection.hpp"
 #include "http/parser.hpp"
-#include "http/server_connection.hpp"
 #include "http/serialize.hpp"
 #include "proxy/connect.hpp"
 #include "proxy/exchange.hpp"
@@ -98,7 +98,7 @@ void Exchange::start_mirror() {
   std::string bytes;
   build_upstream_head(bytes, mirror_body_.size());
   bytes += mirror_body_;
-  spawn_mirror(conn_.stream().socket().get_executor(), worker_, plan_, target, std::move(bytes));
+  spawn_mirror(conn_.transport().socket().get_executor(), worker_, plan_, target, std::move(bytes));
 }
 
 }  // namespace scoregate::proxy

@@ -1,51 +1,18 @@
-// What a worker needs to proxy requests: the route table of a settings snapshot plus the
-// long-lived per-deployment state (admission gate, statistics) that survives reloads so
-// slot counts and counters stay continuous while settings change.
+// What a worker needs to proxy requests in one settings generation: the route table plus,
+// for each deployment, its long-lived state (proxy/deployments.hpp) and its request settings.
+// Immutable once built by DeploymentRegistry::build(); a request keeps the plan it started
+// with (ARCHITECTURE.md "Threads, snapshots and reloads").
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
 #include <vector>
 
-#include "core/problem.hpp"
+#include "proxy/deployments.hpp"
 #include "routing/routes.hpp"
 #include "settings/config.hpp"
-#include "upstream/gate.hpp"
-#include "upstream/targets.hpp"
 
 namespace scoregate::proxy {
-
-// Prometheus-style latency histogram with fixed bucket bounds (milliseconds).
-struct LatencyHistogram {
-  static constexpr std::array<double, 13> kBoundsMs = {1,   2.5, 5,    10,   25,   50,  100,
-                                                       250, 500, 1000, 2500, 5000, 10000};
-  std::array<std::atomic<std::uint64_t>, kBoundsMs.size() + 1> buckets{};
-  std::atomic<std::uint64_t> count{0};
-  std::atomic<std::uint64_t> sum_us{0};
-  void observe(std::uint64_t micros);
-};
-
-struct DeploymentStats {
-  std::array<std::atomic<std::uint64_t>, 6> responses{};  // [status / 100]; [0]: aborted
-  std::atomic<std::uint64_t> mirrored{0}, mirror_failed{0};
-  LatencyHistogram latency;  // router receive -> last byte sent
-};
-
-struct DeploymentState {
-  std::string endpoint, name;
-  std::shared_ptr<upstream::Gate> gate;
-  DeploymentStats stats;
-  // Control plane inputs (probes, discovery), from the latest settings.
-  std::mutex control_mutex;
-  std::vector<upstream::TargetSpec> discovered_specs;
-  std::optional<settings::ReadinessProbe> probe;
-};
 
 struct DeploymentPlan {
   std::shared_ptr<DeploymentState> state;
@@ -63,19 +30,6 @@ struct ProxyPlan {
   bool tls = true;
   bool access_log = true;
   std::uint64_t mirror_max_body = 1 << 20;
-};
-
-// Builds plans from settings, reusing the state of deployments that still exist.
-class DeploymentRegistry {
- public:
-  // Resolves static targets (blocking getaddrinfo: control thread only). nullptr with
-  // problems (TARGET_UNRESOLVED) when a static target cannot be resolved.
-  std::shared_ptr<const ProxyPlan> build(const settings::Config& config, Problems& problems);
-  std::vector<std::shared_ptr<DeploymentState>> all() const;
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<DeploymentState>> states_;  // "endpoint/deployment"
 };
 
 }  // namespace scoregate::proxy

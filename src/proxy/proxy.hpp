@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "http/server_connection.hpp"
+#include "http/http1_connection.hpp"
 #include "proxy/plan.hpp"
 #include "upstream/pool.hpp"
 
@@ -50,7 +50,7 @@ struct WorkerContext {
 class Proxy final : public http::RequestHandler {
  public:
   explicit Proxy(WorkerContext& worker) : worker_(worker) {}
-  boost::asio::awaitable<void> handle(http::ServerConnection& conn) override;
+  boost::asio::awaitable<void> handle(http::Http1Connection& conn) override;
 
  private:
   WorkerContext& worker_;

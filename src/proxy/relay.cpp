@@ -127,7 +127,7 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
   // The answer broke after its head was sent: cut the client connection so the client sees
   // an incomplete message instead of a complete-looking short one.
   conn_.close_after_response();
-  conn_.stream().close();
+  conn_.transport().close();
 }
 
 }  // namespace scoregate::proxy

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "http/server_connection.hpp"
+#include "http/http1_connection.hpp"
 #include "proxy/plan.hpp"
 #include "settings/settings.hpp"
 #include "tls/context.hpp"

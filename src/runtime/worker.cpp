@@ -114,24 +114,22 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
   if (snap->tls) {
     ssl = SSL_new(snap->tls->native());
     if (!ssl) {
-      ERR_clear_error();  // keep this thread's queue empty for SSL_get_error (see stream.cpp)
+      ERR_clear_error();  // SSL_get_error needs this thread's queue empty (client_transport.cpp)
       co_return;
     }
   }
-  http::ClientStream stream(std::move(socket), ssl);
-  http::ServerConnection conn(stream, snap->limits, proxy_);
+  http::ClientTransport transport(std::move(socket), ssl);
+  http::Http1Connection conn(transport, snap->limits, proxy_);
   struct Registration {
     Worker& w;
-    std::list<http::ServerConnection*>::iterator it;
-    Registration(Worker& worker, http::ServerConnection* c) : w(worker) {
+    std::list<http::Http1Connection*>::iterator it;
+    Registration(Worker& worker, http::Http1Connection* c) : w(worker) {
       it = w.live_.insert(w.live_.end(), c);
       w.open_connections_.fetch_add(1, std::memory_order_relaxed);
-      w.connections_.fetch_add(1, std::memory_order_relaxed);
     }
     ~Registration() {
       w.live_.erase(it);
       w.open_connections_.fetch_sub(1, std::memory_order_relaxed);
-      w.connections_.fetch_sub(1, std::memory_order_relaxed);
       w.finish_drain_if_idle();
     }
   } registration(*this, &conn);

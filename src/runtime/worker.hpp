@@ -35,8 +35,6 @@ class Worker {
   void join();
 
   const proxy::WorkerCounters& counters() const { return context_.counters; }
-  std::uint32_t connections() const { return connections_.load(std::memory_order_relaxed); }
-  unsigned index() const { return index_; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -51,8 +49,7 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   proxy::Proxy proxy_;
   SnapshotPtr current_;
-  std::list<http::ServerConnection*> live_;
-  std::atomic<std::uint32_t> connections_{0};
+  std::list<http::Http1Connection*> live_;
   bool draining_ = false;
   std::thread thread_;
 };

@@ -8,8 +8,8 @@
 
 #include <array>
 
+#include "http/http1_connection.hpp"
 #include "http/serialize.hpp"
-#include "http/server_connection.hpp"
 
 namespace scoregate::samplemodel {
 
@@ -29,7 +29,7 @@ ScoreResult fail(std::string message) {
 
 class Handler final : public http::RequestHandler {
  public:
-  asio::awaitable<void> handle(http::ServerConnection& conn) override {
+  asio::awaitable<void> handle(http::Http1Connection& conn) override {
     const auto& req = conn.request();
     std::string path(req.target.substr(0, req.target.find('?')));
     std::string body;
@@ -60,8 +60,8 @@ class Handler final : public http::RequestHandler {
 asio::awaitable<void> serve(tcp::socket socket) {
   static const http::ServerLimits limits{};
   static Handler handler;
-  http::ClientStream stream(std::move(socket), nullptr);
-  http::ServerConnection conn(stream, limits, handler);
+  http::ClientTransport transport(std::move(socket), nullptr);
+  http::Http1Connection conn(transport, limits, handler);
   co_await conn.run();
 }
 

@@ -33,8 +33,6 @@ std::string openssl_errors() {
   return out;
 }
 
-int refuse_passphrase(char*, int, int, void*) { return -1; }
-
 X509Ptr up_ref(X509* x) {
   if (x) X509_up_ref(x);
   return X509Ptr(x);

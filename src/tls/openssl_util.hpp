@@ -30,9 +30,6 @@ std::string bio_contents(BIO* bio);
 // Drains this thread's OpenSSL error queue into "reason; reason" (empty if none).
 std::string openssl_errors();
 
-// A password callback that always fails, so OpenSSL never prompts on a terminal.
-int refuse_passphrase(char* buf, int size, int rwflag, void* userdata);
-
 X509Ptr up_ref(X509* x);
 PkeyPtr up_ref(EVP_PKEY* k);
 

@@ -40,7 +40,8 @@ bool contains(const std::vector<std::uint64_t>& v, std::uint64_t id) {
   return std::find(v.begin(), v.end(), id) != v.end();
 }
 bool eligible(const Target& t, Clock::time_point now) {
-  return t.member && t.ready && now >= t.ejected_until;
+  return t.member.load(std::memory_order_relaxed) && t.ready.load(std::memory_order_relaxed) &&
+         now >= t.ejected_until;
 }
 }  // namespace
 
@@ -59,16 +60,10 @@ TargetPtr Gate::pick_locked(const std::vector<std::uint64_t>& tried, Clock::time
   return best;
 }
 
-bool Gate::any_ready_locked(Clock::time_point now) const {
-  for (const auto& t : targets_)
-    if (eligible(*t, now)) return true;
-  return false;
-}
-
 std::size_t Gate::max_queue_locked() const {
   if (settings_.max_queue_length) return settings_.max_queue_length;
   std::size_t members = 0;
-  for (const auto& t : targets_) members += t->member;
+  for (const auto& t : targets_) members += t->member.load(std::memory_order_relaxed);
   return std::max<std::size_t>(1, 2 * settings_.slots_per_target * members);
 }
 
@@ -172,14 +167,18 @@ void Gate::report_connect(const TargetPtr& t, bool ok) {
 
 void Gate::set_ready(const TargetPtr& t, bool ready) {
   std::lock_guard lock(mutex_);
-  t->ready = ready;
+  t->ready.store(ready, std::memory_order_relaxed);
   if (ready) dispatch_locked(Clock::now());
 }
 
 void Gate::set_targets(std::vector<TargetPtr> targets) {
   std::lock_guard lock(mutex_);
-  for (auto& old : targets_) old->member = false;
-  for (auto& t : targets) t->member = true;
+  // Only the targets that leave are marked: a target that stays never reads `false` on the
+  // threads that look without the mutex (a worker would drop a good pooled connection).
+  for (auto& t : targets) t->member.store(true, std::memory_order_relaxed);
+  for (auto& old : targets_)
+    if (std::find(targets.begin(), targets.end(), old) == targets.end())
+      old->member.store(false, std::memory_order_relaxed);
   targets_ = std::move(targets);
   dispatch_locked(Clock::now());
 }
@@ -199,7 +198,9 @@ std::vector<Gate::TargetView> Gate::view() const {
   std::lock_guard lock(mutex_);
   std::vector<TargetView> out;
   auto now = Clock::now();
-  for (const auto& t : targets_) out.push_back({t->address, t->ready, now < t->ejected_until, t->in_flight});
+  for (const auto& t : targets_)
+    out.push_back({t->address, t->ready.load(std::memory_order_relaxed), now < t->ejected_until,
+                   t->in_flight});
   return out;
 }
 

@@ -29,10 +29,17 @@ struct Target {
   boost::asio::ip::tcp::endpoint endpoint;
   std::uint64_t id = 0;  // process-unique; keys the per-worker connection pools
   bool discovered = false;  // from a dns: target (vs. a static address)
+  // Written only under the gate's mutex, which also orders every read the gate makes. They
+  // are atomics because two readers look without that mutex, and relaxed order is enough for
+  // both since no other data is published through these flags and a stale value is harmless:
+  // the worker's ConnectionPool::give_back() (a late `true` pools one connection to a removed
+  // target; the gate no longer admits to it, so it is never taken, and the pool's sweep
+  // closes it after idle_timeout) and the control thread's probe loop (a late `true` costs
+  // one more probe).
+  std::atomic<bool> ready{true};   // readiness probe verdict (true when there is no probe)
+  std::atomic<bool> member{true};  // false once discovery or a reload removed it
   // Guarded by the gate's mutex:
   std::uint32_t in_flight = 0;
-  bool ready = true;      // readiness probe verdict (true when there is no probe)
-  bool member = true;     // false once DNS discovery removed it
   std::uint32_t connect_failures = 0;  // in a row
   Clock::time_point ejected_until{};
 };
@@ -118,7 +125,6 @@ class Gate : public std::enable_shared_from_this<Gate> {
 
   void release(const TargetPtr& t);
   TargetPtr pick_locked(const std::vector<std::uint64_t>& tried, Clock::time_point now);
-  bool any_ready_locked(Clock::time_point now) const;
   void dispatch_locked(Clock::time_point now);
   std::size_t max_queue_locked() const;
 

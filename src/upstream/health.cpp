@@ -75,8 +75,9 @@ asio::awaitable<void> probe_loop(std::shared_ptr<bool> cancelled, std::shared_pt
     co_await timer.async_wait(nothrow);
   }
   std::uint32_t passes = 0, failures = 0;
-  bool ready = target->ready;
-  while (!*cancelled && target->member) {
+  // Without the gate's mutex: relaxed is enough (upstream/gate.hpp, Target).
+  bool ready = target->ready.load(std::memory_order_relaxed);
+  while (!*cancelled && target->member.load(std::memory_order_relaxed)) {
     bool ok = co_await probe_once(target->endpoint, timing.path, timing.timeout);
     if (*cancelled) co_return;
     if (ok) {

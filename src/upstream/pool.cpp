@@ -33,7 +33,9 @@ ConnectionPtr ConnectionPool::take(const TargetPtr& target) {
 }
 
 void ConnectionPool::give_back(ConnectionPtr c) {
-  if (!c->target->member) return;  // discovery removed the target: let it go
+  // Discovery or a reload removed the target: let it go. Read without the gate's mutex, on
+  // purpose: a stale `true` is harmless (upstream/gate.hpp, Target).
+  if (!c->target->member.load(std::memory_order_relaxed)) return;
   auto& stack = idle_[c->target->id];
   if (stack.size() >= limits_.max_idle_per_target) return;
   c->idle_since = Clock::now();
@@ -57,11 +59,5 @@ std::size_t ConnectionPool::sweep(Clock::time_point now) {
 }
 
 void ConnectionPool::close_all() { idle_.clear(); }
-
-std::size_t ConnectionPool::idle_count() const {
-  std::size_t n = 0;
-  for (const auto& [id, stack] : idle_) n += stack.size();
-  return n;
-}
 
 }  // namespace scoregate::upstream

@@ -26,7 +26,6 @@ class UpstreamConnection {
   http::Watchdog watchdog;  // request timeout / body idle; cancels the socket
   TargetPtr target;
   Clock::time_point idle_since{};
-  std::uint64_t requests = 0;
 };
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
@@ -45,7 +44,6 @@ class ConnectionPool {
   // Closes connections idle for longer than idle_timeout; returns how many.
   std::size_t sweep(Clock::time_point now);
   void close_all();
-  std::size_t idle_count() const;
 
  private:
   Limits limits_;

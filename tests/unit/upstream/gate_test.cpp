@@ -1,5 +1,6 @@
 // The admission gate with real io_contexts on real threads (no sockets needed).
 #include "upstream/gate.hpp"
+#include "upstream/pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -239,6 +240,43 @@ TEST(Gate, SlowTargetDoesNotAttractMoreWork) {
     }
   }
   EXPECT_GT(sent[0], 3 * sent[1]) << sent[0] << " vs " << sent[1];
+}
+
+// Target::member is written under the gate's mutex on the control thread and read without it
+// by a worker's ConnectionPool::give_back() (upstream/gate.hpp). Run under ThreadSanitizer
+// (unit_tests_threads), this shows a data race if the flag is ever a plain bool again.
+TEST(Gate, PoolReadsMembershipWhileTheControlThreadChangesIt) {
+  auto targets = make_targets(2);
+  const auto& stays = targets[0];
+  const auto& moves = targets[1];
+  auto gate = std::make_shared<Gate>("e/d", settings(1, 0ms), targets);
+  asio::io_context io;  // executor for the connections' sockets and watchdogs; never run
+  ConnectionPool pool;  // used by the worker thread only, as in production
+  std::atomic<bool> stop{false};
+  std::atomic<int> stays_seen_removed{0};
+  std::thread worker([&] {
+    while (!stop.load()) {
+      pool.give_back(std::make_unique<UpstreamConnection>(io.get_executor(), moves));
+      if (!stays->member.load(std::memory_order_relaxed)) ++stays_seen_removed;
+      pool.sweep(Clock::now() + 1h);  // keep the pool small
+    }
+  });
+  for (int i = 0; i < 2000; ++i) {
+    gate->set_targets({stays});
+    gate->set_targets({stays, moves});
+  }
+  stop = true;
+  worker.join();
+  // A target that stays in every set is never seen as removed, even for a moment.
+  EXPECT_EQ(stays_seen_removed.load(), 0);
+
+  // Membership decides what the pool keeps.
+  pool.sweep(Clock::now() + 1h);
+  gate->set_targets({stays});
+  pool.give_back(std::make_unique<UpstreamConnection>(io.get_executor(), moves));
+  EXPECT_EQ(pool.sweep(Clock::now() + 1h), 0u) << "a removed target's connection was pooled";
+  pool.give_back(std::make_unique<UpstreamConnection>(io.get_executor(), stays));
+  EXPECT_EQ(pool.sweep(Clock::now() + 1h), 1u);
 }
 
 }  // namespace

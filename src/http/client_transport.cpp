@@ -1,5 +1,5 @@
 #include "http/awaitable.hpp"
-#include "http/stream.hpp"
+#include "http/client_transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -47,7 +47,7 @@ asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
   co_return wec;
 }
 
-ClientStream::ClientStream(asio::ip::tcp::socket socket, SSL* ssl)
+ClientTransport::ClientTransport(asio::ip::tcp::socket socket, SSL* ssl)
     : socket_(std::move(socket)), ssl_(ssl) {
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -62,11 +62,11 @@ ClientStream::ClientStream(asio::ip::tcp::socket socket, SSL* ssl)
   }
 }
 
-ClientStream::~ClientStream() {
+ClientTransport::~ClientTransport() {
   if (ssl_) SSL_free(ssl_);
 }
 
-asio::awaitable<error_code> ClientStream::wait(asio::socket_base::wait_type w) {
+asio::awaitable<error_code> ClientTransport::wait(asio::socket_base::wait_type w) {
   auto [ec] = co_await socket_.async_wait(w, nothrow);
   co_return ec;
 }
@@ -75,7 +75,7 @@ asio::awaitable<error_code> ClientStream::wait(asio::socket_base::wait_type w) {
 // SSL_get_error needs this thread's error queue to hold only this operation's errors. Rather
 // than clearing the queue before every read and write (ERR_clear_error costs ~4% of a
 // keep-alive request in OpenSSL 3), every path that can leave errors behind clears them.
-error_code ClientStream::ssl_error(int ret, int* want) {
+error_code ClientTransport::ssl_error(int ret, int* want) {
   *want = -1;
   const int saved_errno = errno;
   int kind = SSL_get_error(ssl_, ret);
@@ -101,7 +101,7 @@ error_code ClientStream::ssl_error(int ret, int* want) {
   }
 }
 
-asio::awaitable<error_code> ClientStream::handshake() {
+asio::awaitable<error_code> ClientTransport::handshake() {
   if (!ssl_) co_return error_code{};
   SSL_set_accept_state(ssl_);
   for (;;) {
@@ -114,12 +114,12 @@ asio::awaitable<error_code> ClientStream::handshake() {
   }
 }
 
-asio::awaitable<error_code> ClientStream::wait_readable() {
+asio::awaitable<error_code> ClientTransport::wait_readable() {
   if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
   co_return co_await wait(asio::socket_base::wait_read);
 }
 
-asio::awaitable<IoResult> ClientStream::read_some(char* data, std::size_t size) {
+asio::awaitable<IoResult> ClientTransport::read_some(char* data, std::size_t size) {
   if (!ssl_) {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), nothrow);
     co_return IoResult{ec, n};
@@ -136,7 +136,7 @@ asio::awaitable<IoResult> ClientStream::read_some(char* data, std::size_t size) 
   }
 }
 
-asio::awaitable<error_code> ClientStream::write_all(std::string_view bytes) {
+asio::awaitable<error_code> ClientTransport::write_all(std::string_view bytes) {
   if (bytes.empty()) co_return error_code{};
   if (!ssl_) {
     asio::const_buffer b(bytes.data(), bytes.size());
@@ -154,7 +154,7 @@ asio::awaitable<error_code> ClientStream::write_all(std::string_view bytes) {
   }
 }
 
-asio::awaitable<void> ClientStream::lingering_close(std::size_t max_bytes) {
+asio::awaitable<void> ClientTransport::lingering_close(std::size_t max_bytes) {
   error_code ec;
   if (ssl_ && SSL_is_init_finished(ssl_)) {
     SSL_shutdown(ssl_);  // queue close_notify once; do not wait for the peer's
@@ -172,12 +172,12 @@ asio::awaitable<void> ClientStream::lingering_close(std::size_t max_bytes) {
   socket_.close(ec);
 }
 
-void ClientStream::cancel() {
+void ClientTransport::cancel() {
   error_code ec;
   socket_.cancel(ec);
 }
 
-void ClientStream::close() {
+void ClientTransport::close() {
   error_code ec;
   socket_.close(ec);
 }

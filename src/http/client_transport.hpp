@@ -1,4 +1,5 @@
-// A client-facing byte stream: plain TCP or TLS over the same socket.
+// The bytes of one client connection: plain TCP or TLS over the same socket. It knows
+// nothing of HTTP; the protocol on top of it is an Http1Connection (http/http1_connection.hpp).
 //
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_set_fd) and waits for readiness
 // through Asio, the way nginx does, instead of Asio's ssl::stream: that one keeps two 17 KiB
@@ -33,15 +34,14 @@ struct IoResult {
 asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
                                         std::span<const asio::const_buffer> buffers);
 
-class ClientStream {
+class ClientTransport {
  public:
   // ssl == nullptr: plain HTTP. The stream owns ssl and frees it.
-  ClientStream(asio::ip::tcp::socket socket, SSL* ssl);
-  ~ClientStream();
-  ClientStream(const ClientStream&) = delete;
-  ClientStream& operator=(const ClientStream&) = delete;
+  ClientTransport(asio::ip::tcp::socket socket, SSL* ssl);
+  ~ClientTransport();
+  ClientTransport(const ClientTransport&) = delete;
+  ClientTransport& operator=(const ClientTransport&) = delete;
 
-  SSL* ssl() const { return ssl_; }
   asio::ip::tcp::socket& socket() { return socket_; }
 
   asio::awaitable<error_code> handshake();

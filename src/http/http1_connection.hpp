@@ -1,6 +1,8 @@
-// One client connection: TLS handshake, then a straight-line loop of requests (keep-alive,
-// pipelining-safe: bytes after a request stay in the buffer for the next). The request
-// itself is handed to a RequestHandler (proxy/), which reads the body through this class.
+// The HTTP/1.1 side of one client connection, on top of its ClientTransport
+// (http/client_transport.hpp): the TLS handshake, then a straight-line loop of requests
+// (keep-alive, pipelining-safe: bytes after a request stay in the buffer for the next). The
+// request itself is handed to a RequestHandler (proxy/), which reads the body through this
+// class. An HTTP/2 session would sit beside this class on the same transport.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -14,8 +16,8 @@
 #include <vector>
 
 #include "http/buffer.hpp"
+#include "http/client_transport.hpp"
 #include "http/parser.hpp"
-#include "http/stream.hpp"
 #include "http/watchdog.hpp"
 
 namespace scoregate::http {
@@ -28,21 +30,21 @@ struct ServerLimits {
   std::chrono::milliseconds body_idle_timeout{30000};
 };
 
-class ServerConnection;
+class Http1Connection;
 
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // Serves conn.request(). On return the response is complete (or the connection marked
   // to close); a body left unread makes the connection close.
-  virtual boost::asio::awaitable<void> handle(ServerConnection& conn) = 0;
+  virtual boost::asio::awaitable<void> handle(Http1Connection& conn) = 0;
 };
 
-class ServerConnection {
+class Http1Connection {
  public:
   using Extra = std::vector<std::pair<std::string_view, std::string_view>>;
 
-  ServerConnection(ClientStream& stream, const ServerLimits& limits, RequestHandler& handler);
+  Http1Connection(ClientTransport& transport, const ServerLimits& limits, RequestHandler& handler);
 
   boost::asio::awaitable<void> run();
 
@@ -63,14 +65,13 @@ class ServerConnection {
   bool keep_alive() const { return keep_alive_; }
   bool response_started() const { return response_started_; }
   Watchdog& watchdog() { return watchdog_; }
-  ClientStream& stream() { return stream_; }
+  ClientTransport& transport() { return transport_; }
   const ServerLimits& limits() const { return limits_; }
   const std::string& peer_address() const { return peer_; }
 
   // --- for the worker ---
   // Draining: an idle connection closes now; a busy one after its current response.
   void begin_drain();
-  bool idle() const { return idle_; }
 
  private:
   boost::asio::awaitable<bool> read_head();
@@ -78,7 +79,7 @@ class ServerConnection {
   boost::asio::awaitable<void> finish(bool graceful);
   boost::asio::awaitable<bool> discard_body(std::uint64_t limit);
 
-  ClientStream& stream_;
+  ClientTransport& transport_;
   const ServerLimits& limits_;
   RequestHandler& handler_;
   Watchdog watchdog_;

@@ -1,4 +1,4 @@
-#include "http/server_connection.hpp"
+#include "http/http1_connection.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
@@ -12,25 +12,25 @@ namespace asio = boost::asio;
 namespace be = boost::beast::http;
 using std::chrono::milliseconds;
 
-ServerConnection::ServerConnection(ClientStream& stream, const ServerLimits& limits,
-                                   RequestHandler& handler)
-    : stream_(stream),
+Http1Connection::Http1Connection(ClientTransport& transport, const ServerLimits& limits,
+                                 RequestHandler& handler)
+    : transport_(transport),
       limits_(limits),
       handler_(handler),
-      watchdog_(stream.socket().get_executor(), [this] { stream_.cancel(); }) {}
+      watchdog_(transport.socket().get_executor(), [this] { transport_.cancel(); }) {}
 
-void ServerConnection::begin_drain() {
+void Http1Connection::begin_drain() {
   draining_ = true;
-  if (idle_) stream_.cancel();
+  if (idle_) transport_.cancel();
 }
 
-asio::awaitable<void> ServerConnection::run() {
+asio::awaitable<void> Http1Connection::run() {
   error_code peer_ec;
-  auto remote = stream_.socket().remote_endpoint(peer_ec);
+  auto remote = transport_.socket().remote_endpoint(peer_ec);
   if (!peer_ec) peer_ = remote.address().to_string();
   watchdog_.arm(limits_.header_timeout);
-  if (auto ec = co_await stream_.handshake()) {
-    stream_.close();
+  if (auto ec = co_await transport_.handshake()) {
+    transport_.close();
     co_return;
   }
   for (;;) {
@@ -55,7 +55,7 @@ asio::awaitable<void> ServerConnection::run() {
 
 // Reads until a complete request head is parsed. False when the connection is over
 // (closed by the peer, timed out, or a malformed request was answered).
-asio::awaitable<bool> ServerConnection::read_head() {
+asio::awaitable<bool> Http1Connection::read_head() {
   parser_.reset();  // made when bytes arrive: an idle connection holds no parser
   bool first_byte_seen = !in_.empty();
   watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
@@ -75,13 +75,13 @@ asio::awaitable<bool> ServerConnection::read_head() {
       }
     } else {
       // Wait without holding a buffer: most keep-alive connections are idle most of the time.
-      if (co_await stream_.wait_readable() || draining_) {
+      if (co_await transport_.wait_readable() || draining_) {
         co_await finish(false);
         co_return false;
       }
     }
     auto space = in_.prepare();
-    auto r = co_await stream_.read_some(space.data(), space.size());
+    auto r = co_await transport_.read_some(space.data(), space.size());
     if (r.ec) {
       co_await finish(false);
       co_return false;
@@ -94,31 +94,31 @@ asio::awaitable<bool> ServerConnection::read_head() {
   }
 }
 
-asio::awaitable<void> ServerConnection::reject_malformed(const error_code& ec) {
+asio::awaitable<void> Http1Connection::reject_malformed(const error_code& ec) {
   unsigned status = status_for_parse_error(ec);
   std::string_view code = status == 431   ? "RequestHeaderTooLarge"
                           : status == 413 ? "RequestBodyTooLarge"
                                           : "BadRequest";
   auto bytes = error_response(status, code, ec.message(), {}, true);
   watchdog_.arm(limits_.header_timeout);
-  co_await stream_.write_all(bytes);
+  co_await transport_.write_all(bytes);
   keep_alive_ = false;
   co_await finish(true);
 }
 
-asio::awaitable<void> ServerConnection::finish(bool graceful) {
+asio::awaitable<void> Http1Connection::finish(bool graceful) {
   if (graceful && !watchdog_.expired()) {
     watchdog_.arm(std::chrono::seconds(2));
-    co_await stream_.lingering_close(256 * 1024);
+    co_await transport_.lingering_close(256 * 1024);
   } else {
-    stream_.close();
+    transport_.close();
   }
   watchdog_.disarm();
   in_.consume(in_.size());
   in_.release_if_empty();
 }
 
-asio::awaitable<error_code> ServerConnection::read_body(std::vector<std::string_view>& pieces) {
+asio::awaitable<error_code> Http1Connection::read_body(std::vector<std::string_view>& pieces) {
   pieces.clear();
   in_.consume(pending_consume_);
   pending_consume_ = 0;
@@ -143,13 +143,13 @@ asio::awaitable<error_code> ServerConnection::read_body(std::vector<std::string_
     }
     watchdog_.arm(limits_.body_idle_timeout);
     auto space = in_.prepare();
-    auto r = co_await stream_.read_some(space.data(), space.size());
+    auto r = co_await transport_.read_some(space.data(), space.size());
     if (r.ec) co_return r.ec == asio::error::eof ? error_code(be::error::partial_message) : r.ec;
     in_.commit(r.bytes);
   }
 }
 
-asio::awaitable<bool> ServerConnection::discard_body(std::uint64_t limit) {
+asio::awaitable<bool> Http1Connection::discard_body(std::uint64_t limit) {
   if (parser_->done()) co_return true;
   const auto& head = parser_->head();
   if (head.expect_continue && !continue_sent_) co_return false;  // the client waits for a verdict
@@ -166,28 +166,27 @@ asio::awaitable<bool> ServerConnection::discard_body(std::uint64_t limit) {
   }
 }
 
-asio::awaitable<error_code> ServerConnection::write(std::string_view bytes) {
+asio::awaitable<error_code> Http1Connection::write(std::string_view bytes) {
   response_started_ = true;
   watchdog_.arm(limits_.body_idle_timeout);
-  co_return co_await stream_.write_all(bytes);
+  co_return co_await transport_.write_all(bytes);
 }
 
-asio::awaitable<error_code> ServerConnection::send_continue() {
+asio::awaitable<error_code> Http1Connection::send_continue() {
   if (continue_sent_ || !parser_->head().expect_continue || response_started_)
     co_return error_code{};
   continue_sent_ = true;
-  co_return co_await stream_.write_all("HTTP/1.1 100 Continue\r\n\r\n");
+  co_return co_await transport_.write_all("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
-asio::awaitable<void> ServerConnection::reply_error(unsigned status, std::string_view code,
-                                                   std::string_view message,
-                                                   const Extra& extra) {
+asio::awaitable<void> Http1Connection::reply_error(unsigned status, std::string_view code,
+                                                   std::string_view message, const Extra& extra) {
   // A small unread body is read and dropped so the connection survives the error (a client
   // refused with 429 under load should not pay a new TLS handshake); a big one closes it.
   if (draining_ || !co_await discard_body(64 * 1024)) keep_alive_ = false;
   auto bytes = error_response(status, code, message, extra, !keep_alive_);
   response_started_ = true;
-  co_await stream_.write_all(bytes);
+  co_await transport_.write_all(bytes);
 }
 
 }  // namespace scoregate::http

@@ -1,5 +1,6 @@
-#include "proxy/plan.hpp"
+#include "proxy/deployments.hpp"
 
+#include "proxy/plan.hpp"
 #include "upstream/discovery.hpp"
 
 namespace scoregate::proxy {
@@ -65,66 +66,75 @@ std::vector<upstream::TargetPtr> static_targets(const settings::Deployment& d,
   return out;
 }
 
-}  // namespace
+// One deployment's targets, resolved in pass 1 before any live state changes.
+struct Resolved {
+  std::string key;                            // "endpoint/deployment"
+  std::shared_ptr<DeploymentState> existing;  // null: a new deployment
+  std::vector<upstream::TargetPtr> targets;
+  std::vector<upstream::TargetSpec> discovered;
+};
 
-std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Config& config,
-                                                           Problems& problems) {
-  auto plan = std::make_shared<ProxyPlan>(config);
-  plan->tls = !config.extension.allow_insecure_connections;
-  plan->access_log = config.router.access_log;
-  std::lock_guard lock(mutex_);
-
-  // Pass 1: resolve everything without touching live state (a reload is all or nothing).
-  struct Resolved {
-    std::string key;
-    std::shared_ptr<DeploymentState> existing;
-    std::vector<upstream::TargetPtr> targets;
-    std::vector<upstream::TargetSpec> discovered;
-  };
+// Pass 1: resolve every deployment's static targets without touching live state, so a
+// reload with one bad target changes nothing (problems says what failed).
+std::vector<Resolved> resolve_all(const settings::Config& config,
+                                  const DeploymentRegistry::StateMap& states, Problems& problems) {
   std::vector<Resolved> resolved;
   for (const auto& e : config.endpoints)
     for (const auto& d : e.deployments) {
       Resolved r;
       r.key = e.name + "/" + d.name;
-      if (auto it = states_.find(r.key); it != states_.end()) r.existing = it->second;
+      if (auto it = states.find(r.key); it != states.end()) r.existing = it->second;
       r.targets = static_targets(d, r.existing ? r.existing->gate->targets()
                                                : std::vector<upstream::TargetPtr>{},
                                  r.discovered, problems);
       resolved.push_back(std::move(r));
     }
-  if (problems.has_errors()) return nullptr;
+  return resolved;
+}
 
-  // Pass 2: commit.
-  std::map<std::string, std::shared_ptr<DeploymentState>> next;
+std::shared_ptr<DeploymentState> new_state(const settings::Endpoint& e,
+                                           const settings::Deployment& d, Resolved& r) {
+  // dns: targets resolved once now, so a new deployment does not start empty; discovery
+  // keeps them current from then on.
+  if (!r.discovered.empty()) {
+    std::vector<boost::asio::ip::tcp::endpoint> found;
+    for (const auto& spec : r.discovered) {
+      std::string error;
+      for (const auto& ep : upstream::resolve_blocking(spec, error)) found.push_back(ep);
+    }
+    r.targets = upstream::merge_discovered(r.targets, found);
+  }
+  auto state = std::make_shared<DeploymentState>();
+  state->endpoint = e.name;
+  state->name = d.name;
+  state->gate = std::make_shared<upstream::Gate>(r.key, gate_settings(d.request_settings),
+                                                 std::move(r.targets));
+  return state;
+}
+
+void update_state(DeploymentState& state, const settings::Deployment& d, Resolved& r) {
+  state.gate->update_settings(gate_settings(d.request_settings));
+  if (!r.discovered.empty())  // keep what discovery found until it looks again
+    for (const auto& t : state.gate->targets())
+      if (t->discovered) r.targets.push_back(t);
+  state.gate->set_targets(std::move(r.targets));
+}
+
+// Pass 2: commit. Existing deployments keep their state (gate, stats, targets); the plan
+// gets one DeploymentPlan per deployment, in the route table's order.
+DeploymentRegistry::StateMap commit_all(const settings::Config& config,
+                                        std::vector<Resolved>& resolved, ProxyPlan& plan) {
+  DeploymentRegistry::StateMap next;
   std::size_t i = 0;
   for (const auto& e : config.endpoints) {
     EndpointPlan ep;
     for (const auto& d : e.deployments) {
       auto& r = resolved[i++];
       auto state = r.existing;
-      if (!state) {
-        // dns: targets resolved once now, so a new deployment does not start empty; discovery
-        // keeps them current from then on.
-        if (!r.discovered.empty()) {
-          std::vector<boost::asio::ip::tcp::endpoint> found;
-          for (const auto& spec : r.discovered) {
-            std::string error;
-            for (const auto& ep : upstream::resolve_blocking(spec, error)) found.push_back(ep);
-          }
-          r.targets = upstream::merge_discovered(r.targets, found);
-        }
-        state = std::make_shared<DeploymentState>();
-        state->endpoint = e.name;
-        state->name = d.name;
-        state->gate = std::make_shared<upstream::Gate>(r.key, gate_settings(d.request_settings),
-                                                       std::move(r.targets));
-      } else {
-        state->gate->update_settings(gate_settings(d.request_settings));
-        if (!r.discovered.empty())  // keep what discovery found until it looks again
-          for (const auto& t : state->gate->targets())
-            if (t->discovered) r.targets.push_back(t);
-        state->gate->set_targets(std::move(r.targets));
-      }
+      if (state)
+        update_state(*state, d, r);
+      else
+        state = new_state(e, d, r);
       {
         std::lock_guard control(state->control_mutex);
         state->discovered_specs = r.discovered;
@@ -133,9 +143,22 @@ std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Confi
       ep.deployments.push_back({state, d.request_settings});
       next[r.key] = state;
     }
-    plan->endpoints.push_back(std::move(ep));
+    plan.endpoints.push_back(std::move(ep));
   }
-  states_ = std::move(next);
+  return next;
+}
+
+}  // namespace
+
+std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Config& config,
+                                                           Problems& problems) {
+  auto plan = std::make_shared<ProxyPlan>(config);
+  plan->tls = !config.extension.allow_insecure_connections;
+  plan->access_log = config.router.access_log;
+  std::lock_guard lock(mutex_);
+  auto resolved = resolve_all(config, states_, problems);
+  if (problems.has_errors()) return nullptr;
+  states_ = commit_all(config, resolved, *plan);
   return plan;
 }
 
