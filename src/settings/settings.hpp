@@ -56,7 +56,6 @@ enum class Purpose {
 };
 
 struct ValidationResult;
-enum class Purpose;
 
 // Only validate() makes one, so holding a ValidatedSettings means every rule passed.
 class ValidatedSettings {
