@@ -91,6 +91,10 @@ void mark_unreadable(Config& c, std::string_view key);
 
 bool tls_source_unread(const Config& c);
 
+// sslCname split at ',' with each entry trimmed of spaces and tabs, empty entries kept (for
+// validate()'s rule against them); cname_list() builds on it. Views into `text`.
+std::vector<std::string_view> cname_entries(std::string_view text);
+
 // ---- addresses ----
 bool is_ipv4(std::string_view s);
 bool is_ipv6(std::string_view s);

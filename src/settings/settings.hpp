@@ -84,6 +84,13 @@ std::string show(const Config& config);
 // before calling it).
 std::string write(const Config& config);
 
+// The names in an sslCname value (or a --cname argument), the one way every user of the setting
+// splits it: at each ',', every name trimmed of spaces and tabs, empty entries ("a,,b", a
+// trailing ",") dropped, and a name listed again (compared ignoring case, as DNS does) dropped,
+// keeping the first spelling and the order. validate() refuses an sslCname with empty entries
+// or entries that are not host names (SETTING_INVALID_VALUE); this function only splits.
+std::vector<std::string> cname_list(std::string_view text);
+
 // The known key closest to `unknown` (case-insensitive edit distance), or "" when none is
 // close enough to be a plausible typo.
 std::string nearest_key(std::string_view unknown, const std::vector<std::string_view>& known);
