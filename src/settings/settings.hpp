@@ -91,6 +91,15 @@ std::string write(const Config& config);
 // or entries that are not host names (SETTING_INVALID_VALUE); this function only splits.
 std::vector<std::string> cname_list(std::string_view text);
 
+// What a reload cannot apply (the settings table's restart flag; README "Certificate renewal"):
+// the keys, spelt as users write them ("allowInsecureConnections", "router.listen"), whose value
+// differs between the running settings and the reloaded ones and whose change needs a restart.
+// Endpoint settings are always applied by a reload.
+std::vector<std::string> restart_required_changes(const Config& old, const Config& next);
+// Whether a change of `key` (as returned above) must refuse the whole reload
+// (RESTART_REQUIRED) rather than wait for the next restart while the rest is applied.
+bool refuses_reload(std::string_view key);
+
 // The known key closest to `unknown` (case-insensitive edit distance), or "" when none is
 // close enough to be a plausible typo.
 std::string nearest_key(std::string_view unknown, const std::vector<std::string_view>& known);
