@@ -111,13 +111,13 @@ void check_names(Check& c) {
   }
   auto sans = subject_alt_names(c.leaf());
   if (sans.dns.empty() && sans.ip.empty())
-    c.problems.warning("CERT_NO_SAN", c.cert_label(),
-                       "the certificate names its host only in the subject CN; Chrome, Go and "
-                       "other clients ignore the CN and will reject it",
-                       "reissue it with a subjectAltName extension (DNS:" +
-                           (c.options.names.empty() || hidden ? std::string("your.host")
-                                                              : c.options.names[0]) +
-                           ")");
+    c.problems.warning(
+        "CERT_NO_SAN", c.cert_label(),
+        "the certificate names its host only in the subject CN; Chrome, Go and "
+        "other clients ignore the CN and will reject it",
+        "reissue it with a subjectAltName extension (DNS:" +
+            (c.options.names.empty() || hidden ? std::string("your.host") : c.options.names[0]) +
+            ")");
 }
 
 // Whether OpenSSL can sign handshakes with this key type and clients accept it; NIST curves
