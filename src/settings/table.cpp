@@ -54,7 +54,10 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"keepalive_timeout_ms", &R::keepalive_timeout_ms, "idle client connection lifetime"},
     {"body_idle_timeout_ms", &R::body_idle_timeout_ms, "longest pause in a body, either way"},
     {"drain_timeout_ms", &R::drain_timeout_ms, "SIGTERM: time given to requests in flight"},
-    {"dns_refresh_ms", &R::dns_refresh_ms, "re-resolution period of dns: targets"},
+    // Discovery keeps the interval it was made with (docs/ARCHITECTURE.md "Settings: from YAML
+    // to a worker").
+    {"dns_refresh_ms", &R::dns_refresh_ms, "re-resolution period of dns: targets",
+     OnReload::restart},
     {"shutdown_delay_ms", &R::shutdown_delay_ms,
      "SIGTERM: serve this long with /readyz failing before draining"},
     {"readiness_wait_ms", &R::readiness_wait_ms,

@@ -203,7 +203,7 @@ TEST(SettingsTable, RestartRequiredChangesFollowTheTable) {
   expect_restart_flags(detail::kRouterFields, &Config::router, "router.");
 }
 
-TEST(SettingsTable, RestartRequiredChangesNameTheListenersWorkersAndTlsMode) {
+TEST(SettingsTable, RestartRequiredChangesNameStartOnlySettingsAndTlsMode) {
   Config old = full_config(), next = full_config();
   EXPECT_TRUE(restart_required_changes(old, next).empty());
   next.extension.allow_insecure_connections = true;
@@ -211,12 +211,14 @@ TEST(SettingsTable, RestartRequiredChangesNameTheListenersWorkersAndTlsMode) {
   next.router.admin = "127.0.0.1:2";
   next.router.probe_listen = "0.0.0.0:3";
   next.router.workers = 4;
+  next.router.dns_refresh_ms = 6;
   next.router.max_connections = 5;             // applied by a reload
   next.extension.ssl_cname = "b.example.com";  // applied by a reload
   next.endpoints[0].deployments[0].request_settings.request_timeout_ms = 9;
   EXPECT_EQ(restart_required_changes(old, next),
             (std::vector<std::string>{"allowInsecureConnections", "router.listen", "router.admin",
-                                      "router.probe_listen", "router.workers"}));
+                                      "router.probe_listen", "router.workers",
+                                      "router.dns_refresh_ms"}));
   EXPECT_TRUE(refuses_reload("allowInsecureConnections"));
   EXPECT_FALSE(refuses_reload("router.listen"));
   EXPECT_FALSE(refuses_reload("listen"));
