@@ -215,10 +215,10 @@ TEST(SettingsTable, RestartRequiredChangesNameStartOnlySettingsAndTlsMode) {
   next.router.max_connections = 5;             // applied by a reload
   next.extension.ssl_cname = "b.example.com";  // applied by a reload
   next.endpoints[0].deployments[0].request_settings.request_timeout_ms = 9;
-  EXPECT_EQ(restart_required_changes(old, next),
-            (std::vector<std::string>{"allowInsecureConnections", "router.listen", "router.admin",
-                                      "router.probe_listen", "router.workers",
-                                      "router.dns_refresh_ms"}));
+  EXPECT_EQ(
+      restart_required_changes(old, next),
+      (std::vector<std::string>{"allowInsecureConnections", "router.listen", "router.admin",
+                                "router.probe_listen", "router.workers", "router.dns_refresh_ms"}));
   EXPECT_TRUE(refuses_reload("allowInsecureConnections"));
   EXPECT_FALSE(refuses_reload("router.listen"));
   EXPECT_FALSE(refuses_reload("listen"));
