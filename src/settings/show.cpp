@@ -81,6 +81,7 @@ bool under_protected(const Config& c, const detail::Field<ExtensionSettings>& f,
 void extension_section(YAML::Emitter& out, const Config& c, Mode mode, bool in_protected) {
   const auto& e = c.extension;
   const auto& table = detail::kExtensionFields;
+  // write: no protected: section when nothing goes there (show prints it, with "" values).
   if (mode == Mode::write && in_protected && c.protected_keys.empty() &&
       std::all_of(table.begin(), table.end(), [&](const auto& f) {
         return f.channel != detail::Channel::protected_only || unset_string(e, f);
