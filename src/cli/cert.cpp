@@ -4,27 +4,15 @@
 #include <regex>
 
 #include "cli/commands.hpp"
-#include "core/time.hpp"
 #include "core/secure.hpp"
+#include "core/time.hpp"
+#include "settings/settings.hpp"
 #include "tls/certificate.hpp"
 #include "tls/devcert.hpp"
 
 namespace scoregate::cli {
 
 namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto comma = s.find(',', start);
-    auto part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 void print_summary(const tls::CertificateSummary& s) {
   std::cout << "certificate\n"
@@ -87,7 +75,7 @@ int cert_check(const CertCheckArgs& a) {
     config.extension.ssl_key_pem_file = a.key;
   }
   tls::CheckOptions options;
-  options.names = split(a.cname);
+  options.names = settings::cname_list(a.cname);
   options.trusted_ca_file = a.ca_file;
   Problems problems;
   bool ok = load_checked(config, options, true, problems).certificate.has_value();
@@ -101,7 +89,7 @@ int cert_check(const CertCheckArgs& a) {
 }
 
 int cert_dev(const std::string& cnames, const std::string& out_dir) {
-  auto names = split(cnames);
+  auto names = settings::cname_list(cnames);
   if (names.empty()) {
     std::cerr << "scoregate cert dev: --cname needs at least one name\n";
     return 2;
@@ -132,7 +120,7 @@ int secret_create(const SecretCreateArgs& a) {
   config.extension.ssl_cert_pem_file = a.cert;
   config.extension.ssl_key_pem_file = a.key;
   tls::CheckOptions options;
-  options.names = split(a.cname);
+  options.names = settings::cname_list(a.cname);
   options.trusted_ca_file = a.ca_file;
   Problems problems;
   auto loaded = load_checked(config, options, false, problems);

@@ -16,6 +16,7 @@
 #include "core/secure.hpp"
 #include "runtime/server.hpp"
 #include "samplemodel/sample_model.hpp"
+#include "settings/settings.hpp"
 #include "tls/devcert.hpp"
 
 namespace scoregate::cli {
@@ -120,16 +121,10 @@ int serve(const ServeArgs& args) {
                                                        : fs::path(first.config.router.state_dir);
     fs::create_directories(dev->state);
     ::chmod(dev->state.c_str(), 0700);
-    // The development certificate covers localhost and any sslCname given on the command line.
-    std::vector<std::string> names = {"localhost", "127.0.0.1"};
-    for (std::size_t start = 0; start < first.config.extension.ssl_cname.size();) {
-      auto comma = first.config.extension.ssl_cname.find(',', start);
-      auto name = first.config.extension.ssl_cname.substr(start, comma - start);
-      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end())
-        names.push_back(name);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+    // The development certificate covers localhost and any sslCname given on the command line
+    // (listed after them, so a repeated localhost is dropped).
+    const auto names =
+        settings::cname_list("localhost,127.0.0.1," + first.config.extension.ssl_cname);
     dev->material = tls::ensure_dev_material((dev->state / "tls").string(), names);
     dev->key = dev_key(dev->state);
     dev->model.start({boost::asio::ip::make_address("127.0.0.1"), 0});

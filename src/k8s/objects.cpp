@@ -3,6 +3,7 @@
 #include <set>
 
 #include "k8s/emit.hpp"
+#include "settings/settings.hpp"
 
 namespace scoregate::k8s::detail {
 namespace {
@@ -132,14 +133,10 @@ void certificate(YAML::Emitter& out, const Context& x) {
   out << YAML::BeginMap;
   key(out, "secretName");
   text(out, e.ssl_secret);
-  // sslCname: host names only (validate() refuses addresses), comma-separated, no spaces.
+  // sslCname: host names only (validate() refuses addresses).
   key(out, "dnsNames");
   out << YAML::BeginSeq;
-  for (std::size_t start = 0; start <= e.ssl_cname.size();) {
-    const std::size_t comma = std::min(e.ssl_cname.find(',', start), e.ssl_cname.size());
-    if (comma > start) text(out, e.ssl_cname.substr(start, comma - start));
-    start = comma + 1;
-  }
+  for (const auto& name : settings::cname_list(e.ssl_cname)) text(out, name);
   out << YAML::EndSeq;
   // 90 days, renewed 30 days before the end (ACME issuers decide the lifetime themselves;
   // cert-manager then renews at two thirds of it if that comes first).

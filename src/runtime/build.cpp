@@ -3,26 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/server.hpp"
+#include "settings/settings.hpp"
 #include "tls/certificate.hpp"
 
 namespace scoregate::runtime {
 
 namespace {
-
-std::vector<std::string> split_names(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    auto name = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!name.empty() && name.front() == ' ') name.erase(0, 1);
-    while (!name.empty() && name.back() == ' ') name.pop_back();
-    if (!name.empty()) out.push_back(name);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 http::ServerLimits limits_of(const settings::RouterSettings& r) {
   http::ServerLimits l;
@@ -58,7 +44,7 @@ BuildOutcome Server::build(std::uint64_t generation) {
     if (material) {
       out.watch_dirs = material->watch_dirs;
       tls::CheckOptions check;
-      if (inputs.names) check.names = split_names(cfg.extension.ssl_cname);
+      if (inputs.names) check.names = settings::cname_list(cfg.extension.ssl_cname);
       check.trusted_ca_file = cfg.router.trusted_ca_file;
       check.development = options_.development;
       auto certificate = tls::check_certificate(*material, check, out.problems);

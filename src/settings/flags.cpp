@@ -16,8 +16,8 @@ std::string router_flag_hint(std::string_view key) {
       return "use --" + flag + " " + (k == "workers" ? "N" : "VALUE") + " (or router." +
              std::string(k) + " in the file)";
     }
-  for (const auto& f : kRouterFields)
-    if (f.key == key) return "set router." + std::string(key) + " in the settings file";
+  if (find_field(kRouterFields, key))
+    return "set router." + std::string(key) + " in the settings file";
   return "";
 }
 

@@ -16,35 +16,63 @@
 namespace scoregate::settings::detail {
 
 // ---- key tables (the spelling users write) ----
+// Structural keys (sections and endpoint maps); the settings themselves are the Field tables.
 extern const std::vector<std::string_view> kTopKeys;
-extern const std::vector<std::string_view> kExtensionKeys;  // plain (--config / extension:)
-extern const std::vector<std::string_view>
-    kProtectedOnlyKeys;  // only protected: / --config-protected
 extern const std::vector<std::string_view> kEndpointKeys;
 extern const std::vector<std::string_view> kDeploymentKeys;
 extern const std::vector<std::string_view> kAuthKeysKeys;  // endpoint `keys:` map
-bool is_protected_only(std::string_view key);
-bool is_extension_key(std::string_view key);
-std::vector<std::string_view> all_extension_keys();  // plain + protected-only
 
-// One scalar field of a settings struct, so YAML reading, show() and the key lists share one
-// table per struct. (unsigned and std::uint32_t are the same type here.)
+// One scalar field of a settings struct. (unsigned and std::uint32_t are the same type here.)
 template <class S>
 using FieldRef = std::variant<std::string S::*, std::uint32_t S::*, std::uint64_t S::*, bool S::*>;
+
+// What a reload does with a changed value (README "Certificate renewal", last paragraph).
+enum class OnReload {
+  apply,    // the new value is used from the reload on
+  restart,  // kept until the next restart; the rest of the reload is applied
+  refuse,   // the reload is refused (RESTART_REQUIRED): the process cannot switch in place
+};
+// Where an extension key may be given.
+enum class Channel {
+  any,             // extension: / --config, or protected: / --config-protected
+  protected_only,  // protected: / --config-protected only; never printed
+};
+
+// One setting, declared once (table.cpp): the key users write, the struct member that holds it
+// (its initializer in config.hpp is the default), what a reload does with a change, where it may
+// be given and what it is. Loading, flags, `settings show`, write(), unknown-key suggestions and
+// restart_required_changes() all iterate these tables; adding a setting is a member plus a row.
 template <class S>
 struct Field {
   std::string_view key;
   FieldRef<S> ref;
+  std::string_view doc;  // one line
+  OnReload on_reload = OnReload::apply;
+  Channel channel = Channel::any;
+  // Canonical spelling of a string value; nullopt keeps it as written for validate() to report.
+  std::optional<std::string> (*canonical)(std::string_view) = nullptr;
 };
-extern const std::vector<Field<RouterSettings>> kRouterFields;
-extern const std::vector<Field<RequestSettings>> kRequestFields;
-extern const std::vector<Field<ReadinessProbe>> kProbeFields;
+// extension: and protected: (seed spelling); protected-only keys last, the order show() prints.
+extern const std::vector<Field<ExtensionSettings>> kExtensionFields;
+extern const std::vector<Field<RouterSettings>> kRouterFields;    // router:
+extern const std::vector<Field<RequestSettings>> kRequestFields;  // request_settings:
+extern const std::vector<Field<ReadinessProbe>> kProbeFields;     // readiness_probe:
+
 template <class S>
 std::vector<std::string_view> keys_of(const std::vector<Field<S>>& fields) {
   std::vector<std::string_view> out;
   for (const auto& f : fields) out.push_back(f.key);
   return out;
 }
+template <class S>
+const Field<S>* find_field(const std::vector<Field<S>>& fields, std::string_view key) {
+  for (const auto& f : fields)
+    if (f.key == key) return &f;
+  return nullptr;
+}
+bool is_protected_only(std::string_view key);
+bool is_extension_key(std::string_view key);         // a plain one (not protected-only)
+std::vector<std::string_view> all_extension_keys();  // plain + protected-only, table order
 
 // ---- scalars ----
 std::optional<bool> parse_bool(std::string_view text);
@@ -73,10 +101,11 @@ void record(Config& c, const std::string& key, const std::string& where);
 void set_extension(Config& c, std::string_view key, std::string_view value,
                    const std::string& where, bool via_protected, Problems& problems);
 
-// Sets one field of a settings struct from text; reports type/range problems.
+// Sets one field of a settings struct from text; reports type/range problems. hide_value: the
+// value is protected, messages say "(protected)" instead of quoting it.
 template <class S>
 void set_field(S& s, const Field<S>& f, std::string_view value, const std::string& where,
-               Problems& problems);
+               Problems& problems, bool hide_value = false);
 
 // SETTING_UNKNOWN with the nearest known key in the fix. protected_elsewhere: the place only
 // takes plain keys (extension:, --config), so a protected key in `known` is only suggested
@@ -90,6 +119,10 @@ void report_unknown(Problems& problems, const std::string& where, std::string_vi
 void mark_unreadable(Config& c, std::string_view key);
 
 bool tls_source_unread(const Config& c);
+
+// sslCname split at ',' with each entry trimmed of spaces and tabs, empty entries kept (for
+// validate()'s rule against them); cname_list() builds on it. Views into `text`.
+std::vector<std::string_view> cname_entries(std::string_view text);
 
 // ---- addresses ----
 bool is_ipv4(std::string_view s);

@@ -1,4 +1,5 @@
-// Key tables, the typo suggester and scalar parsing shared by the YAML and flag readers.
+// Structural key lists (sections, endpoint maps), the typo suggester and scalar parsing shared by
+// the YAML and flag readers. The settings themselves are declared in table.cpp.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -11,74 +12,12 @@ namespace scoregate::settings {
 namespace detail {
 
 const std::vector<std::string_view> kTopKeys = {"extension", "protected", "router", "endpoints"};
-const std::vector<std::string_view> kExtensionKeys = {
-    "allowInsecureConnections",   "sslSecret",       "sslCname",
-    "inferenceRouterServiceType", "enableInference", "inferenceRouterHA"};
-const std::vector<std::string_view> kProtectedOnlyKeys = {"sslCertPemFile", "sslKeyPemFile"};
 const std::vector<std::string_view> kEndpointKeys = {"name",    "auth_mode",      "keys",
                                                      "traffic", "mirror_traffic", "deployments"};
 const std::vector<std::string_view> kDeploymentKeys = {"name", "targets", "request_settings",
                                                        "readiness_probe"};
 const std::vector<std::string_view> kAuthKeysKeys = {"primary", "secondary", "primary_file",
                                                      "secondary_file"};
-
-const std::vector<Field<RouterSettings>> kRouterFields = {
-    {"listen", &RouterSettings::listen},
-    {"admin", &RouterSettings::admin},
-    {"probe_listen", &RouterSettings::probe_listen},
-    {"workers", &RouterSettings::workers},
-    {"max_header_bytes", &RouterSettings::max_header_bytes},
-    {"max_body_bytes", &RouterSettings::max_body_bytes},
-    {"trusted_ca_file", &RouterSettings::trusted_ca_file},
-    {"secrets_dir", &RouterSettings::secrets_dir},
-    {"state_dir", &RouterSettings::state_dir},
-    {"min_tls_version", &RouterSettings::min_tls_version},
-    {"session_ticket_key_file", &RouterSettings::session_ticket_key_file},
-    {"max_connections", &RouterSettings::max_connections},
-    {"header_timeout_ms", &RouterSettings::header_timeout_ms},
-    {"keepalive_timeout_ms", &RouterSettings::keepalive_timeout_ms},
-    {"body_idle_timeout_ms", &RouterSettings::body_idle_timeout_ms},
-    {"drain_timeout_ms", &RouterSettings::drain_timeout_ms},
-    {"dns_refresh_ms", &RouterSettings::dns_refresh_ms},
-    {"shutdown_delay_ms", &RouterSettings::shutdown_delay_ms},
-    {"readiness_wait_ms", &RouterSettings::readiness_wait_ms},
-    {"access_log", &RouterSettings::access_log},
-};
-const std::vector<Field<RequestSettings>> kRequestFields = {
-    {"request_timeout_ms", &RequestSettings::request_timeout_ms},
-    {"max_concurrent_requests_per_instance",
-     &RequestSettings::max_concurrent_requests_per_instance},
-    {"max_queue_wait_ms", &RequestSettings::max_queue_wait_ms},
-    {"max_queue_length", &RequestSettings::max_queue_length},
-};
-const std::vector<Field<ReadinessProbe>> kProbeFields = {
-    {"path", &ReadinessProbe::path},
-    {"period", &ReadinessProbe::period_s},
-    {"timeout", &ReadinessProbe::timeout_s},
-    {"initial_delay", &ReadinessProbe::initial_delay_s},
-    {"success_threshold", &ReadinessProbe::success_threshold},
-    {"failure_threshold", &ReadinessProbe::failure_threshold},
-    {"period_ms", &ReadinessProbe::period_ms},
-    {"timeout_ms", &ReadinessProbe::timeout_ms},
-    {"initial_delay_ms", &ReadinessProbe::initial_delay_ms},
-};
-
-static_assert(std::is_same_v<unsigned, std::uint32_t>, "RouterSettings::workers is unsigned");
-
-bool is_protected_only(std::string_view key) {
-  return std::find(kProtectedOnlyKeys.begin(), kProtectedOnlyKeys.end(), key) !=
-         kProtectedOnlyKeys.end();
-}
-
-bool is_extension_key(std::string_view key) {
-  return std::find(kExtensionKeys.begin(), kExtensionKeys.end(), key) != kExtensionKeys.end();
-}
-
-std::vector<std::string_view> all_extension_keys() {
-  auto all = kExtensionKeys;
-  all.insert(all.end(), kProtectedOnlyKeys.begin(), kProtectedOnlyKeys.end());
-  return all;
-}
 
 const char* const kBoolSpellings = "True, False, true or false";
 const char* const kServiceTypes = "LoadBalancer, NodePort or ClusterIP";

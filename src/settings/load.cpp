@@ -97,8 +97,7 @@ void YamlReader::document(const YAML::Node& root) {
     std::string section = is_extension_key(k)    ? "extension"
                           : is_protected_only(k) ? "protected"
                                                  : std::string();
-    for (const auto& f : kRouterFields)
-      if (f.key == k) section = "router";
+    if (find_field(kRouterFields, k)) section = "router";
     if (section.empty()) return report_unknown(p_, at, k, kTopKeys, "at the top level");
     p_.error("SETTING_UNKNOWN", at, k + " is not a top-level key",
              "move it under " + section + ": (indented), e.g.\n" + section + ":\n  " + k + ": ...");

@@ -56,7 +56,6 @@ enum class Purpose {
 };
 
 struct ValidationResult;
-enum class Purpose;
 
 // Only validate() makes one, so holding a ValidatedSettings means every rule passed.
 class ValidatedSettings {
@@ -84,6 +83,22 @@ std::string show(const Config& config);
 // strings are left out. Callers decide where this text may go (k8s render refuses inline keys
 // before calling it).
 std::string write(const Config& config);
+
+// The names in an sslCname value (or a --cname argument), the one way every user of the setting
+// splits it: at each ',', every name trimmed of spaces and tabs, empty entries ("a,,b", a
+// trailing ",") dropped, and a name listed again (compared ignoring case, as DNS does) dropped,
+// keeping the first spelling and the order. validate() refuses an sslCname with empty entries
+// or entries that are not host names (SETTING_INVALID_VALUE); this function only splits.
+std::vector<std::string> cname_list(std::string_view text);
+
+// What a reload cannot apply (the settings table's restart flag; README "Certificate renewal"):
+// the keys, spelt as users write them ("allowInsecureConnections", "router.listen"), whose value
+// differs between the running settings and the reloaded ones and whose change needs a restart.
+// Endpoint settings are always applied by a reload.
+std::vector<std::string> restart_required_changes(const Config& old, const Config& next);
+// Whether a change of `key` (as returned above) must refuse the whole reload
+// (RESTART_REQUIRED) rather than wait for the next restart while the rest is applied.
+bool refuses_reload(std::string_view key);
 
 // The known key closest to `unknown` (case-insensitive edit distance), or "" when none is
 // close enough to be a plausible typo.

@@ -3,6 +3,7 @@
 // write(): the same shape with the real values, as a settings file load() reads back.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <variant>
 
@@ -20,47 +21,6 @@ constexpr const char* kSecret = "(secret)";
 // unset strings left out (load() would take "" for a value given on purpose).
 enum class Mode { show, write };
 
-using Setting = std::pair<std::string, std::variant<std::string, bool>>;
-
-void extension(YAML::Emitter& out, const Config& c, Mode mode) {
-  const auto& e = c.extension;
-  const Setting plain[] = {{"allowInsecureConnections", e.allow_insecure_connections},
-                           {"sslSecret", e.ssl_secret},
-                           {"sslCname", e.ssl_cname},
-                           {"inferenceRouterServiceType", e.inference_router_service_type},
-                           {"enableInference", e.enable_inference},
-                           {"inferenceRouterHA", e.inference_router_ha}};
-  const Setting protected_only[] = {{"sslCertPemFile", e.ssl_cert_pem_file},
-                                    {"sslKeyPemFile", e.ssl_key_pem_file}};
-  // One pass per section; `in_protected` selects which settings belong to it.
-  auto section = [&](const char* name, bool in_protected) {
-    if (mode == Mode::write && in_protected && e.ssl_cert_pem_file.empty() &&
-        e.ssl_key_pem_file.empty() && c.protected_keys.empty())
-      return;
-    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    auto emit = [&](const Setting& s) {
-      const auto* text = std::get_if<std::string>(&s.second);
-      if (mode == Mode::write && text && text->empty()) return;
-      out << YAML::Key << s.first << YAML::Value;
-      // An unset string is shown as "" so that every key appears; a protected one that is set
-      // as "(protected)", whatever it holds.
-      if (mode == Mode::show && c.is_protected(s.first) && !(text && text->empty()))
-        out << kProtected;
-      else if (text)
-        out << *text;
-      else
-        out << std::get<bool>(s.second);
-    };
-    for (const auto& s : plain)
-      if ((mode == Mode::write && c.is_protected(s.first)) == in_protected) emit(s);
-    if (in_protected)
-      for (const auto& s : protected_only) emit(s);
-    out << YAML::EndMap;
-  };
-  section("extension", false);
-  section("protected", true);
-}
-
 // "1.2", "10", "yes", "null": text other YAML readers (YAML 1.1: kubectl, PyYAML) would take
 // for a number, a boolean or null if written plain; quoted, every reader sees the string.
 bool reads_as_non_string(const std::string& v) {
@@ -74,27 +34,77 @@ bool reads_as_non_string(const std::string& v) {
 }
 
 template <class S>
+bool unset_string(const S& s, const detail::Field<S>& f) {
+  const auto* member = std::get_if<std::string S::*>(&f.ref);
+  return member && (s.**member).empty();
+}
+
+// The value of one field. quote_ambiguous: strings other readers would take for something else
+// are double-quoted (router: and below; extension: values have always been written plain).
+template <class S>
+void value(YAML::Emitter& out, const S& s, const detail::Field<S>& f, bool quote_ambiguous) {
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_cv_t<std::remove_reference_t<decltype(s.*member)>>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (quote_ambiguous && reads_as_non_string(s.*member)) out << YAML::DoubleQuoted;
+          out << s.*member;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out << s.*member;
+        } else {
+          out << static_cast<unsigned long long>(s.*member);
+        }
+      },
+      f.ref);
+}
+
+template <class S>
 void fields(YAML::Emitter& out, const S& s, const std::vector<detail::Field<S>>& table,
             Mode mode = Mode::show) {
   out << YAML::BeginMap;
   for (const auto& f : table) {
-    std::visit(
-        [&](auto member) {
-          using T = std::remove_cv_t<std::remove_reference_t<decltype(s.*member)>>;
-          if constexpr (std::is_same_v<T, std::string>)
-            if (mode == Mode::write && (s.*member).empty()) return;
-          out << YAML::Key << std::string(f.key) << YAML::Value;
-          if constexpr (std::is_same_v<T, std::string>) {
-            if (reads_as_non_string(s.*member)) out << YAML::DoubleQuoted;
-            out << s.*member;
-          } else if constexpr (std::is_same_v<T, bool>)
-            out << s.*member;
-          else
-            out << static_cast<unsigned long long>(s.*member);
-        },
-        f.ref);
+    if (mode == Mode::write && unset_string(s, f)) continue;
+    out << YAML::Key << std::string(f.key) << YAML::Value;
+    value(out, s, f, true);
   }
   out << YAML::EndMap;
+}
+
+// Whether an extension key is written under protected: rather than extension:. show keeps
+// the file's two sections apart by channel only; write also moves keys given as protected,
+// so they stay protected when read back.
+bool under_protected(const Config& c, const detail::Field<ExtensionSettings>& f, Mode mode) {
+  return f.channel == detail::Channel::protected_only ||
+         (mode == Mode::write && c.is_protected(std::string(f.key)));
+}
+
+void extension_section(YAML::Emitter& out, const Config& c, Mode mode, bool in_protected) {
+  const auto& e = c.extension;
+  const auto& table = detail::kExtensionFields;
+  // write: no protected: section when nothing goes there (show prints it, with "" values).
+  if (mode == Mode::write && in_protected && c.protected_keys.empty() &&
+      std::all_of(table.begin(), table.end(), [&](const auto& f) {
+        return f.channel != detail::Channel::protected_only || unset_string(e, f);
+      }))
+    return;
+  out << YAML::Key << (in_protected ? "protected" : "extension") << YAML::Value << YAML::BeginMap;
+  for (const auto& f : table) {
+    if (under_protected(c, f, mode) != in_protected) continue;
+    if (mode == Mode::write && unset_string(e, f)) continue;
+    out << YAML::Key << std::string(f.key) << YAML::Value;
+    // An unset string is shown as "" so that every key appears; a protected one that is set
+    // as "(protected)", whatever it holds.
+    if (mode == Mode::show && c.is_protected(std::string(f.key)) && !unset_string(e, f))
+      out << kProtected;
+    else
+      value(out, e, f, false);
+  }
+  out << YAML::EndMap;
+}
+
+void extension(YAML::Emitter& out, const Config& c, Mode mode) {
+  extension_section(out, c, mode, false);
+  extension_section(out, c, mode, true);
 }
 
 void router(YAML::Emitter& out, const Config& c, Mode mode) {

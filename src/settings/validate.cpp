@@ -23,6 +23,12 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
 void tls_source(const Config& c, Problems& p) {
   const auto& e = c.extension;
   const bool secret = !e.ssl_secret.empty();
@@ -56,7 +62,9 @@ void tls_source(const Config& c, Problems& p) {
   }
 }
 
-// sslCname may list several names ("a.example.com, b.example.com"); stored without spaces.
+// sslCname may list several names ("a.example.com, b.example.com"). Every entry must be a host
+// name (an empty one, as in "a,,b" or "a,", is a mistake too); the value is then stored as
+// cname_list() gives it, joined with ',' and no spaces, so later readers see a plain list.
 void tls_names(Config& c, Problems& p) {
   auto& e = c.extension;
   if (e.ssl_cname.empty()) {
@@ -65,20 +73,11 @@ void tls_names(Config& c, Problems& p) {
             "must cover",
             "set sslCname to the FQDN clients use, e.g. --config sslCname=scoring.example.com");
   } else {
-    std::string normal;
-    std::size_t start = 0;
-    bool ok = true;
-    while (start <= e.ssl_cname.size()) {
-      std::size_t comma = std::min(e.ssl_cname.find(',', start), e.ssl_cname.size());
-      std::string_view name = std::string_view(e.ssl_cname).substr(start, comma - start);
-      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-      ok = ok && is_hostname(name, true);
-      normal += (normal.empty() ? "" : ",") + std::string(name);
-      start = comma + 1;
-    }
+    const auto entries = cname_entries(e.ssl_cname);
+    const bool ok = std::all_of(entries.begin(), entries.end(),
+                                [](std::string_view name) { return is_hostname(name, true); });
     if (ok)
-      e.ssl_cname = normal;
+      e.ssl_cname = join_names(cname_list(e.ssl_cname));
     else
       p.error("SETTING_INVALID_VALUE", c.where_of("sslCname"),
               "sslCname " + display_value(c, "sslCname", e.ssl_cname) +

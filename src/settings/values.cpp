@@ -20,44 +20,31 @@ void bad_bool(Problems& problems, const std::string& where, std::string_view key
 
 void set_extension(Config& c, std::string_view key, std::string_view value,
                    const std::string& where, bool via_protected, Problems& problems) {
+  const Field<ExtensionSettings>* f = find_field(kExtensionFields, key);
+  if (f == nullptr) return;  // the caller reports unknown keys
   const std::string k(key);
-  if (via_protected && !is_protected_only(key) && !c.is_protected(k)) c.protected_keys.push_back(k);
+  if (via_protected && f->channel != Channel::protected_only && !c.is_protected(k))
+    c.protected_keys.push_back(k);
   record(c, k, where);
-  auto& e = c.extension;
-  if (key == "allowInsecureConnections" || key == "enableInference" || key == "inferenceRouterHA") {
-    auto b = parse_bool(value);
-    if (!b) return bad_bool(problems, where, key, display_value(c, k, value));
-    bool& target = key == "allowInsecureConnections" ? e.allow_insecure_connections
-                   : key == "enableInference"        ? e.enable_inference
-                                                     : e.inference_router_ha;
-    target = *b;
-  } else if (key == "sslSecret") {
-    e.ssl_secret = value;
-  } else if (key == "sslCname") {
-    e.ssl_cname = value;
-  } else if (key == "sslCertPemFile") {
-    e.ssl_cert_pem_file = value;
-  } else if (key == "sslKeyPemFile") {
-    e.ssl_key_pem_file = value;
-  } else if (key == "inferenceRouterServiceType") {
-    // An unknown type is kept as written: validate() reports it with the allowed values.
-    e.inference_router_service_type = canonical_service_type(value).value_or(std::string(value));
-  }
+  set_field(c.extension, *f, value, where, problems, c.is_protected(k));
 }
 
 template <class S>
 void set_field(S& s, const Field<S>& f, std::string_view value, const std::string& where,
-               Problems& problems) {
+               Problems& problems, bool hide_value) {
+  const std::string shown = hide_value ? std::string("(protected)") : quoted(value);
   std::visit(
       [&](auto member) {
         using T = std::remove_reference_t<decltype(s.*member)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          s.*member = std::string(value);
+          // A value with no canonical spelling is kept as written: validate() reports it.
+          s.*member =
+              f.canonical ? f.canonical(value).value_or(std::string(value)) : std::string(value);
         } else if constexpr (std::is_same_v<T, bool>) {
           if (auto b = parse_bool(value))
             s.*member = *b;
           else
-            bad_bool(problems, where, f.key, quoted(value));
+            bad_bool(problems, where, f.key, shown);
         } else {
           constexpr auto max = std::numeric_limits<T>::max();
           if (auto n = parse_uint(value, max)) {
@@ -65,7 +52,7 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
           } else {
             problems.error("SETTING_INVALID_VALUE", where,
                            std::string(f.key) + " must be a whole number from 0 to " +
-                               std::to_string(max) + ", got " + quoted(value),
+                               std::to_string(max) + ", got " + shown,
                            "write the number in decimal digits only (no sign, unit, "
                            "exponent or 0x prefix)");
           }
@@ -74,11 +61,13 @@ void set_field(S& s, const Field<S>& f, std::string_view value, const std::strin
       f.ref);
 }
 
+template void set_field(ExtensionSettings&, const Field<ExtensionSettings>&, std::string_view,
+                        const std::string&, Problems&, bool);
 template void set_field(RouterSettings&, const Field<RouterSettings>&, std::string_view,
-                        const std::string&, Problems&);
+                        const std::string&, Problems&, bool);
 template void set_field(RequestSettings&, const Field<RequestSettings>&, std::string_view,
-                        const std::string&, Problems&);
+                        const std::string&, Problems&, bool);
 template void set_field(ReadinessProbe&, const Field<ReadinessProbe>&, std::string_view,
-                        const std::string&, Problems&);
+                        const std::string&, Problems&, bool);
 
 }  // namespace scoregate::settings::detail

@@ -95,17 +95,11 @@ void check_validity(Check& c) {
   }
 }
 
-std::string trimmed(const std::string& s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 void check_names(Check& c) {
   const bool hidden = c.material.names_protected;
   for (std::size_t i = 0; i < c.options.names.size(); ++i) {
-    std::string name = trimmed(c.options.names[i]);
-    if (name.empty() || covers_name(c.leaf(), name)) continue;
+    const std::string& name = c.options.names[i];
+    if (covers_name(c.leaf(), name)) continue;
     // A protected sslCname is named by its position, never by its value.
     std::string shown = hidden ? "name #" + std::to_string(i + 1) + " of sslCname (protected)"
                                : "'" + name + "' (sslCname)";
@@ -117,13 +111,13 @@ void check_names(Check& c) {
   }
   auto sans = subject_alt_names(c.leaf());
   if (sans.dns.empty() && sans.ip.empty())
-    c.problems.warning("CERT_NO_SAN", c.cert_label(),
-                       "the certificate names its host only in the subject CN; Chrome, Go and "
-                       "other clients ignore the CN and will reject it",
-                       "reissue it with a subjectAltName extension (DNS:" +
-                           (c.options.names.empty() || hidden ? std::string("your.host")
-                                                              : trimmed(c.options.names[0])) +
-                           ")");
+    c.problems.warning(
+        "CERT_NO_SAN", c.cert_label(),
+        "the certificate names its host only in the subject CN; Chrome, Go and "
+        "other clients ignore the CN and will reject it",
+        "reissue it with a subjectAltName extension (DNS:" +
+            (c.options.names.empty() || hidden ? std::string("your.host") : c.options.names[0]) +
+            ")");
 }
 
 // Whether OpenSSL can sign handshakes with this key type and clients accept it; NIST curves

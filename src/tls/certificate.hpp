@@ -57,7 +57,9 @@ struct CertificateSummary {
 };
 
 struct CheckOptions {
-  std::vector<std::string> names;  // from sslCname (split at ','); empty = no name check
+  // settings::cname_list() of sslCname or --cname (trimmed, no empty or repeated names);
+  // empty = no name check.
+  std::vector<std::string> names;
   std::string trusted_ca_file;     // extra roots for private PKI; "" = system store only
   std::time_t now = 0;             // 0 = time(nullptr)
   int expiry_warning_days = 30;

@@ -2,6 +2,7 @@
 (2 for usage errors) with its stable code on stderr, and no protected value (PEM paths,
 protected settings, endpoint keys) appears anywhere in the output."""
 import json
+import re
 import subprocess
 
 import pytest
@@ -229,6 +230,34 @@ def test_settings_show_with_flags_only_prints_defaults():
     assert "listen: 0.0.0.0:8443" in p.stdout
     assert "admin: 127.0.0.1:9901" in p.stdout
     assert "inferenceRouterHA: true" in p.stdout
+
+
+def test_every_setting_shown_is_documented_in_the_readme(tmp_path):
+    # `settings show` prints every row of the settings table (src/settings/table.cpp): each key
+    # it prints must have its line in the README's "Configuration" section.
+    import yaml
+    from conftest import ROOT
+    config = yaml_file(tmp_path, """
+endpoints:
+  - name: fraud
+    auth_mode: none
+    deployments:
+      - name: blue
+        targets: ["127.0.0.1:5001"]
+        readiness_probe: { path: / }
+""")
+    p = scoregate("settings", "show", "-f", config, "--config", "allowInsecureConnections=True")
+    assert p.returncode == 0, p.stderr
+    shown = yaml.safe_load(p.stdout)
+    deployment = shown["endpoints"][0]["deployments"][0]
+    keys = [*shown["extension"], *shown["protected"], *shown["router"],
+            *deployment["request_settings"], *deployment["readiness_probe"]]
+    assert "sslCname" in keys and "dns_refresh_ms" in keys and "period_ms" in keys, keys
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration"):readme.index("## Requests")]
+    # `key` in the tables, or as the last part of a path (`request_settings.key`)
+    missing = [k for k in keys if not re.search(r"[`.]" + re.escape(k) + "`", section)]
+    assert not missing, f"settings not documented in README Configuration: {missing}"
 
 
 def test_settings_show_exit_1_on_errors_and_lists_them(certs):
