@@ -61,7 +61,7 @@ void raise_file_limit() {
 int Server::run() {
   started_at_ = std::chrono::system_clock::now();
   raise_file_limit();
-  auto first = build(1);
+  auto first = build(1, nullptr);
   if (!first.snapshot) {
     std::cerr << "scoregate: refusing to start; fix these problems:\n"
               << first.problems.to_string();
@@ -192,7 +192,7 @@ Server::ReloadResult Server::reload_checked(std::string_view reason, bool final)
     result.problems.error("RELOAD_DRAINING", "", "the router is draining", "");
     return result;
   }
-  auto next = build(current_->generation + 1);
+  auto next = build(current_->generation + 1, &current_->config());
   result.problems = next.problems;
   auto refuse = [&](const std::string& why) {
     if (!final) return;
@@ -208,13 +208,6 @@ Server::ReloadResult Server::reload_checked(std::string_view reason, bool final)
   }
   const auto& old_cfg = current_->config();
   const auto& new_cfg = next.snapshot->config();
-  if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections) {
-    // A TLS listener cannot start serving plain HTTP (or the reverse) in place.
-    result.problems.error("RESTART_REQUIRED", "allowInsecureConnections",
-                          "allowInsecureConnections changed", "restart scoregate to apply it");
-    refuse(result.problems.to_string());
-    return result;
-  }
   if (old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
       old_cfg.router.probe_listen != new_cfg.router.probe_listen ||
       old_cfg.router.workers != new_cfg.router.workers)

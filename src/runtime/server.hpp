@@ -56,7 +56,8 @@ class Server final : public admin::AdminModel {
   // Builds and publishes a new generation. A failure that is not `final` is neither logged
   // nor counted (the caller will try again); a final one is both.
   ReloadResult reload_checked(std::string_view reason, bool final);
-  BuildOutcome build(std::uint64_t generation);
+  // `running`: the configuration being served, for a reload (nullptr at start-up).
+  BuildOutcome build(std::uint64_t generation, const settings::Config* running);
   void start_control_tasks();
   void begin_drain(const char* signal_name);
   void drain_workers(std::chrono::steady_clock::time_point deadline);
