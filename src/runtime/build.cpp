@@ -66,7 +66,7 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
     const bool settings_ok = !out.problems.has_errors();
     auto material = tls::resolve_source(cfg, out.problems);
     if (material) {
-      out.watch_dirs = material->watch_dirs;
+      out.certificate_watch = material->watch;
       tls::CheckOptions check;
       if (inputs.names) check.names = split_names(cfg.extension.ssl_cname);
       check.trusted_ca_file = cfg.router.trusted_ca_file;
