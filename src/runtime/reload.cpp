@@ -19,17 +19,19 @@ void use_ticket_keys(const Snapshot& s) {
 
 void warn_restart_only_changes(std::string_view reason, const settings::RouterSettings& old,
                                const settings::RouterSettings& next) {
-  if (old.listen != next.listen || old.admin != next.admin || old.probe_listen != next.probe_listen ||
-      old.workers != next.workers)
-    spdlog::warn("reload ({}): router.listen, router.admin, router.probe_listen and router.workers "
-                 "take effect only after a restart; everything else is applied now", reason);
+  if (old.listen != next.listen || old.admin != next.admin ||
+      old.probe_listen != next.probe_listen || old.workers != next.workers)
+    spdlog::warn(
+        "reload ({}): router.listen, router.admin, router.probe_listen and router.workers "
+        "take effect only after a restart; everything else is applied now",
+        reason);
 }
 
 void log_live(std::string_view reason, const Snapshot& s) {
   if (s.tls)
-    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), not after {}", reason,
-                 s.generation, s.tls->summary().subject, s.tls->summary().fingerprint_sha256,
-                 iso8601_utc(s.tls->summary().not_after));
+    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), not after {}",
+                 reason, s.generation, s.tls->summary().subject,
+                 s.tls->summary().fingerprint_sha256, iso8601_utc(s.tls->summary().not_after));
   else
     spdlog::info("reload ({}): generation {} live", reason, s.generation);
 }
@@ -38,8 +40,10 @@ void log_live(std::string_view reason, const Snapshot& s) {
 
 void Server::log_problems(const Problems& problems) {
   for (const auto& p : problems.items()) {
-    if (p.severity == Severity::error) spdlog::error("{}", format_problem(p));
-    else spdlog::warn("{}", format_problem(p));
+    if (p.severity == Severity::error)
+      spdlog::error("{}", format_problem(p));
+    else
+      spdlog::warn("{}", format_problem(p));
   }
 }
 

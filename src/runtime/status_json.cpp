@@ -43,19 +43,21 @@ nlohmann::json session_tickets_json() {
     id += hex[keys.keys[0].name[i] >> 4];
     id += hex[keys.keys[0].name[i] & 15];
   }
-  return {{"keys", keys.from_file ? "router.session_ticket_key_file" : "in memory, rotated every 12 h"},
-          {"count", keys.count},
-          {"encrypting_key_id", id}};
+  return {
+      {"keys", keys.from_file ? "router.session_ticket_key_file" : "in memory, rotated every 12 h"},
+      {"count", keys.count},
+      {"encrypting_key_id", id}};
 }
 
 nlohmann::json deployment_json(const std::string& name, unsigned traffic,
                                const proxy::DeploymentPlan& d) {
-  nlohmann::json dj = {{"name", name},
-                       {"traffic", traffic},
-                       {"queue_length", d.state->gate->queue_length()}};
+  nlohmann::json dj = {
+      {"name", name}, {"traffic", traffic}, {"queue_length", d.state->gate->queue_length()}};
   auto& ts = dj["targets"] = nlohmann::json::array();
   for (const auto& t : d.state->gate->view())
-    ts.push_back({{"address", t.address}, {"ready", t.ready}, {"in_flight", t.in_flight},
+    ts.push_back({{"address", t.address},
+                  {"ready", t.ready},
+                  {"in_flight", t.in_flight},
                   {"ejected", t.ejected}});
   return dj;
 }
@@ -89,7 +91,8 @@ std::string AdminView::status_json() const {
   j["listen"] = process_.listen();
   j["workers"] = process_.worker_counters().size();
   j["connections_open"] = process_.connections_open();
-  j["reloads"] = {{"ok", reloads.ok}, {"failed", reloads.failed}, {"last_error", reloads.last_error}};
+  j["reloads"] = {
+      {"ok", reloads.ok}, {"failed", reloads.failed}, {"last_error", reloads.last_error}};
   if (current.tls) {
     j["certificate"] = certificate_json(current.tls->summary(), current.config());
     j["session_tickets"] = session_tickets_json();

@@ -14,7 +14,8 @@ namespace asio = boost::asio;
 
 WatchTarget watch_file(const std::string& path, std::string label) {
   const auto slash = path.find_last_of('/');
-  return {parent_directory(path), {slash == std::string::npos ? path : path.substr(slash + 1)},
+  return {parent_directory(path),
+          {slash == std::string::npos ? path : path.substr(slash + 1)},
           std::move(label)};
 }
 

@@ -32,7 +32,8 @@ class FakeProcess final : public ProcessView {
     EXPECT_TRUE(validated.settings) << validated.problems.to_string();
     auto s = std::make_shared<Snapshot>();
     s->generation = 7;
-    s->settings = std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
+    s->settings =
+        std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
     Problems problems;
     s->plan = registry_.build(s->config(), problems);
     EXPECT_TRUE(s->plan) << problems.to_string();
@@ -114,8 +115,10 @@ TEST(AdminView, MetricsSumTheWorkersAndLabelEveryDeployment) {
   has("scoregate_router_errors_total{class=\"4xx\"} 2");
   has("scoregate_router_errors_total{class=\"5xx\"} 1");
   has("scoregate_deployment_queue_length{endpoint=\"fraud\",deployment=\"green\"} 0");
-  has("scoregate_target_in_flight{endpoint=\"fraud\",deployment=\"blue\",target=\"127.0.0.1:5002\"} 0");
-  has("scoregate_request_duration_seconds_bucket{endpoint=\"fraud\",deployment=\"blue\",le=\"+Inf\"} 0");
+  has("scoregate_target_in_flight{endpoint=\"fraud\",deployment=\"blue\",target=\"127.0.0.1:5002\"}"
+      " 0");
+  has("scoregate_request_duration_seconds_bucket{endpoint=\"fraud\",deployment=\"blue\",le=\"+"
+      "Inf\"} 0");
   has("scoregate_mirror_total{endpoint=\"fraud\",deployment=\"green\",result=\"failed\"} 0");
   EXPECT_EQ(m.find("scoregate_certificate_"), std::string::npos);  // plain HTTP
   // Every metric family is announced once.
