@@ -1,3 +1,5 @@
+// Running the process: the first snapshot, the listeners, signals, and the drain. Reloads are in
+// reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
 #include <boost/asio/signal_set.hpp>
@@ -7,7 +9,6 @@
 #include <iostream>
 #include <thread>
 
-#include "core/time.hpp"
 #include "runtime/container.hpp"
 #include "runtime/control.hpp"
 #include "runtime/listen.hpp"
@@ -15,7 +16,6 @@
 namespace scoregate::runtime {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 Server::Server(ServeOptions options) : options_(std::move(options)), control_(1) {}
 
