@@ -20,9 +20,19 @@ http::ServerLimits limits_of(const settings::RouterSettings& r) {
   return l;
 }
 
+// allowInsecureConnections cannot change in place: a TLS listener cannot start serving plain
+// HTTP (or the reverse). Checked before the proxy plan is built, because building it updates
+// the live admission gates: a reload refused after that would not be all or nothing.
+void check_restart_required(const settings::Config& running, const settings::Config& next,
+                            Problems& problems) {
+  if (running.extension.allow_insecure_connections != next.extension.allow_insecure_connections)
+    problems.error("RESTART_REQUIRED", "allowInsecureConnections",
+                   "allowInsecureConnections changed", "restart scoregate to apply it");
+}
+
 }  // namespace
 
-BuildOutcome Server::build(std::uint64_t generation) {
+BuildOutcome Server::build(std::uint64_t generation, const settings::Config* running) {
   BuildOutcome out;
   auto loaded = options_.load();
   out.problems.append(loaded.problems);
@@ -42,7 +52,7 @@ BuildOutcome Server::build(std::uint64_t generation) {
     const bool settings_ok = !out.problems.has_errors();
     auto material = tls::resolve_source(cfg, out.problems);
     if (material) {
-      out.watch_dirs = material->watch_dirs;
+      out.certificate_watch = material->watch;
       tls::CheckOptions check;
       if (inputs.names) check.names = settings::cname_list(cfg.extension.ssl_cname);
       check.trusted_ca_file = cfg.router.trusted_ca_file;
@@ -60,6 +70,7 @@ BuildOutcome Server::build(std::uint64_t generation) {
   }
   if (!cfg.extension.allow_insecure_connections && !cfg.router.session_ticket_key_file.empty())
     snapshot->ticket_keys = tls::load_ticket_key_file(cfg.router.session_ticket_key_file, out.problems);
+  if (running && !out.problems.has_errors()) check_restart_required(*running, cfg, out.problems);
   if (out.problems.has_errors()) return out;
   snapshot->plan = registry_.build(cfg, out.problems);
   if (!snapshot->plan) return out;

@@ -7,10 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 
-#include "runtime/server.hpp"
 #include "tls/watcher.hpp"
 #include "upstream/discovery.hpp"
 #include "upstream/health.hpp"
@@ -45,8 +43,8 @@ constexpr int kQuietRetries = 8;  // a mismatching pair is tolerated for ~2 s, t
 
 class ControlTasksImpl final : public ControlTasks {
  public:
-  ControlTasksImpl(Server& server, asio::io_context& io)
-      : server_(server),
+  ControlTasksImpl(ControlHost& host, asio::io_context& io)
+      : host_(host),
         watcher_(
             io, [this] { attempt(0, kCertificatesChanged); }, kDebounce),
         keys_watcher_(
@@ -54,10 +52,10 @@ class ControlTasksImpl final : public ControlTasks {
         retry_(io),
         expiry_(io),
         readiness_(io),
-        readiness_wait_(server.current_->config().router.readiness_wait_ms),
+        readiness_wait_(host.current().config().router.readiness_wait_ms),
         readiness_started_(std::chrono::steady_clock::now()),
         probes_(io),
-        discovery_(io, std::chrono::milliseconds(server.current_->config().router.dns_refresh_ms),
+        discovery_(io, std::chrono::milliseconds(host.current().config().router.dns_refresh_ms),
                    [this](const std::string& key) { reprobe(key); }) {
     settings_changed();
     schedule_expiry_check(0s);
@@ -78,7 +76,7 @@ class ControlTasksImpl final : public ControlTasks {
     watch_certificate_sources();
     watch_key_files();
     std::set<std::string> keys;
-    for (const auto& d : server_.registry_.all()) {
+    for (const auto& d : host_.deployments()) {
       auto key = d->endpoint + "/" + d->name;
       keys.insert(key);
       std::lock_guard lock(d->control_mutex);
@@ -90,30 +88,9 @@ class ControlTasksImpl final : public ControlTasks {
   }
 
  private:
+  // The certificate source decides what to watch (tls Material::watch); this only watches it.
   void watch_certificate_sources() {
-    const auto& cfg = server_.current_->config();
-    std::vector<tls::WatchTarget> targets;
-    if (!cfg.extension.ssl_secret.empty()) {
-      // The volume directory is named after the Secret: not printed when sslSecret is protected.
-      const std::string label = cfg.is_protected("sslSecret") ? "the sslSecret directory" : "";
-      for (const auto& dir : server_.watch_dirs_) targets.push_back({dir, {}, label});
-    } else if (!cfg.extension.ssl_cert_pem_file.empty()) {
-      const std::pair<const std::string&, const char*> files[] = {
-          {cfg.extension.ssl_cert_pem_file, "the directory of sslCertPemFile"},
-          {cfg.extension.ssl_key_pem_file, "the directory of sslKeyPemFile"}};
-      for (const auto& [file, label] : files) {
-        std::filesystem::path p(file);
-        auto dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
-        targets.push_back({dir, {p.filename().string()}, label});
-      }
-    }
-    if (const auto& f = cfg.router.session_ticket_key_file;
-        !f.empty() && !cfg.extension.allow_insecure_connections) {
-      std::filesystem::path p(f);
-      targets.push_back({p.parent_path().empty() ? std::string(".") : p.parent_path().string(),
-                         {p.filename().string()}});
-    }
-    for (const auto& failed : watcher_.watch(targets))
+    for (const auto& failed : watcher_.watch(host_.certificate_watch()))
       spdlog::warn("cannot watch {} for certificate renewals yet; retrying every second "
                    "(SIGHUP or POST /-/reload reload at once)",
                    failed);  // a secret directory or a label, never a protected path
@@ -121,7 +98,7 @@ class ControlTasksImpl final : public ControlTasks {
 
   void attempt(int n, const char* reason) {
     retry_.cancel();
-    auto result = server_.reload_checked(reason, /*final=*/false);
+    auto result = host_.reload(reason, /*final=*/false);
     if (result.ok) return;
     if (n < kQuietRetries && looks_half_written(result.problems)) {
       retry_.expires_after(kRetryEvery);
@@ -130,20 +107,20 @@ class ControlTasksImpl final : public ControlTasks {
       });
       return;
     }
-    if (server_.reload_checked(reason, /*final=*/true).ok || reason != kKeysChanged) return;
+    if (host_.reload(reason, /*final=*/true).ok || reason != kKeysChanged) return;
     // All or nothing: not one endpoint takes a new key while any file is refused.
     const std::string kept =
         "KEY_ROTATION_REFUSED warning: endpoint key files: changed key files were refused (see "
         "the problems); every endpoint keeps the keys in use \u2014 fix the file or the "
         "Secret; it is picked up when it changes";
     spdlog::warn("{}", kept);
-    server_.last_reload_error_ = kept + "\n" + server_.last_reload_error_;
+    host_.explain_last_refusal(kept);
   }
 
   // keys.primary_file / secondary_file: their directories, so that the kubelet's `..data`
   // swap of a Secret volume is seen. Messages name the setting, never the path.
   void watch_key_files() {
-    const auto& cfg = server_.current_->config();
+    const auto& cfg = host_.current().config();
     std::vector<tls::WatchTarget> targets;
     for (std::size_t i = 0; i < cfg.endpoints.size(); ++i) {
       const auto& e = cfg.endpoints[i];
@@ -151,10 +128,8 @@ class ControlTasksImpl final : public ControlTasks {
           {e.primary_key_file, "primary_file"}, {e.secondary_key_file, "secondary_file"}};
       for (const auto& [file, which] : files) {
         if (file.empty()) continue;
-        std::filesystem::path p(file);
-        targets.push_back({p.parent_path().empty() ? std::string(".") : p.parent_path().string(),
-                           {p.filename().string()},
-                           "the directory of endpoints[" + std::to_string(i) + "].keys." + which});
+        targets.push_back(tls::watch_file(
+            file, "the directory of endpoints[" + std::to_string(i) + "].keys." + which));
       }
     }
     for (const auto& failed : keys_watcher_.watch(targets))
@@ -194,7 +169,7 @@ class ControlTasksImpl final : public ControlTasks {
     expiry_.expires_after(after);
     expiry_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      if (const auto& tls = server_.current_->tls) {
+      if (const auto& tls = host_.current().tls) {
         auto days = (tls->summary().not_after - std::time(nullptr)) / 86400;
         if (days < 30)
           spdlog::warn("CERT_EXPIRES_SOON warning: the served certificate {} expires in {} day(s) "
@@ -209,9 +184,9 @@ class ControlTasksImpl final : public ControlTasks {
   // target nor a finished first probe round.
   std::vector<std::string> deployments_waiting() {
     std::map<std::string, std::shared_ptr<proxy::DeploymentState>> states;
-    for (const auto& d : server_.registry_.all()) states[d->endpoint + "/" + d->name] = d;
+    for (const auto& d : host_.deployments()) states[d->endpoint + "/" + d->name] = d;
     std::vector<std::string> waiting;
-    for (const auto& e : server_.current_->config().endpoints)
+    for (const auto& e : host_.current().config().endpoints)
       for (const auto& [name, percent] : e.traffic) {
         auto key = e.name + "/" + name;
         auto it = states.find(key);
@@ -234,14 +209,14 @@ class ControlTasksImpl final : public ControlTasks {
   }
 
   void reprobe(const std::string& key) {
-    for (const auto& d : server_.registry_.all())
+    for (const auto& d : host_.deployments())
       if (d->endpoint + "/" + d->name == key) {
         std::lock_guard lock(d->control_mutex);
         probes_.set(key, d->gate, d->probe);
       }
   }
 
-  Server& server_;
+  ControlHost& host_;
   tls::DirectoryWatcher watcher_, keys_watcher_;
   asio::steady_timer retry_, expiry_, readiness_;
   // Read once: the start-up wait is over before a reload could change it.
@@ -252,8 +227,8 @@ class ControlTasksImpl final : public ControlTasks {
   upstream::Discovery discovery_;
 };
 
-void Server::start_control_tasks() {
-  control_tasks_ = std::make_unique<ControlTasksImpl>(*this, control_);
+std::unique_ptr<ControlTasks> start_control_tasks(ControlHost& host, asio::io_context& io) {
+  return std::make_unique<ControlTasksImpl>(host, io);
 }
 
 }  // namespace scoregate::runtime

@@ -1,14 +1,14 @@
+// Running the process: the first snapshot, the listeners, signals, and the drain. Reloads are in
+// reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
 #include <iostream>
 #include <thread>
 
-#include "core/time.hpp"
 #include "runtime/container.hpp"
 #include "runtime/control.hpp"
 #include "runtime/listen.hpp"
@@ -16,20 +16,12 @@
 namespace scoregate::runtime {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 Server::Server(ServeOptions options) : options_(std::move(options)), control_(1) {}
 
 Server::~Server() = default;
 
 namespace {
-void log_problems(const Problems& problems) {
-  for (const auto& p : problems.items()) {
-    if (p.severity == Severity::error) spdlog::error("{}", format_problem(p));
-    else spdlog::warn("{}", format_problem(p));
-  }
-}
-
 std::string default_listen(const settings::Config& cfg, bool development) {
   if (!cfg.router.listen.empty()) return cfg.router.listen;
   if (development) return "127.0.0.1:8443";
@@ -59,63 +51,25 @@ void raise_file_limit() {
 }  // namespace
 
 int Server::run() {
-  started_at_ = std::chrono::system_clock::now();
   raise_file_limit();
-  auto first = build(1);
+  auto first = build(1, nullptr);
   if (!first.snapshot) {
     std::cerr << "scoregate: refusing to start; fix these problems:\n"
               << first.problems.to_string();
     return 1;
   }
   log_problems(first.problems);
-  current_ = first.snapshot;
-  use_ticket_keys(*current_);
-  watch_dirs_ = first.watch_dirs;
+  publish(first);
   const auto& cfg = current_->config();
-
-  listen_text_ = default_listen(cfg, options_.development);
   const unsigned n = worker_count(cfg.router.workers);
-  try {
-    auto endpoint = resolve_listen(listen_text_);
-    for (unsigned i = 0; i < n; ++i) {
-      workers_.push_back(std::make_unique<Worker>(i, open_connections_));
-      workers_.back()->listen(endpoint);
-      if (i == 0) endpoint = workers_[0]->local_endpoint();  // port 0: all workers share the one chosen
-    }
-    listen_text_ = format_listen(endpoint);
-    admin_ = std::make_unique<admin::AdminServer>(control_, *this);
-    admin_->listen(resolve_listen(cfg.router.admin));
-    if (!cfg.router.probe_listen.empty()) {
-      probes_ = std::make_unique<admin::AdminServer>(control_, *this, admin::AdminServer::Scope::probes);
-      probes_->listen(resolve_listen(cfg.router.probe_listen));
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "scoregate: refusing to start; fix these problems:\n"
-              << "LISTEN_FAILED error: " << e.what()
-              << " \u2014 free the port or choose another with --listen / --admin HOST:PORT\n";
-    return 1;
-  }
+  if (!bind_listeners(cfg, n)) return 1;
 
   asio::signal_set signals(control_, SIGTERM, SIGINT, SIGHUP);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-          reload("SIGHUP");
-        } else if (draining_) {
-          spdlog::warn("second {}: stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-          drain_workers(std::chrono::steady_clock::now());
-        } else {
-          begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        }
-        signals.async_wait(on_signal);
-      };
-  signals.async_wait(on_signal);
-
+  wait_for_signals(signals);
   for (auto& w : workers_) w->start(current_);
   admin_->start();
   if (probes_) probes_->start();
-  start_control_tasks();
+  control_tasks_ = start_control_tasks(*this, control_);
   spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}",
                current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
                format_listen(admin_->local_endpoint()),
@@ -127,6 +81,56 @@ int Server::run() {
   for (auto& w : workers_) w->join();
   spdlog::info("scoregate stopped");
   return 0;
+}
+
+// Every worker listens on the same address (port 0: the one the first was given), then the
+// admin and probe listeners. false (and why, on stderr) when one cannot be bound.
+bool Server::bind_listeners(const settings::Config& cfg, unsigned workers) {
+  listen_text_ = default_listen(cfg, options_.development);
+  try {
+    auto endpoint = resolve_listen(listen_text_);
+    for (unsigned i = 0; i < workers; ++i) {
+      workers_.push_back(std::make_unique<Worker>(i, open_connections_));
+      workers_.back()->listen(endpoint);
+      if (i == 0) endpoint = workers_[0]->local_endpoint();
+    }
+    listen_text_ = format_listen(endpoint);
+    admin_ = std::make_unique<admin::AdminServer>(control_, admin_view_);
+    admin_->listen(resolve_listen(cfg.router.admin));
+    if (!cfg.router.probe_listen.empty()) {
+      probes_ = std::make_unique<admin::AdminServer>(control_, admin_view_,
+                                                     admin::AdminServer::Scope::probes);
+      probes_->listen(resolve_listen(cfg.router.probe_listen));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "scoregate: refusing to start; fix these problems:\n"
+              << "LISTEN_FAILED error: " << e.what()
+              << " \u2014 free the port or choose another with --listen / --admin HOST:PORT\n";
+    return false;
+  }
+  return true;
+}
+
+// SIGHUP reloads; SIGTERM/SIGINT drain, and a second one stops at once.
+void Server::wait_for_signals(asio::signal_set& signals) {
+  signals.async_wait([this, &signals](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload("SIGHUP");
+    } else if (draining_) {
+      spdlog::warn("second {}: stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      drain_workers(std::chrono::steady_clock::now());
+    } else {
+      begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    wait_for_signals(signals);
+  });
+}
+
+std::vector<const proxy::WorkerCounters*> Server::worker_counters() const {
+  std::vector<const proxy::WorkerCounters*> out;
+  for (const auto& w : workers_) out.push_back(&w->counters());
+  return out;
 }
 
 // Not ready before the control tasks run: they own the start-up readiness gate.
@@ -162,80 +166,6 @@ void Server::drain_workers(std::chrono::steady_clock::time_point deadline) {
     for (auto& w : workers_) w->join();
     control_.stop();
   }).detach();
-}
-
-void Server::use_ticket_keys(const Snapshot& s) {
-  if (s.ticket_keys)
-    tls::process_ticket_keys().use_keys(*s.ticket_keys);
-  else
-    tls::process_ticket_keys().use_generated();
-}
-
-void Server::publish(SnapshotPtr next) {
-  current_ = next;
-  use_ticket_keys(*next);
-  for (auto& w : workers_) w->publish(next);
-}
-
-admin::ReloadOutcome Server::reload(std::string_view reason) {
-  auto result = reload_checked(reason, true);
-  admin::ReloadOutcome outcome;
-  outcome.ok = result.ok;
-  outcome.generation = current_->generation;
-  outcome.problems = result.problems.to_string();
-  return outcome;
-}
-
-Server::ReloadResult Server::reload_checked(std::string_view reason, bool final) {
-  ReloadResult result;
-  if (draining_) {
-    result.problems.error("RELOAD_DRAINING", "", "the router is draining", "");
-    return result;
-  }
-  auto next = build(current_->generation + 1);
-  result.problems = next.problems;
-  auto refuse = [&](const std::string& why) {
-    if (!final) return;
-    ++reloads_failed_;
-    last_reload_error_ = why;
-    last_reload_time_ = std::to_string(std::time(nullptr));
-    spdlog::error("reload ({}) refused; still serving generation {}:", reason, current_->generation);
-    log_problems(result.problems);
-  };
-  if (!next.snapshot) {
-    refuse(result.problems.to_string());
-    return result;
-  }
-  const auto& old_cfg = current_->config();
-  const auto& new_cfg = next.snapshot->config();
-  if (old_cfg.extension.allow_insecure_connections != new_cfg.extension.allow_insecure_connections) {
-    // A TLS listener cannot start serving plain HTTP (or the reverse) in place.
-    result.problems.error("RESTART_REQUIRED", "allowInsecureConnections",
-                          "allowInsecureConnections changed", "restart scoregate to apply it");
-    refuse(result.problems.to_string());
-    return result;
-  }
-  if (old_cfg.router.listen != new_cfg.router.listen || old_cfg.router.admin != new_cfg.router.admin ||
-      old_cfg.router.probe_listen != new_cfg.router.probe_listen ||
-      old_cfg.router.workers != new_cfg.router.workers)
-    spdlog::warn("reload ({}): router.listen, router.admin, router.probe_listen and router.workers "
-                 "take effect only after a restart; everything else is applied now", reason);
-  log_problems(next.problems);  // warnings
-  if (!next.watch_dirs.empty()) watch_dirs_ = next.watch_dirs;
-  ++reloads_ok_;
-  last_reload_error_.clear();
-  last_reload_time_ = std::to_string(std::time(nullptr));
-  publish(next.snapshot);
-  if (control_tasks_) control_tasks_->settings_changed();
-  result.ok = true;
-  if (current_->tls)
-    spdlog::info("reload ({}): generation {} live; certificate {} (SHA-256 {}), not after {}", reason,
-                 current_->generation, current_->tls->summary().subject,
-                 current_->tls->summary().fingerprint_sha256,
-                 iso8601_utc(current_->tls->summary().not_after));
-  else
-    spdlog::info("reload ({}): generation {} live", reason, current_->generation);
-  return result;
 }
 
 }  // namespace scoregate::runtime

@@ -15,6 +15,7 @@
 
 #include "core/problem.hpp"
 #include "settings/config.hpp"
+#include "tls/watch_target.hpp"
 
 namespace scoregate::tls {
 
@@ -33,7 +34,11 @@ struct Material {
   // source has none.
   std::string ca_bytes;
   std::string ca_label;                 // e.g. "sslSecret 'scoring-tls' ca.crt"
-  std::vector<std::string> watch_dirs;  // directories whose changes mean "reload" (tls/watcher)
+  // What to watch so that a renewal is picked up (tls/watcher): the directories of the PEM
+  // files, the Secret's directory, or the secrets directory holding its manifest; and the
+  // directory of router.session_ticket_key_file, whose keys are reloaded with the certificate.
+  // The one place that decides it: runtime only hands this list to the watcher.
+  std::vector<WatchTarget> watch;
   // sslCname was given as a protected setting (resolve_source() copies this from the config):
   // the checks then name the setting in their messages, never the names it holds.
   bool names_protected = false;

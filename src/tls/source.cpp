@@ -68,13 +68,10 @@ std::optional<Material> from_pem_files(const settings::ExtensionSettings& ext, P
   ok = read_protected(ext.ssl_key_pem_file, "sslKeyPemFile", "KEY_FILE_UNREADABLE", m.key_bytes,
                       problems) &&
        ok;
-  for (const auto* path : {&ext.ssl_cert_pem_file, &ext.ssl_key_pem_file}) {
-    if (path->empty()) continue;
-    std::string dir = parent_directory(*path);
-    if (std::find(m.watch_dirs.begin(), m.watch_dirs.end(), dir) == m.watch_dirs.end())
-      m.watch_dirs.push_back(dir);
-  }
   if (!ok) return std::nullopt;
+  // The paths are protected: messages name the setting, never the directory.
+  m.watch.push_back(watch_file(ext.ssl_cert_pem_file, "the directory of sslCertPemFile"));
+  m.watch.push_back(watch_file(ext.ssl_key_pem_file, "the directory of sslKeyPemFile"));
   return m;
 }
 
@@ -84,6 +81,10 @@ struct SecretPlace {
   const SecretName& secret;
   std::string parent;  // the secrets directory or the volume root
   std::string dir() const { return parent + "/" + secret.name; }
+  // The directory is named after the Secret: not printed when sslSecret is protected.
+  WatchTarget watch(const std::string& directory) const {
+    return {directory, {}, secret.is_protected ? "the sslSecret directory" : ""};
+  }
   std::string shown(const std::string& suffix = "") const {
     return parent + "/" + (secret.is_protected ? "(protected)" : secret.name) + suffix;
   }
@@ -122,7 +123,7 @@ class DirectoryKeys final : public SecretKeys {
 std::optional<Material> from_secret_directory(const SecretPlace& at, Problems& problems) {
   auto m = material_from_keys(DirectoryKeys(at), at.secret, problems);
   // The directory itself: the kubelet swaps the ..data symlink inside it on every update.
-  if (m) m->watch_dirs.push_back(at.dir());
+  if (m) m->watch.push_back(at.watch(at.dir()));
   return m;
 }
 
@@ -136,7 +137,7 @@ std::optional<Material> from_manifest(const SecretPlace& at, const char* ext, Pr
     return std::nullopt;
   }
   auto m = parse_secret_manifest(*r.bytes, where, at.secret, problems);
-  if (m) m->watch_dirs.push_back(at.parent);
+  if (m) m->watch.push_back(at.watch(at.parent));
   return m;
 }
 
@@ -198,7 +199,11 @@ std::optional<Material> resolve_source(const settings::Config& config, Problems&
                     config.router.secrets_dir, kSecretVolumeRoot, problems);
   else
     return no_source(problems);
-  if (m) m->names_protected = config.is_protected("sslCname");
+  if (!m) return m;
+  m->names_protected = config.is_protected("sslCname");
+  // Its keys are reloaded with the certificate (runtime/build.cpp), so its changes count too.
+  if (const auto& f = config.router.session_ticket_key_file; !f.empty())
+    m->watch.push_back(watch_file(f));
   return m;
 }
 

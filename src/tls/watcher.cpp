@@ -6,9 +6,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tls/file_io.hpp"
+
 namespace scoregate::tls {
 
 namespace asio = boost::asio;
+
+WatchTarget watch_file(const std::string& path, std::string label) {
+  const auto slash = path.find_last_of('/');
+  return {parent_directory(path),
+          {slash == std::string::npos ? path : path.substr(slash + 1)},
+          std::move(label)};
+}
 
 namespace {
 constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |

@@ -17,14 +17,9 @@
 #include <string>
 #include <vector>
 
-namespace scoregate::tls {
+#include "tls/watch_target.hpp"
 
-struct WatchTarget {
-  std::string directory;
-  std::set<std::string> names;  // file names that matter in it ("" = all); "..*" always matter
-  std::string label = {};       // how messages name it ("" = the directory itself); a directory
-                                // derived from a protected setting must not be printed
-};
+namespace scoregate::tls {
 
 class DirectoryWatcher {
  public:

@@ -127,7 +127,7 @@ TEST_F(SecretLayoutTest, KubeletVolumeOfATlsSecretWithCaCrt) {
       root, "scoring-tls", {{"tls.crt", *chain_}, {"tls.key", *key_}, {"ca.crt", *root_}});
   auto m = read_secret("scoring-tls", "", root, problems_);
   expect_tls_material(m);
-  EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir});
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir, {}, ""}}));
   EXPECT_TRUE(problems_.empty()) << codes(problems_);
   expect_clean_check(*m);
 }
@@ -145,7 +145,7 @@ TEST_F(SecretLayoutTest, ManifestOfTypeKubernetesIoTlsWithDataAndStringData) {
                                           "\n  ca.crt: " + base64_encode(*root_) + "\n"));
   auto m = resolve_source(secret_config("scoring-tls"), problems_);
   expect_tls_material(m);
-  EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir_.path()});
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir_.path(), {}, ""}}));
   expect_clean_check(*m);
 
   // stringData (the PEM text itself) wins over data, as in Kubernetes.

@@ -80,7 +80,9 @@ TEST_F(SourceTest, PemFilesAreReadAndTheirDirectoriesWatched) {
   EXPECT_EQ(m->key_bytes, *key_pem_);
   EXPECT_EQ(m->cert_label, "sslCertPemFile");
   EXPECT_EQ(m->key_label, "sslKeyPemFile");
-  EXPECT_EQ(m->watch_dirs, (std::vector<std::string>{dir_.path() + "/tls", dir_.path() + "/keys"}));
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{
+                          {dir_.path() + "/tls", {"cert.pem"}, "the directory of sslCertPemFile"},
+                          {dir_.path() + "/keys", {"key.pem"}, "the directory of sslKeyPemFile"}}));
 }
 
 TEST_F(SourceTest, UnreadablePemFilesNameTheSettingNotThePath) {
@@ -135,7 +137,7 @@ TEST_F(SourceTest, KubeletVolumeIsReadThroughDataSymlinksAndItsDirectoryWatched)
   ASSERT_TRUE(m) << codes(problems_);
   EXPECT_EQ(m->cert_bytes, *cert_pem_);
   EXPECT_EQ(m->key_bytes, *key_pem_);
-  EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir});
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir, {}, ""}}));
   EXPECT_EQ(m->cert_label, "sslSecret 'scoring-tls' cert.pem");
   EXPECT_EQ(m->key_label, "sslSecret 'scoring-tls' key.pem");
 }
@@ -144,8 +146,22 @@ TEST_F(SourceTest, SecretsDirWithKubeletLayoutWorks) {
   std::string dir = kubelet_volume(dir_.path(), "scoring-tls");
   auto m = resolve_source(secret_config("scoring-tls"), problems_);
   ASSERT_TRUE(m) << codes(problems_);
-  EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir});
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir, {}, ""}}));
   EXPECT_TRUE(problems_.empty());
+}
+
+// The watch list is the one place that says what a renewal looks like (runtime only hands it
+// to the watcher): the Secret's directory, named by the setting when sslSecret is protected,
+// and router.session_ticket_key_file's directory, whose keys are reloaded with the certificate.
+TEST_F(SourceTest, WatchListNamesAProtectedSecretBySettingAndIncludesTheTicketKeyFile) {
+  std::string dir = kubelet_volume(dir_.path(), "scoring-tls");
+  auto c = secret_config("scoring-tls");
+  c.protected_keys = {"sslSecret"};
+  c.router.session_ticket_key_file = dir_.path() + "/tickets/keys.bin";
+  auto m = resolve_source(c, problems_);
+  ASSERT_TRUE(m) << codes(problems_);
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir, {}, "the sslSecret directory"},
+                                                {dir_.path() + "/tickets", {"keys.bin"}, ""}}));
 }
 
 TEST_F(SourceTest, MissingVolumeSaysWhereItLooked) {
@@ -162,7 +178,7 @@ TEST_F(SourceTest, ManifestWithBase64Data) {
   ASSERT_TRUE(m) << codes(problems_);
   EXPECT_EQ(m->cert_bytes, *cert_pem_);
   EXPECT_EQ(m->key_bytes, *key_pem_);
-  EXPECT_EQ(m->watch_dirs, std::vector<std::string>{dir_.path()});
+  EXPECT_EQ(m->watch, (std::vector<WatchTarget>{{dir_.path(), {}, ""}}));
   EXPECT_TRUE(problems_.empty());
   CheckOptions o;
   o.names = {"scoring.example.com"};
