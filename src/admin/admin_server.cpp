@@ -78,12 +78,9 @@ struct AdminServer::Impl {
 };
 
 AdminServer::AdminServer(asio::io_context& io, AdminModel& model, Scope scope)
-    : io_(io), model_(model), acceptor_(io), impl_(new Impl(model, scope)) {}
+    : io_(io), acceptor_(io), impl_(std::make_unique<Impl>(model, scope)) {}
 
-AdminServer::~AdminServer() {
-  stop();
-  delete impl_;
-}
+AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::listen(const tcp::endpoint& endpoint) {
   acceptor_.open(endpoint.protocol());

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,10 +42,9 @@ class AdminServer {
 
  private:
   boost::asio::io_context& io_;
-  AdminModel& model_;
   boost::asio::ip::tcp::acceptor acceptor_;
   struct Impl;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace scoregate::admin

@@ -2,6 +2,10 @@
 // a private copy of the head's bytes, so a head stays valid after the read buffer moves on.
 #pragma once
 
+// Beast 1.81's verb.hpp defines an inline operator<< that needs a complete std::ostream but
+// includes only <iosfwd>; clang (clang-tidy, the fuzz build) refuses it without this.
+#include <ostream>
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 

@@ -2,8 +2,8 @@
 
 namespace scoregate::http {
 
-Watchdog::Watchdog(boost::asio::any_io_executor ex, std::function<void()> on_expire)
-    : state_(std::make_shared<State>(std::move(ex))) {
+Watchdog::Watchdog(const boost::asio::any_io_executor& ex, std::function<void()> on_expire)
+    : state_(std::make_shared<State>(ex)) {
   state_->on_expire = std::move(on_expire);
 }
 

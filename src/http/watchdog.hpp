@@ -17,7 +17,7 @@ class Watchdog {
   using clock = std::chrono::steady_clock;
 
   // on_expire runs on the executor when an armed deadline passes (e.g. cancel the socket).
-  Watchdog(boost::asio::any_io_executor ex, std::function<void()> on_expire);
+  Watchdog(const boost::asio::any_io_executor& ex, std::function<void()> on_expire);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -28,7 +28,7 @@ class Watchdog {
 
  private:
   struct State {
-    explicit State(boost::asio::any_io_executor ex) : timer(ex) {}
+    explicit State(const boost::asio::any_io_executor& ex) : timer(ex) {}
     boost::asio::steady_timer timer;
     clock::time_point deadline = clock::time_point::max();
     clock::time_point timer_at = clock::time_point::max();

@@ -87,7 +87,7 @@ std::optional<std::string> options_problem(const RenderOptions& o) {
            "' is not an issuer name (lowercase letters, digits, '-' and '.')";
   if (o.cert_manager_issuer_kind != "Issuer" && o.cert_manager_issuer_kind != "ClusterIssuer")
     return "--cert-manager-issuer-kind must be Issuer or ClusterIssuer";
-  if (o.external_traffic_policy != "" && o.external_traffic_policy != "Local" &&
+  if (!o.external_traffic_policy.empty() && o.external_traffic_policy != "Local" &&
       o.external_traffic_policy != "Cluster")
     return "--external-traffic-policy must be Local or Cluster";
   return resource_problem(o);

@@ -83,7 +83,7 @@ asio::awaitable<void> mirror_request(WorkerContext& worker, std::shared_ptr<cons
 
 }  // namespace
 
-void spawn_mirror(asio::any_io_executor executor, WorkerContext& worker,
+void spawn_mirror(const asio::any_io_executor& executor, WorkerContext& worker,
                   std::shared_ptr<const ProxyPlan> plan, const DeploymentPlan& deployment,
                   std::string request_bytes) {
   asio::co_spawn(executor,

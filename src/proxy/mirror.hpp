@@ -12,7 +12,7 @@
 
 namespace scoregate::proxy {
 
-void spawn_mirror(boost::asio::any_io_executor executor, WorkerContext& worker,
+void spawn_mirror(const boost::asio::any_io_executor& executor, WorkerContext& worker,
                   std::shared_ptr<const ProxyPlan> plan, const DeploymentPlan& deployment,
                   std::string request_bytes);
 

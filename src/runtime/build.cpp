@@ -23,11 +23,14 @@ http::ServerLimits limits_of(const settings::RouterSettings& r) {
 // allowInsecureConnections cannot change in place: a TLS listener cannot start serving plain
 // HTTP (or the reverse). Checked before the proxy plan is built, because building it updates
 // the live admission gates: a reload refused after that would not be all or nothing.
+// A setting the running process cannot take in place (its row in the settings table says
+// OnReload::refuse, e.g. allowInsecureConnections: a TLS listener cannot turn into plain HTTP)
+// refuses the reload before anything live is touched.
 void check_restart_required(const settings::Config& running, const settings::Config& next,
                             Problems& problems) {
-  if (running.extension.allow_insecure_connections != next.extension.allow_insecure_connections)
-    problems.error("RESTART_REQUIRED", "allowInsecureConnections",
-                   "allowInsecureConnections changed", "restart scoregate to apply it");
+  for (const auto& key : settings::restart_required_changes(running, next))
+    if (settings::refuses_reload(key))
+      problems.error("RESTART_REQUIRED", key, key + " changed", "restart scoregate to apply it");
 }
 
 }  // namespace

@@ -17,14 +17,18 @@ void use_ticket_keys(const Snapshot& s) {
     tls::process_ticket_keys().use_generated();
 }
 
-void warn_restart_only_changes(std::string_view reason, const settings::RouterSettings& old,
-                               const settings::RouterSettings& next) {
-  if (old.listen != next.listen || old.admin != next.admin ||
-      old.probe_listen != next.probe_listen || old.workers != next.workers)
-    spdlog::warn(
-        "reload ({}): router.listen, router.admin, router.probe_listen and router.workers "
-        "take effect only after a restart; everything else is applied now",
-        reason);
+// Settings the table marks OnReload::restart: the reload goes ahead, they wait for a restart.
+void warn_restart_only_changes(std::string_view reason, const settings::Config& old,
+                               const settings::Config& next) {
+  std::string keys;
+  for (const auto& key : settings::restart_required_changes(old, next)) {
+    if (settings::refuses_reload(key)) continue;  // refused earlier (check_restart_required)
+    keys += keys.empty() ? key : ", " + key;
+  }
+  if (!keys.empty())
+    spdlog::warn("reload ({}): {} take effect only after a restart; everything else is "
+                 "applied now",
+                 reason, keys);
 }
 
 void log_live(std::string_view reason, const Snapshot& s) {
@@ -76,7 +80,7 @@ ControlHost::ReloadResult Server::reload(std::string_view reason, bool final) {
     if (final) refuse(reason, result.problems);
     return result;
   }
-  warn_restart_only_changes(reason, current_->config().router, next.snapshot->config().router);
+  warn_restart_only_changes(reason, current_->config(), next.snapshot->config());
   log_problems(next.problems);  // warnings
   ++reloads_.ok;
   reloads_.last_error.clear();

@@ -44,7 +44,7 @@ void Worker::listen(const tcp::endpoint& endpoint) {
 
 tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
 
-void Worker::start(SnapshotPtr first) {
+void Worker::start(const SnapshotPtr& first) {
   current_ = first;
   context_.plan = first->plan;
   asio::co_spawn(io_, accept_loop(), asio::detached);

@@ -26,7 +26,7 @@ class Worker {
   // Binds the listener (main thread, before start); throws std::system_error on failure.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  void start(SnapshotPtr first);
+  void start(const SnapshotPtr& first);
   // Thread-safe: later generations reach new connections and requests of this worker.
   void publish(SnapshotPtr next);
   // Thread-safe: stop accepting, let in-flight requests finish; the thread ends when the

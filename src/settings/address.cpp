@@ -40,7 +40,7 @@ bool is_hostname(std::string_view s, bool wildcard) {
   std::size_t start = 0;
   while (start <= s.size()) {
     std::size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
       return false;
     for (unsigned char ch : label)
@@ -61,17 +61,17 @@ std::optional<std::string> host_port_error(std::string_view s) {
   std::string_view host, port;
   if (!s.empty() && s.front() == '[') {
     auto close = s.find(']');
-    if (close == s.npos) return "'[' without a closing ']'";
+    if (close == std::string_view::npos) return "'[' without a closing ']'";
     host = s.substr(1, close - 1);
     if (!is_ipv6(host)) return "the part in [] is not an IPv6 address";
     if (close + 1 >= s.size() || s[close + 1] != ':') return "no ':PORT' after the ']'";
     port = s.substr(close + 2);
   } else {
     auto colon = s.rfind(':');
-    if (colon == s.npos) return "no ':PORT'";
+    if (colon == std::string_view::npos) return "no ':PORT'";
     host = s.substr(0, colon);
     port = s.substr(colon + 1);
-    if (host.find(':') != host.npos)
+    if (host.find(':') != std::string_view::npos)
       return "an IPv6 address must be written in [], e.g. [::1]:8443";
     if (host.empty()) return "no host before ':PORT' (use 0.0.0.0 for all IPv4 addresses)";
     if (!is_ipv4(host) && !is_hostname(host))

@@ -61,6 +61,7 @@ extern const std::vector<Field<ReadinessProbe>> kProbeFields;     // readiness_p
 template <class S>
 std::vector<std::string_view> keys_of(const std::vector<Field<S>>& fields) {
   std::vector<std::string_view> out;
+  out.reserve(fields.size());
   for (const auto& f : fields) out.push_back(f.key);
   return out;
 }

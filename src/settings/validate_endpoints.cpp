@@ -33,7 +33,7 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
     why = reason;
     return std::optional<std::string>();
   };
-  auto with_port = [&](std::string host, std::string_view port) -> std::optional<std::string> {
+  auto with_port = [&](const std::string& host, std::string_view port) -> std::optional<std::string> {
     auto n = parse_port(port);
     if (!n || *n == 0) return fail("the port is not a number from 1 to 65535");
     return std::optional<std::string>(host + ":" + std::to_string(*n));
@@ -41,13 +41,13 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
   if (t.substr(0, 4) == "dns:") {
     std::string_view rest = t.substr(4);
     auto colon = rest.rfind(':');
-    if (colon == rest.npos) return fail("dns: targets need a port (dns:NAME:PORT)");
+    if (colon == std::string_view::npos) return fail("dns: targets need a port (dns:NAME:PORT)");
     if (!is_hostname(rest.substr(0, colon))) return fail("the part after dns: is not a host name");
     return with_port("dns:" + std::string(rest.substr(0, colon)), rest.substr(colon + 1));
   }
   if (!t.empty() && t.front() == '[') {
     auto close = t.find(']');
-    if (close == t.npos || !is_ipv6(t.substr(1, close - 1)))
+    if (close == std::string_view::npos || !is_ipv6(t.substr(1, close - 1)))
       return fail("the part in [] is not an IPv6 address");
     std::string host(t.substr(0, close + 1));
     if (close + 1 == t.size()) return with_port(host, std::to_string(kDefaultModelPort));
@@ -55,12 +55,12 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
     return with_port(host, t.substr(close + 2));
   }
   auto colon = t.find(':');
-  if (colon != t.npos && t.find(':', colon + 1) != t.npos)
+  if (colon != std::string_view::npos && t.find(':', colon + 1) != std::string_view::npos)
     return fail("IPv6 addresses must be written in [], e.g. [fd00::5]:5001");
   std::string_view host = t.substr(0, colon);
   if (!is_ipv4(host) && !is_hostname(host))
     return fail("the host is neither an IPv4 address nor a host name");
-  if (colon == t.npos) return with_port(std::string(host), std::to_string(kDefaultModelPort));
+  if (colon == std::string_view::npos) return with_port(std::string(host), std::to_string(kDefaultModelPort));
   return with_port(std::string(host), t.substr(colon + 1));
 }
 

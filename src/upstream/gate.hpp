@@ -115,7 +115,7 @@ class Gate : public std::enable_shared_from_this<Gate> {
  private:
   friend class Slot;
   struct Waiter {
-    explicit Waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+    explicit Waiter(const boost::asio::any_io_executor& ex) : timer(ex) {}
     boost::asio::steady_timer timer;
     std::vector<std::uint64_t> tried;
     TargetPtr granted;

@@ -6,7 +6,7 @@
 
 namespace scoregate::upstream {
 
-UpstreamConnection::UpstreamConnection(boost::asio::any_io_executor ex, TargetPtr t)
+UpstreamConnection::UpstreamConnection(const boost::asio::any_io_executor& ex, TargetPtr t)
     : socket(ex), watchdog(ex, [this] {
         boost::system::error_code ec;
         socket.cancel(ec);

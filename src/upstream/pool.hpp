@@ -20,7 +20,7 @@ namespace scoregate::upstream {
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(boost::asio::any_io_executor ex, TargetPtr target);
+  UpstreamConnection(const boost::asio::any_io_executor& ex, TargetPtr target);
   boost::asio::ip::tcp::socket socket;
   http::ReadBuffer in;
   http::Watchdog watchdog;  // request timeout / body idle; cancels the socket
