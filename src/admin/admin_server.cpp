@@ -36,7 +36,8 @@ class Handler final : public http::RequestHandler {
       co_await conn.write(response(200, "text/plain", "ok\n", close));
     } else if (get && path == "/readyz") {
       bool ready = model_.ready();
-      co_await conn.write(response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", close));
+      co_await conn.write(
+          response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", close));
     } else if (get && path == "/metrics") {
       co_await conn.write(response(200, "text/plain; version=0.0.4", model_.metrics_text(), close));
     } else if (scope_ == AdminServer::Scope::probes) {

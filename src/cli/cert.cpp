@@ -25,7 +25,8 @@ void print_summary(const tls::CertificateSummary& s) {
   std::cout << "\n"
             << "  key:         " << s.key_description << "\n"
             << "  signature:   " << s.signature_algorithm << "\n"
-            << "  valid:       " << iso8601_utc(s.not_before) << " to " << iso8601_utc(s.not_after) << "\n"
+            << "  valid:       " << iso8601_utc(s.not_before) << " to " << iso8601_utc(s.not_after)
+            << "\n"
             << "  SHA-256:     " << s.fingerprint_sha256 << "\n"
             << "  chain (as in the file):\n";
   for (std::size_t i = 0; i < s.chain_subjects.size(); ++i)
@@ -95,16 +96,18 @@ int cert_dev(const std::string& cnames, const std::string& out_dir) {
     return 2;
   }
   auto m = tls::ensure_dev_material(out_dir, names);
-  std::cout << (m.created ? "created" : "reused") << " development certificate\n"
-            << "  CA (give to clients, e.g. curl --cacert): " << m.ca_cert_path << "\n"
-            << "  certificate chain (sslCertPemFile):      " << m.cert_path << "\n"
-            << "  private key (sslKeyPemFile):             " << m.key_path << "\n"
-            << "warning: signed by a local development CA: for development only, never production\n";
+  std::cout
+      << (m.created ? "created" : "reused") << " development certificate\n"
+      << "  CA (give to clients, e.g. curl --cacert): " << m.ca_cert_path << "\n"
+      << "  certificate chain (sslCertPemFile):      " << m.cert_path << "\n"
+      << "  private key (sslKeyPemFile):             " << m.key_path << "\n"
+      << "warning: signed by a local development CA: for development only, never production\n";
   return 0;
 }
 
 int secret_create(const SecretCreateArgs& a) {
-  static const std::regex dns1123("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  static const std::regex dns1123(
+      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
   if (!std::regex_match(a.name, dns1123) || a.name.size() > 253) {
     std::cerr << "scoregate secret create: '" << a.name
               << "' is not a valid Kubernetes name (lowercase letters, digits, '-' and '.')\n";

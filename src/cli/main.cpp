@@ -12,14 +12,16 @@
 namespace {
 
 void add_settings_flags(CLI::App* cmd, scoregate::settings::CommandLine& cl) {
-  cmd->add_option("-f,--file", cl.file, "settings file (YAML: extension:, protected:, router:, endpoints:)");
+  cmd->add_option("-f,--file", cl.file,
+                  "settings file (YAML: extension:, protected:, router:, endpoints:)");
   cmd->add_option("--config", cl.config,
                   "a setting as KEY=VALUE (seed spelling, e.g. sslCname=scoring.example.com); "
                   "repeatable, several may follow one --config")
       ->expected(1, CLI::detail::expected_max_vector_size)
       ->type_name("KEY=VALUE");
-  cmd->add_option("--config-protected", cl.config_protected,
-                  "a configuration-protected setting (sslCertPemFile, sslKeyPemFile); never printed")
+  cmd->add_option(
+         "--config-protected", cl.config_protected,
+         "a configuration-protected setting (sslCertPemFile, sslKeyPemFile); never printed")
       ->expected(1, CLI::detail::expected_max_vector_size)
       ->type_name("KEY=VALUE");
 }
@@ -43,8 +45,9 @@ struct Args {
 
 Command add_serve(CLI::App& app, Args& a) {
   auto* cmd = app.add_subcommand(
-      "serve", "run the router (no -f and no certificate settings: development mode with a "
-               "generated certificate and a built-in sample model)");
+      "serve",
+      "run the router (no -f and no certificate settings: development mode with a "
+      "generated certificate and a built-in sample model)");
   auto& s = a.serve.settings;
   add_settings_flags(cmd, s);
   cmd->add_option("--listen", s.listen,
@@ -159,8 +162,7 @@ Command add_k8s(CLI::App& app, Args& a) {
 }
 
 std::vector<Command> add_small_commands(CLI::App& app, Args& a) {
-  auto* model =
-      app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
+  auto* model = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
   model->add_option("--listen", a.model_listen, "HOST:PORT");
   auto* version = app.add_subcommand(
       "version",
@@ -176,8 +178,9 @@ int main(int argc, char** argv) {
   // (OpenSSL writes with write(2), which raises SIGPIPE).
   std::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"scoregate: HTTPS router for machine-learning online endpoints\n"
-               "(the settings and URIs of the Azure ML Kubernetes extension)"};
+  CLI::App app{
+      "scoregate: HTTPS router for machine-learning online endpoints\n"
+      "(the settings and URIs of the Azure ML Kubernetes extension)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", SCOREGATE_VERSION);
 

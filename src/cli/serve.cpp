@@ -109,7 +109,8 @@ int serve(const ServeArgs& args) {
   // is not entered with broken settings: it would make a certificate only to refuse (and without
   // its certificate the rules would report a missing one).
   if (first.problems.has_errors() && (development || settings::settings_unread(first.problems))) {
-    std::cerr << "scoregate: refusing to start; fix these problems:\n" << first.problems.to_string();
+    std::cerr << "scoregate: refusing to start; fix these problems:\n"
+              << first.problems.to_string();
     return 1;
   }
   setup_logging(args.log_level, first.config.router.access_log);
@@ -129,9 +130,10 @@ int serve(const ServeArgs& args) {
     dev->key = dev_key(dev->state);
     dev->model.start({boost::asio::ip::make_address("127.0.0.1"), 0});
     dev->model_address = "127.0.0.1:" + std::to_string(dev->model.local_endpoint().port());
-    spdlog::warn("development mode: certificate from the local development CA in {} "
-                 "(self-made, development only); sample model on {}",
-                 dev->state.string(), dev->model_address);
+    spdlog::warn(
+        "development mode: certificate from the local development CA in {} "
+        "(self-made, development only); sample model on {}",
+        dev->state.string(), dev->model_address);
   }
 
   runtime::ServeOptions options;
@@ -141,9 +143,10 @@ int serve(const ServeArgs& args) {
     if (d) apply_dev(r.config, *d);
     return r;
   };
-  if (dev) options.on_started = [d = dev.get()](const runtime::Snapshot&, const std::string& listen) {
-    print_dev_banner(*d, listen);
-  };
+  if (dev)
+    options.on_started = [d = dev.get()](const runtime::Snapshot&, const std::string& listen) {
+      print_dev_banner(*d, listen);
+    };
   runtime::Server server(std::move(options));
   return server.run();
 }

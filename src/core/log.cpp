@@ -15,7 +15,8 @@ void setup_logging(const std::string& level, bool access_log) {
     auto access = spdlog::stdout_logger_mt("access");
     access->set_pattern("%v");
     access->flush_on(spdlog::level::err);
-    spdlog::flush_every(std::chrono::seconds(1));  // a write per request would cost more than the request
+    spdlog::flush_every(
+        std::chrono::seconds(1));  // a write per request would cost more than the request
   }
 }
 

@@ -18,11 +18,13 @@ std::string format_problem(const Problem& p) {
 }
 
 void Problems::error(std::string code, std::string where, std::string what, std::string fix) {
-  items_.push_back({std::move(code), Severity::error, std::move(where), std::move(what), std::move(fix)});
+  items_.push_back(
+      {std::move(code), Severity::error, std::move(where), std::move(what), std::move(fix)});
 }
 
 void Problems::warning(std::string code, std::string where, std::string what, std::string fix) {
-  items_.push_back({std::move(code), Severity::warning, std::move(where), std::move(what), std::move(fix)});
+  items_.push_back(
+      {std::move(code), Severity::warning, std::move(where), std::move(what), std::move(fix)});
 }
 
 void Problems::append(const Problems& other) {

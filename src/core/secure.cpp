@@ -35,9 +35,12 @@ std::string random_key() {
   std::string b = base64_encode(raw);
   std::string out;
   for (char c : b) {
-    if (c == '+') out += '-';
-    else if (c == '/') out += '_';
-    else if (c != '=') out += c;
+    if (c == '+')
+      out += '-';
+    else if (c == '/')
+      out += '_';
+    else if (c != '=')
+      out += c;
   }
   return out;
 }

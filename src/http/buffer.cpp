@@ -19,16 +19,20 @@ struct BlockCache {
     return b;
   }
   void give(char* b) {
-    if (blocks.size() < 256) blocks.push_back(b);
-    else delete[] b;
+    if (blocks.size() < 256)
+      blocks.push_back(b);
+    else
+      delete[] b;
   }
 };
 thread_local BlockCache cache;
 
 void free_storage(char* p, std::size_t cap) {
   if (!p) return;
-  if (cap == ReadBuffer::kBlock) cache.give(p);
-  else delete[] p;
+  if (cap == ReadBuffer::kBlock)
+    cache.give(p);
+  else
+    delete[] p;
 }
 }  // namespace
 

@@ -1,5 +1,5 @@
-#include "http/awaitable.hpp"
 #include "http/client_transport.hpp"
+#include "http/awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,7 +29,8 @@ const SslCategory ssl_category;
 asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
                                         std::span<const asio::const_buffer> buffers) {
   error_code ec;
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // a blocking write would stall the worker
+  if (!socket.non_blocking())
+    socket.non_blocking(true, ec);  // a blocking write would stall the worker
   std::size_t total = asio::buffer_size(buffers);
   std::size_t done = socket.write_some(buffers, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};

@@ -14,16 +14,24 @@ class ProtocolCategory : public boost::system::error_category {
     switch (static_cast<protocol_error>(ev)) {
       case protocol_error::transfer_encoding_unsupported:
         return "Transfer-Encoding other than 'chunked' is not supported";
-      case protocol_error::obs_fold: return "obsolete header line folding is not allowed";
-      case protocol_error::missing_host: return "HTTP/1.1 request without a Host header";
-      case protocol_error::duplicate_host: return "more than one Host header";
+      case protocol_error::obs_fold:
+        return "obsolete header line folding is not allowed";
+      case protocol_error::missing_host:
+        return "HTTP/1.1 request without a Host header";
+      case protocol_error::duplicate_host:
+        return "more than one Host header";
       case protocol_error::bad_target:
         return "request target must be an absolute path without '.' or '..' segments";
-      case protocol_error::unsupported_version: return "only HTTP/1.0 and HTTP/1.1 are supported";
-      case protocol_error::chunked_in_http10: return "chunked transfer coding in an HTTP/1.0 request";
-      case protocol_error::head_too_large: return "request header too large";
-      case protocol_error::bad_head: return "malformed message head";
-      case protocol_error::body_too_large: return "request body too large";
+      case protocol_error::unsupported_version:
+        return "only HTTP/1.0 and HTTP/1.1 are supported";
+      case protocol_error::chunked_in_http10:
+        return "chunked transfer coding in an HTTP/1.0 request";
+      case protocol_error::head_too_large:
+        return "request header too large";
+      case protocol_error::bad_head:
+        return "malformed message head";
+      case protocol_error::body_too_large:
+        return "request body too large";
     }
     return "unknown protocol error";
   }

@@ -11,11 +11,11 @@ enum class protocol_error {
   obs_fold,                           // obsolete line folding (RFC 9112 §5.2: reject)
   missing_host,
   duplicate_host,
-  bad_target,                         // not origin-form, or dot segments
-  unsupported_version,                // not HTTP/1.0 or HTTP/1.1
+  bad_target,           // not origin-form, or dot segments
+  unsupported_version,  // not HTTP/1.0 or HTTP/1.1
   chunked_in_http10,
-  head_too_large,                     // Beast's header_limit, renamed for the reply
-  bad_head,                           // a head that ends but does not parse as one
+  head_too_large,  // Beast's header_limit, renamed for the reply
+  bad_head,        // a head that ends but does not parse as one
   body_too_large,
 };
 

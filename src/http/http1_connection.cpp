@@ -42,7 +42,8 @@ asio::awaitable<void> Http1Connection::run() {
     response_started_ = continue_sent_ = false;
     co_await handler_.handle(*this);
     watchdog_.disarm();
-    if (!parser_->done()) keep_alive_ = false;  // unread body: the stream is not at a request boundary
+    if (!parser_->done())
+      keep_alive_ = false;  // unread body: the stream is not at a request boundary
     in_.consume(pending_consume_);
     pending_consume_ = 0;
     if (!keep_alive_ || draining_) break;

@@ -37,7 +37,7 @@ struct MessageHead {
   MessageHead(const MessageHead&) = delete;
   MessageHead& operator=(const MessageHead&) = delete;
 
-  std::string raw;  // owns the bytes every view below points into
+  std::string raw;   // owns the bytes every view below points into
   int version = 11;  // 10 or 11
   std::vector<Field> fields;
   BodyFraming framing = BodyFraming::none;

@@ -74,7 +74,8 @@ Parser<R>::Parser(std::uint32_t header_limit, std::uint64_t body_limit)
 // The end of a head: the blank line, found from `from` on ("\n\n" too, so that Beast, not a
 // timeout, rejects bare line feeds). Returns the head's length, or 0.
 std::size_t find_end_of_head(std::string_view data, std::size_t from) {
-  for (std::size_t i = data.find('\n', from); i != std::string_view::npos; i = data.find('\n', i + 1)) {
+  for (std::size_t i = data.find('\n', from); i != std::string_view::npos;
+       i = data.find('\n', i + 1)) {
     if (i + 1 < data.size() && data[i + 1] == '\n') return i + 2;
     if (i + 2 < data.size() && data[i + 1] == '\r' && data[i + 2] == '\n') return i + 3;
   }
@@ -127,8 +128,8 @@ bool Parser<R>::in_input(std::string_view v) const {
 }
 
 template <bool R>
-void Parser<R>::on_request_impl(be::verb method, bsv method_str,
-                                bsv target, int version, error_code& ec) {
+void Parser<R>::on_request_impl(be::verb method, bsv method_str, bsv target, int version,
+                                error_code& ec) {
   if constexpr (R) {
     if (version != 10 && version != 11) {
       ec = protocol_error::unsupported_version;
@@ -142,8 +143,7 @@ void Parser<R>::on_request_impl(be::verb method, bsv method_str,
 }
 
 template <bool R>
-void Parser<R>::on_response_impl(int code, bsv reason, int version,
-                                 error_code& ec) {
+void Parser<R>::on_response_impl(int code, bsv reason, int version, error_code& ec) {
   if constexpr (!R) {
     if (version != 10 && version != 11) {
       ec = protocol_error::unsupported_version;
@@ -156,9 +156,8 @@ void Parser<R>::on_response_impl(int code, bsv reason, int version,
 }
 
 template <bool R>
-void Parser<R>::on_field_impl(be::field name, bsv name_str, bsv value,
-                              error_code& ec) {
-  if (base::is_header_done()) return;  // chunked trailers: not forwarded
+void Parser<R>::on_field_impl(be::field name, bsv name_str, bsv value, error_code& ec) {
+  if (base::is_header_done()) return;             // chunked trailers: not forwarded
   if (!in_input(value) || !in_input(name_str)) {  // Beast unfolded it into its own buffer
     ec = protocol_error::obs_fold;
     return;
@@ -214,7 +213,8 @@ void Parser<R>::relocate_views() {
   const char* base_ptr = input_.data();
   std::size_t end = 0;
   auto grow = [&](std::string_view v) {
-    if (!v.empty()) end = std::max<std::size_t>(end, static_cast<std::size_t>(v.data() + v.size() - base_ptr));
+    if (!v.empty())
+      end = std::max<std::size_t>(end, static_cast<std::size_t>(v.data() + v.size() - base_ptr));
   };
   for (const auto& f : head_.fields) {
     grow(f.name);

@@ -43,12 +43,11 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   std::uint64_t body_bytes() const { return body_bytes_; }
 
  private:
-  void on_request_impl(boost::beast::http::verb method, bsv method_str,
-                       bsv target, int version, error_code& ec) override;
-  void on_response_impl(int code, bsv reason, int version,
-                        error_code& ec) override;
-  void on_field_impl(boost::beast::http::field name, bsv name_str,
-                     bsv value, error_code& ec) override;
+  void on_request_impl(boost::beast::http::verb method, bsv method_str, bsv target, int version,
+                       error_code& ec) override;
+  void on_response_impl(int code, bsv reason, int version, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field name, bsv name_str, bsv value,
+                     error_code& ec) override;
   void on_header_impl(error_code& ec) override;
   // on_header_impl's steps: request-only rules, then views moved into head_.raw, then framing.
   void check_request_head(error_code& ec);
@@ -56,10 +55,8 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   void decide_framing();
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
   std::size_t on_body_impl(bsv body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, bsv extensions,
-                            error_code& ec) override;
-  std::size_t on_chunk_body_impl(std::uint64_t remain, bsv body,
-                                 error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t size, bsv extensions, error_code& ec) override;
+  std::size_t on_chunk_body_impl(std::uint64_t remain, bsv body, error_code& ec) override;
   void on_finish_impl(error_code& ec) override;
 
   bool in_input(std::string_view v) const;

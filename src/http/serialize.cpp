@@ -95,11 +95,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -121,9 +131,9 @@ std::string json_error_body(std::string_view code, std::string_view message) {
   return body;
 }
 
-std::string simple_response(unsigned status, std::string_view content_type, std::string_view body,
-                            bool close,
-                            const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
+std::string simple_response(
+    unsigned status, std::string_view content_type, std::string_view body, bool close,
+    const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
   std::string out;
   out.reserve(256 + body.size());
   HeadWriter w(out);

@@ -39,9 +39,9 @@ void append_json_escaped(std::string& out, std::string_view s);
 
 // A complete response with a small body: status, Content-Type/Length, the extra fields given,
 // `Connection: close` when close is true.
-std::string simple_response(unsigned status, std::string_view content_type, std::string_view body,
-                            bool close,
-                            const std::vector<std::pair<std::string_view, std::string_view>>& extra = {});
+std::string simple_response(
+    unsigned status, std::string_view content_type, std::string_view body, bool close,
+    const std::vector<std::pair<std::string_view, std::string_view>>& extra = {});
 
 // A complete error response: status, JSON body, Content-Type/Length, the extra fields given,
 // and `Connection: close` when close is true.

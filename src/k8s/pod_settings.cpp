@@ -154,10 +154,11 @@ std::optional<MountedSecret> ticket_secret(settings::Config& c, const RenderOpti
   }
   if (file.empty()) {
     if (c.extension.inference_router_ha)
-      notes.push_back("the replicas do not share session ticket keys, so a client that reaches "
-                      "another replica pays a full TLS handshake; to share them, set "
-                      "router.session_ticket_key_file to a file made with `openssl rand 160 > "
-                      "ticket.key` and render again");
+      notes.push_back(
+          "the replicas do not share session ticket keys, so a client that reaches "
+          "another replica pays a full TLS handshake; to share them, set "
+          "router.session_ticket_key_file to a file made with `openssl rand 160 > "
+          "ticket.key` and render again");
     return std::nullopt;
   }
   MountedSecret s{"tickets", o.name + "-tickets", kTicketsDir,

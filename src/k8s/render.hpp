@@ -63,11 +63,11 @@ struct MountedSecret {
 // The settings as the router reads them inside the pod, and what the pod must mount for them.
 struct PodSettings {
   settings::Config config;
-  std::optional<MountedSecret> tls;  // none with allowInsecureConnections=True
-  std::vector<MountedSecret> keys;   // one per endpoint with key files
-  std::optional<MountedSecret> tickets;  // router.session_ticket_key_file, when set
+  std::optional<MountedSecret> tls;         // none with allowInsecureConnections=True
+  std::vector<MountedSecret> keys;          // one per endpoint with key files
+  std::optional<MountedSecret> tickets;     // router.session_ticket_key_file, when set
   std::optional<MountedSecret> trusted_ca;  // router.trusted_ca_file outside the TLS Secret
-  std::vector<std::string> notes;    // what changed from the user's settings, what to create
+  std::vector<std::string> notes;           // what changed from the user's settings, what to create
 };
 
 // K8S_INLINE_KEYS when an endpoint has inline keys (they would land in a ConfigMap).

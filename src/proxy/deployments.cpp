@@ -57,11 +57,11 @@ std::vector<upstream::TargetPtr> static_targets(const settings::Deployment& d,
       out.push_back(std::move(t));
     }
     if (!error.empty())
-      problems.error("TARGET_UNRESOLVED", d.where,
-                     "target '" + text + "' of deployment '" + d.name +
-                         "' does not resolve (" + error + ")",
-                     "use an IP address, a name this host resolves, or dns:NAME:PORT for names "
-                     "that appear later");
+      problems.error(
+          "TARGET_UNRESOLVED", d.where,
+          "target '" + text + "' of deployment '" + d.name + "' does not resolve (" + error + ")",
+          "use an IP address, a name this host resolves, or dns:NAME:PORT for names "
+          "that appear later");
   }
   return out;
 }
@@ -84,9 +84,9 @@ std::vector<Resolved> resolve_all(const settings::Config& config,
       Resolved r;
       r.key = e.name + "/" + d.name;
       if (auto it = states.find(r.key); it != states.end()) r.existing = it->second;
-      r.targets = static_targets(d, r.existing ? r.existing->gate->targets()
-                                               : std::vector<upstream::TargetPtr>{},
-                                 r.discovered, problems);
+      r.targets = static_targets(
+          d, r.existing ? r.existing->gate->targets() : std::vector<upstream::TargetPtr>{},
+          r.discovered, problems);
       resolved.push_back(std::move(r));
     }
   return resolved;

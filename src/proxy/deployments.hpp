@@ -25,7 +25,7 @@ struct ProxyPlan;
 
 // Prometheus-style latency histogram with fixed bucket bounds (milliseconds).
 struct LatencyHistogram {
-  static constexpr std::array<double, 13> kBoundsMs = {1,   2.5, 5,    10,   25,   50,  100,
+  static constexpr std::array<double, 13> kBoundsMs = {1,   2.5, 5,    10,   25,   50,   100,
                                                        250, 500, 1000, 2500, 5000, 10000};
   std::array<std::atomic<std::uint64_t>, kBoundsMs.size() + 1> buckets{};
   std::atomic<std::uint64_t> count{0};
@@ -52,7 +52,8 @@ struct DeploymentState {
 // Builds plans from settings, reusing the state of deployments that still exist.
 class DeploymentRegistry {
  public:
-  using StateMap = std::map<std::string, std::shared_ptr<DeploymentState>>;  // "endpoint/deployment"
+  using StateMap =
+      std::map<std::string, std::shared_ptr<DeploymentState>>;  // "endpoint/deployment"
 
   // Resolves static targets (blocking getaddrinfo: control thread only). nullptr with
   // problems (TARGET_INVALID, TARGET_UNRESOLVED) when a static target is wrong; the

@@ -2,8 +2,8 @@
 
 #include <poll.h>
 
-#include <boost/asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/this_coro.hpp>
 
 #include "http/serialize.hpp"
 
@@ -57,7 +57,8 @@ std::optional<Exchange::Refusal> Exchange::resolve_route() {
 
 // Phase 2: the endpoint's key.
 std::optional<Exchange::Refusal> Exchange::authenticate() {
-  auto result = routing::authenticate(*endpoint_, conn_.request().find(bhttp::field::authorization));
+  auto result =
+      routing::authenticate(*endpoint_, conn_.request().find(bhttp::field::authorization));
   if (result == routing::AuthResult::ok) return std::nullopt;
   return Refusal{401, "Unauthorized",
                  result == routing::AuthResult::missing
@@ -80,7 +81,8 @@ std::optional<Exchange::Refusal> Exchange::choose_deployment() {
                        "azureml-model-deployment header"};
   }
   deployment_index_ = choice.deployment;
-  deployment_ = &plan_->endpoints[endpoint_->index].deployments[static_cast<std::size_t>(choice.deployment)];
+  deployment_ =
+      &plan_->endpoints[endpoint_->index].deployments[static_cast<std::size_t>(choice.deployment)];
   mirror_ = routing::choose_mirror(*endpoint_, choice.deployment, routing::fast_random() % 100);
   return std::nullopt;
 }
@@ -173,7 +175,10 @@ void Exchange::account() {
   line += ",\"bytes_out\":" + std::to_string(bytes_out_);
   line += ",\"duration_ms\":" + std::to_string(static_cast<double>(micros) / 1000.0);
   line += ",\"upstream_ms\":" +
-          std::to_string(static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(upstream_time_).count()) / 1000.0);
+          std::to_string(
+              static_cast<double>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(upstream_time_).count()) /
+              1000.0);
   if (!client_request_id_.empty()) {
     line += ",\"client_request_id\":\"";
     http::append_json_escaped(line, client_request_id_);

@@ -42,7 +42,8 @@ class Exchange {
   void build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length = {}) const;
   void build_client_head(const http::ResponseHead& head, std::string& out);
   void start_mirror();
-  asio::awaitable<bool> write_upstream(std::string_view a, const std::vector<std::string_view>& pieces,
+  asio::awaitable<bool> write_upstream(std::string_view a,
+                                       const std::vector<std::string_view>& pieces,
                                        std::string_view b);
 
   asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message);

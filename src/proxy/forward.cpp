@@ -59,7 +59,8 @@ asio::awaitable<bool> Exchange::connect_upstream() {
       } else if (again.status == upstream::AdmitStatus::no_ready_target) {
         co_await reply(502, "UpstreamConnectFailed",
                        "could not connect to any instance of deployment '" +
-                           deployment_->state->name + "' (last " + target->address + ": " + why + ")");
+                           deployment_->state->name + "' (last " + target->address + ": " + why +
+                           ")");
       } else {
         co_await reply(429, "TooManyRequests",
                        "an instance of deployment '" + deployment_->state->name +
@@ -71,7 +72,8 @@ asio::awaitable<bool> Exchange::connect_upstream() {
   }
 }
 
-void Exchange::build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length) const {
+void Exchange::build_upstream_head(std::string& out,
+                                   std::optional<std::uint64_t> body_length) const {
   const auto& req = conn_.request();
   http::HeadWriter w(out);
   w.request_line(req.method_text, forward_target_);
@@ -111,10 +113,14 @@ void Exchange::build_upstream_head(std::string& out, std::optional<std::uint64_t
   }
   w.field("X-Forwarded-Proto", plan_->tls ? "https" : "http");
   if (auto host = req.find(bhttp::field::host); !host.empty()) w.field("X-Forwarded-Host", host);
-  if (body_length) w.content_length(*body_length);
-  else if (req.framing == http::BodyFraming::chunked) w.field("Transfer-Encoding", "chunked");
-  else if (req.framing == http::BodyFraming::content_length) w.content_length(req.content_length);
-  else if (req.method == bhttp::verb::post || req.method == bhttp::verb::put) w.content_length(0);
+  if (body_length)
+    w.content_length(*body_length);
+  else if (req.framing == http::BodyFraming::chunked)
+    w.field("Transfer-Encoding", "chunked");
+  else if (req.framing == http::BodyFraming::content_length)
+    w.content_length(req.content_length);
+  else if (req.method == bhttp::verb::post || req.method == bhttp::verb::put)
+    w.content_length(0);
   w.end();
 }
 
@@ -128,8 +134,10 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
   std::size_t n = 0;
   auto add = [&](std::string_view v) {
     if (v.empty()) return;
-    if (n < kInline) inline_buffers[n] = asio::const_buffer(v.data(), v.size());
-    else many.emplace_back(v.data(), v.size());
+    if (n < kInline)
+      inline_buffers[n] = asio::const_buffer(v.data(), v.size());
+    else
+      many.emplace_back(v.data(), v.size());
     ++n;
   };
   const bool spill = pieces.size() + 2 > kInline;
@@ -137,7 +145,9 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
   add(a);
   for (auto p : pieces) add(p);
   add(b);
-  if (spill) many.insert(many.begin(), inline_buffers.begin(), inline_buffers.begin() + std::min(n, kInline));
+  if (spill)
+    many.insert(many.begin(), inline_buffers.begin(),
+                inline_buffers.begin() + std::min(n, kInline));
   upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   auto span = spill ? std::span<const asio::const_buffer>(many)
                     : std::span<const asio::const_buffer>(inline_buffers.data(), n);
@@ -151,7 +161,8 @@ asio::awaitable<bool> Exchange::send_request() {
   build_upstream_head(out);
   if (req.framing == http::BodyFraming::none) {
     if (!co_await write_upstream(out, {}, {})) {
-      co_await reply(502, "UpstreamWriteFailed", "the model's connection failed while sending the request");
+      co_await reply(502, "UpstreamWriteFailed",
+                     "the model's connection failed while sending the request");
       co_return false;
     }
     request_sent_ = true;
@@ -164,7 +175,8 @@ asio::awaitable<bool> Exchange::send_request() {
     if (ec) {
       unsigned status = http::status_for_parse_error(ec);
       if (status == 413) {
-        co_await reply(413, "RequestBodyTooLarge", "request body is larger than router.max_body_bytes");
+        co_await reply(413, "RequestBodyTooLarge",
+                       "request body is larger than router.max_body_bytes");
       } else if (ec == bhttp::error::partial_message || ec == asio::error::operation_aborted) {
         status_ = 499;  // the client went away (or stalled) mid-upload
         error_code_ = conn_.watchdog().expired() ? "ClientBodyTimeout" : "ClientClosedRequest";
@@ -225,13 +237,15 @@ asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseP
       }
     }
     auto space = up.in.prepare();
-    auto [ec, n] = co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    auto [ec, n] =
+        co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
     if (ec) {
       if (up.watchdog.expired()) {
         WorkerCounters::add(worker_.counters.upstream_timeouts);
         co_await reply(504, "UpstreamTimeout",
                        "the model did not answer within request_timeout_ms (" +
-                           std::to_string(deployment_->request_settings.request_timeout_ms) + " ms)");
+                           std::to_string(deployment_->request_settings.request_timeout_ms) +
+                           " ms)");
       } else {
         // counts toward passive ejection like a refused connect
         deployment_->state->gate->report_connect(slot_.target(), false);

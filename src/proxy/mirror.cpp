@@ -1,5 +1,5 @@
-#include "http/awaitable.hpp"
 #include "proxy/mirror.hpp"
+#include "http/awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,9 +21,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-asio::awaitable<bool> exchange_copy(upstream::UpstreamConnection& up,
-                                    const std::string& bytes, std::chrono::milliseconds timeout,
-                                    bool& reusable) {
+asio::awaitable<bool> exchange_copy(upstream::UpstreamConnection& up, const std::string& bytes,
+                                    std::chrono::milliseconds timeout, bool& reusable) {
   up.watchdog.arm(timeout);
   auto [wec, wn] = co_await asio::async_write(up.socket, asio::buffer(bytes), nothrow);
   if (wec) co_return false;
@@ -45,8 +44,10 @@ asio::awaitable<bool> exchange_copy(upstream::UpstreamConnection& up,
       }
     }
     auto space = up.in.prepare();
-    auto [ec, n] = co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
-    if (ec == asio::error::eof && rp.head_done() && rp.head().framing == http::BodyFraming::until_close) {
+    auto [ec, n] =
+        co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    if (ec == asio::error::eof && rp.head_done() &&
+        rp.head().framing == http::BodyFraming::until_close) {
       boost::system::error_code eof_ec;
       rp.put_eof(eof_ec);
       co_return !eof_ec;
@@ -66,7 +67,7 @@ asio::awaitable<void> mirror_request(WorkerContext& worker, std::shared_ptr<cons
     co_return;
   }
   auto c = co_await connect_to(worker, *state->gate, slot.target(),
-                              std::chrono::milliseconds(rs.request_timeout_ms));
+                               std::chrono::milliseconds(rs.request_timeout_ms));
   if (!c.connection) {
     stats.mirror_failed.fetch_add(1, std::memory_order_relaxed);
     co_return;

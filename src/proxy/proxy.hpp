@@ -1,10 +1,13 @@
-// The request handler of the router: one scoring request, phase by phase (ARCHITECTURE.md "A request, file by file"):
+// The request handler of the router: one scoring request, phase by phase (ARCHITECTURE.md "A
+// request, file by file"):
 //
 //   1. resolve route    /api/v1/endpoint/<name>/<path> or /api/v1/service/<name>/<path>  -> 404
 //   2. authenticate     Bearer key, constant time                                         -> 401
 //   3. choose           azureml-model-deployment header, else traffic percentages         -> 404
-//   4. admit            a slot on a ready target, or a bounded FIFO wait                  -> 429/503
-//   5. forward          keep-alive pool, request body streamed, answer streamed back      -> 502/504
+//   4. admit            a slot on a ready target, or a bounded FIFO wait                  ->
+//   429/503
+//   5. forward          keep-alive pool, request body streamed, answer streamed back      ->
+//   502/504
 //   6. account          access log line, metrics
 //
 // The phases live in exchange.cpp (1-4, 6) and forward.cpp (5), in this order.

@@ -39,12 +39,20 @@ void Exchange::build_client_head(const http::ResponseHead& head, std::string& ou
         w.field("Content-Length", cl);
   } else {
     switch (head.framing) {
-      case http::BodyFraming::none: w.content_length(0); break;
-      case http::BodyFraming::content_length: w.content_length(head.content_length); break;
-      case http::BodyFraming::chunked: w.field("Transfer-Encoding", "chunked"); break;
+      case http::BodyFraming::none:
+        w.content_length(0);
+        break;
+      case http::BodyFraming::content_length:
+        w.content_length(head.content_length);
+        break;
+      case http::BodyFraming::chunked:
+        w.field("Transfer-Encoding", "chunked");
+        break;
       case http::BodyFraming::until_close:
-        if (req.version == 11) w.field("Transfer-Encoding", "chunked");
-        else conn_.close_after_response();
+        if (req.version == 11)
+          w.field("Transfer-Encoding", "chunked");
+        else
+          conn_.close_after_response();
         break;
     }
   }
@@ -84,9 +92,10 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
   std::string out;
   out.reserve(head.raw.size() + 512);
   build_client_head(head, out);
-  const bool rechunk = head.framing == http::BodyFraming::chunked ||
-                       (head.framing == http::BodyFraming::until_close && conn_.request().version == 11 &&
-                        conn_.request().method != bhttp::verb::head);
+  const bool rechunk =
+      head.framing == http::BodyFraming::chunked ||
+      (head.framing == http::BodyFraming::until_close && conn_.request().version == 11 &&
+       conn_.request().method != bhttp::verb::head);
   up.watchdog.arm(conn_.limits().body_idle_timeout);
   for (;;) {
     if (!take_buffered_body(rp, up, rechunk, out)) {
@@ -111,7 +120,8 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
       co_return;
     }
     auto space = up.in.prepare();
-    auto [ec, n] = co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    auto [ec, n] =
+        co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
     if (ec == asio::error::eof && head.framing == http::BodyFraming::until_close) {
       boost::system::error_code eof_ec;
       rp.put_eof(eof_ec);

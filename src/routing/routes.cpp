@@ -42,8 +42,8 @@ const EndpointRoute* RouteTable::find(std::string_view endpoint) const {
 
 std::optional<ScoringPath> parse_scoring_path(std::string_view target) {
   std::string_view rest;
-  for (std::string_view prefix : {std::string_view("/api/v1/endpoint/"),
-                                  std::string_view("/api/v1/service/")}) {
+  for (std::string_view prefix :
+       {std::string_view("/api/v1/endpoint/"), std::string_view("/api/v1/service/")}) {
     if (target.substr(0, prefix.size()) == prefix) {
       rest = target.substr(prefix.size());
       break;
@@ -154,8 +154,8 @@ std::uint64_t fast_random() {
 
 std::string new_uuid() {
   std::uint64_t hi = fast_random(), lo = fast_random();
-  hi = (hi & ~0xF000ull) | 0x4000ull;                           // version 4
-  lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);           // variant 10
+  hi = (hi & ~0xF000ull) | 0x4000ull;                  // version 4
+  lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);  // variant 10
   static constexpr char hex[] = "0123456789abcdef";
   std::string out(36, '-');
   std::size_t pos = 0;

@@ -1,5 +1,6 @@
 // The compiled route table (sans-IO): scoring paths -> endpoint, key auth, deployment choice,
-// request-id rules (README "Requests"; ARCHITECTURE.md "A request, file by file"). Built once per settings snapshot; read-only afterwards.
+// request-id rules (README "Requests"; ARCHITECTURE.md "A request, file by file"). Built once per
+// settings snapshot; read-only afterwards.
 #pragma once
 
 #include <cstdint>

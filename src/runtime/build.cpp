@@ -63,7 +63,8 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
       auto certificate = tls::check_certificate(*material, check, out.problems);
       if (certificate && settings_ok && !out.problems.has_errors()) {
         std::string error;
-        snapshot->tls = tls::build_server_context(*certificate, {cfg.router.min_tls_version}, error);
+        snapshot->tls =
+            tls::build_server_context(*certificate, {cfg.router.min_tls_version}, error);
         if (!snapshot->tls)
           out.problems.error("TLS_CONTEXT_FAILED", material->cert_label,
                              "OpenSSL refused the certificate and key: " + error,
@@ -72,7 +73,8 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
     }
   }
   if (!cfg.extension.allow_insecure_connections && !cfg.router.session_ticket_key_file.empty())
-    snapshot->ticket_keys = tls::load_ticket_key_file(cfg.router.session_ticket_key_file, out.problems);
+    snapshot->ticket_keys =
+        tls::load_ticket_key_file(cfg.router.session_ticket_key_file, out.problems);
   if (running && !out.problems.has_errors()) check_restart_required(*running, cfg, out.problems);
   if (out.problems.has_errors()) return out;
   snapshot->plan = registry_.build(cfg, out.problems);

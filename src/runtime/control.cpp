@@ -3,8 +3,8 @@
 // discovery and the start-up readiness gate.
 #include "runtime/control.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <map>
@@ -22,11 +22,19 @@ namespace {
 
 // Failures that a writer replacing the files one after the other produces for a moment.
 bool looks_half_written(const Problems& problems) {
-  static const std::set<std::string> transient = {
-      "KEY_MISMATCH",       "CERT_EMPTY",          "KEY_EMPTY",          "CERT_NOT_PEM",
-      "KEY_NOT_PEM",        "CERT_FILE_UNREADABLE", "KEY_FILE_UNREADABLE", "SECRET_KEY_MISSING",
-      "SECRET_NOT_FOUND",   "SECRET_MANIFEST_INVALID", "CERT_CHAIN_ORDER",
-      "TICKET_KEY_FILE_UNREADABLE", "TICKET_KEY_FILE_INVALID"};
+  static const std::set<std::string> transient = {"KEY_MISMATCH",
+                                                  "CERT_EMPTY",
+                                                  "KEY_EMPTY",
+                                                  "CERT_NOT_PEM",
+                                                  "KEY_NOT_PEM",
+                                                  "CERT_FILE_UNREADABLE",
+                                                  "KEY_FILE_UNREADABLE",
+                                                  "SECRET_KEY_MISSING",
+                                                  "SECRET_NOT_FOUND",
+                                                  "SECRET_MANIFEST_INVALID",
+                                                  "CERT_CHAIN_ORDER",
+                                                  "TICKET_KEY_FILE_UNREADABLE",
+                                                  "TICKET_KEY_FILE_INVALID"};
   for (const auto& p : problems.items())
     if (p.severity == Severity::error && !transient.count(p.code)) return false;
   return true;
@@ -91,9 +99,10 @@ class ControlTasksImpl final : public ControlTasks {
   // The certificate source decides what to watch (tls Material::watch); this only watches it.
   void watch_certificate_sources() {
     for (const auto& failed : watcher_.watch(host_.certificate_watch()))
-      spdlog::warn("cannot watch {} for certificate renewals yet; retrying every second "
-                   "(SIGHUP or POST /-/reload reload at once)",
-                   failed);  // a secret directory or a label, never a protected path
+      spdlog::warn(
+          "cannot watch {} for certificate renewals yet; retrying every second "
+          "(SIGHUP or POST /-/reload reload at once)",
+          failed);  // a secret directory or a label, never a protected path
   }
 
   void attempt(int n, const char* reason) {
@@ -172,9 +181,10 @@ class ControlTasksImpl final : public ControlTasks {
       if (const auto& tls = host_.current().tls) {
         auto days = (tls->summary().not_after - std::time(nullptr)) / 86400;
         if (days < 30)
-          spdlog::warn("CERT_EXPIRES_SOON warning: the served certificate {} expires in {} day(s) "
-                       "\u2014 renew it; scoregate picks up the new files by itself",
-                       tls->summary().subject, days);
+          spdlog::warn(
+              "CERT_EXPIRES_SOON warning: the served certificate {} expires in {} day(s) "
+              "\u2014 renew it; scoregate picks up the new files by itself",
+              tls->summary().subject, days);
       }
       schedule_expiry_check(24h);
     });

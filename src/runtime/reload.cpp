@@ -26,9 +26,10 @@ void warn_restart_only_changes(std::string_view reason, const settings::Config& 
     keys += keys.empty() ? key : ", " + key;
   }
   if (!keys.empty())
-    spdlog::warn("reload ({}): {} take effect only after a restart; everything else is "
-                 "applied now",
-                 reason, keys);
+    spdlog::warn(
+        "reload ({}): {} take effect only after a restart; everything else is "
+        "applied now",
+        reason, keys);
 }
 
 void log_live(std::string_view reason, const Snapshot& s) {

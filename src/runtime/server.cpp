@@ -2,9 +2,9 @@
 // reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <thread>

@@ -26,7 +26,7 @@ namespace scoregate::runtime {
 struct ServeOptions {
   // Produces the settings; called at start and at every reload (re-reads the file).
   std::function<settings::LoadResult()> load;
-  bool development = false;        // dev mode: dev CA expected, sample model
+  bool development = false;  // dev mode: dev CA expected, sample model
   std::function<void(const Snapshot&, const std::string& listen)> on_started;  // banner
 };
 

@@ -1,6 +1,7 @@
 // One generation of the router's configuration: validated settings, the proxy plan and the
 // TLS context. Built and checked off the hot path, then published whole to every worker
-// (ARCHITECTURE.md "Threads, snapshots and reloads"); connections and requests keep the generation they started with.
+// (ARCHITECTURE.md "Threads, snapshots and reloads"); connections and requests keep the generation
+// they started with.
 #pragma once
 
 #include <cstdint>

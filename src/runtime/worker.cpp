@@ -1,17 +1,17 @@
-#include "http/awaitable.hpp"
 #include "runtime/worker.hpp"
+#include "http/awaitable.hpp"
 
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <openssl/err.h>
-#include <spdlog/spdlog.h>
 
 namespace scoregate::runtime {
 
@@ -99,7 +99,8 @@ asio::awaitable<void> Worker::accept_loop() {
       co_await pause.async_wait(nothrow);
       continue;
     }
-    if (open_connections_.load(std::memory_order_relaxed) >= current_->config().router.max_connections) {
+    if (open_connections_.load(std::memory_order_relaxed) >=
+        current_->config().router.max_connections) {
       boost::system::error_code ignored;
       socket.close(ignored);  // over router.max_connections: refuse rather than degrade everyone
       continue;

@@ -44,7 +44,7 @@ class Worker {
 
   unsigned index_;
   std::atomic<std::uint32_t>& open_connections_;  // process-wide, for max_connections
-  proxy::WorkerContext context_;                   // declared before io_: outlives it
+  proxy::WorkerContext context_;                  // declared before io_: outlives it
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   proxy::Proxy proxy_;

@@ -18,7 +18,8 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr std::array<double, 10> kWeights = {0.5, -0.25, 1.0, 0.75, -0.5, 0.1, 0.2, -0.3, 0.05, 1.5};
+constexpr std::array<double, 10> kWeights = {0.5, -0.25, 1.0,  0.75, -0.5,
+                                             0.1, 0.2,   -0.3, 0.05, 1.5};
 constexpr double kBias = 0.5;
 constexpr std::size_t kMaxBody = 1 << 20;
 
@@ -50,9 +51,11 @@ class Handler final : public http::RequestHandler {
       co_await conn.write(http::simple_response(200, "application/json", swagger_json(), close));
     } else if (path == "/score" && req.method_text == "POST") {
       auto r = score(body);
-      co_await conn.write(http::simple_response(r.ok ? 200 : 400, "application/json", r.body, close));
+      co_await conn.write(
+          http::simple_response(r.ok ? 200 : 400, "application/json", r.body, close));
     } else {
-      co_await conn.write(http::simple_response(404, "application/json", R"({"error":"not found"})", close));
+      co_await conn.write(
+          http::simple_response(404, "application/json", R"({"error":"not found"})", close));
     }
   }
 };
@@ -100,24 +103,36 @@ ScoreResult score(std::string_view request_body) {
 std::string swagger_json() {
   nlohmann::json doc = {
       {"swagger", "2.0"},
-      {"info", {{"title", "scoregate sample model"}, {"version", "1.0"},
-                {"description", "Linear regression over 10 features (built into scoregate)"}}},
+      {"info",
+       {{"title", "scoregate sample model"},
+        {"version", "1.0"},
+        {"description", "Linear regression over 10 features (built into scoregate)"}}},
       {"paths",
        {{"/score",
          {{"post",
            {{"consumes", {"application/json"}},
             {"produces", {"application/json"}},
             {"parameters",
-             {{{"name", "body"}, {"in", "body"}, {"required", true},
-               {"schema", {{"type", "object"},
-                           {"properties", {{"data", {{"type", "array"},
-                                                     {"items", {{"type", "array"},
-                                                                {"items", {{"type", "number"}}},
-                                                                {"minItems", 10}, {"maxItems", 10}}}}}}}}}}}},
-            {"responses", {{"200", {{"description", "one prediction per row"},
-                                    {"schema", {{"type", "object"},
-                                                {"properties", {{"result", {{"type", "array"},
-                                                                            {"items", {{"type", "number"}}}}}}}}}}}}}}}}}}}};
+             {{{"name", "body"},
+               {"in", "body"},
+               {"required", true},
+               {"schema",
+                {{"type", "object"},
+                 {"properties",
+                  {{"data",
+                    {{"type", "array"},
+                     {"items",
+                      {{"type", "array"},
+                       {"items", {{"type", "number"}}},
+                       {"minItems", 10},
+                       {"maxItems", 10}}}}}}}}}}}},
+            {"responses",
+             {{"200",
+               {{"description", "one prediction per row"},
+                {"schema",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"result", {{"type", "array"}, {"items", {{"type", "number"}}}}}}}}}}}}}}}}}}}};
   return doc.dump(2);
 }
 

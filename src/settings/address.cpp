@@ -40,7 +40,8 @@ bool is_hostname(std::string_view s, bool wildcard) {
   std::size_t start = 0;
   while (start <= s.size()) {
     std::size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    std::string_view label =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
       return false;
     for (unsigned char ch : label)

@@ -1,11 +1,12 @@
 // The settings of one scoregate instance, as read from YAML and the command line
-// (README "Configuration"; ARCHITECTURE.md "Settings: from YAML to a worker"). Plain values: parsing and validation live in settings.hpp.
+// (README "Configuration"; ARCHITECTURE.md "Settings: from YAML to a worker"). Plain values:
+// parsing and validation live in settings.hpp.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,53 +15,53 @@ namespace scoregate::settings {
 
 // The seed's settings (the AzureML extension's `--config` / `--config-protected` keys).
 struct ExtensionSettings {
-  bool allow_insecure_connections = false;   // allowInsecureConnections
-  std::string ssl_secret;                    // sslSecret ("" = unset)
-  std::string ssl_cname;                     // sslCname, comma-separated names allowed
-  std::string ssl_cert_pem_file;             // sslCertPemFile (protected)
-  std::string ssl_key_pem_file;              // sslKeyPemFile (protected)
-  std::string inference_router_service_type; // LoadBalancer | NodePort | ClusterIP ("" = unset)
-  bool enable_inference = true;              // enableInference (serve implies True)
-  bool inference_router_ha = true;           // inferenceRouterHA
+  bool allow_insecure_connections = false;    // allowInsecureConnections
+  std::string ssl_secret;                     // sslSecret ("" = unset)
+  std::string ssl_cname;                      // sslCname, comma-separated names allowed
+  std::string ssl_cert_pem_file;              // sslCertPemFile (protected)
+  std::string ssl_key_pem_file;               // sslKeyPemFile (protected)
+  std::string inference_router_service_type;  // LoadBalancer | NodePort | ClusterIP ("" = unset)
+  bool enable_inference = true;               // enableInference (serve implies True)
+  bool inference_router_ha = true;            // inferenceRouterHA
 };
 
 // scoregate's own settings (`router:` in YAML; flags override).
 struct RouterSettings {
-  std::string listen;                 // "" = default for the mode (8443 TLS, 8080 insecure)
+  std::string listen;  // "" = default for the mode (8443 TLS, 8080 insecure)
   std::string admin = "127.0.0.1:9901";
   // A second listener with /healthz, /readyz and /metrics only (no /status, no reload), for
   // probes and scrapers that cannot reach loopback (the kubelet); "" = none.
   std::string probe_listen;
-  unsigned workers = 0;               // 0 = one per usable CPU (runtime/container.hpp)
+  unsigned workers = 0;  // 0 = one per usable CPU (runtime/container.hpp)
   std::uint32_t max_header_bytes = 32768;
   std::uint64_t max_body_bytes = 104857600;
-  std::string trusted_ca_file;        // private PKI roots, for certificate chain checks
-  std::string secrets_dir;            // outside Kubernetes: <name>/ or <name>.yaml
-  std::string state_dir;              // dev mode material; "" = ./.scoregate
+  std::string trusted_ca_file;          // private PKI roots, for certificate chain checks
+  std::string secrets_dir;              // outside Kubernetes: <name>/ or <name>.yaml
+  std::string state_dir;                // dev mode material; "" = ./.scoregate
   std::string min_tls_version = "1.2";  // "1.2" | "1.3"
   // Session ticket keys shared by replicas (nginx's 80-byte format, 1-3 keys, first encrypts);
   // "" = keys made in memory, rotated every 12 h.
   std::string session_ticket_key_file;
-  std::uint32_t max_connections = 20000;          // per process
-  std::uint32_t header_timeout_ms = 10000;        // first byte to end of request head
-  std::uint32_t keepalive_timeout_ms = 60000;     // idle client connection
-  std::uint32_t body_idle_timeout_ms = 30000;     // no body byte either way for this long
-  std::uint32_t drain_timeout_ms = 25000;         // SIGTERM: time for in-flight requests
-  std::uint32_t dns_refresh_ms = 5000;            // re-resolution period of dns: targets
+  std::uint32_t max_connections = 20000;       // per process
+  std::uint32_t header_timeout_ms = 10000;     // first byte to end of request head
+  std::uint32_t keepalive_timeout_ms = 60000;  // idle client connection
+  std::uint32_t body_idle_timeout_ms = 30000;  // no body byte either way for this long
+  std::uint32_t drain_timeout_ms = 25000;      // SIGTERM: time for in-flight requests
+  std::uint32_t dns_refresh_ms = 5000;         // re-resolution period of dns: targets
   // SIGTERM: keep serving (with /readyz failing) this long before draining, while load
   // balancers and kube-proxy stop sending new connections here.
   std::uint32_t shutdown_delay_ms = 0;
   // Start-up: /readyz waits at most this long for every deployment that receives traffic to
   // have a ready target or to finish its first probe round (README "Readiness"); 0 = no wait.
   std::uint32_t readiness_wait_ms = 30000;
-  bool access_log = true;                         // JSON lines on stdout
+  bool access_log = true;  // JSON lines on stdout
 };
 
 struct RequestSettings {
-  std::uint32_t request_timeout_ms = 5000;                    // 1..300000
-  std::uint32_t max_concurrent_requests_per_instance = 1;     // >= 1
-  std::uint32_t max_queue_wait_ms = 500;                      // 0..300000
-  std::uint32_t max_queue_length = 0;                         // 0 = 2 x total slots
+  std::uint32_t request_timeout_ms = 5000;                 // 1..300000
+  std::uint32_t max_concurrent_requests_per_instance = 1;  // >= 1
+  std::uint32_t max_queue_wait_ms = 500;                   // 0..300000
+  std::uint32_t max_queue_length = 0;                      // 0 = 2 x total slots
 };
 
 struct ReadinessProbe {
@@ -78,10 +79,10 @@ struct ReadinessProbe {
 
 struct Deployment {
   std::string name;
-  std::vector<std::string> targets;   // "host:port", "[v6]:port" or "dns:NAME:PORT"
+  std::vector<std::string> targets;  // "host:port", "[v6]:port" or "dns:NAME:PORT"
   RequestSettings request_settings;
   std::optional<ReadinessProbe> readiness_probe;  // none = targets are always ready
-  std::string where;                  // "file:line" of the deployment, for messages
+  std::string where;                              // "file:line" of the deployment, for messages
 };
 
 enum class AuthMode { key, none };
@@ -95,7 +96,7 @@ struct Endpoint {
   // reload can re-read them. Not printed either (show() and messages name the setting only).
   std::string primary_key_file;
   std::string secondary_key_file;
-  std::vector<std::pair<std::string, unsigned>> traffic;         // deployment -> percent
+  std::vector<std::pair<std::string, unsigned>> traffic;  // deployment -> percent
   // `traffic:` was written, even empty: only an omitted traffic gives a single deployment 100%.
   bool traffic_set = false;
   std::vector<std::pair<std::string, unsigned>> mirror_traffic;  // deployment -> percent

@@ -66,7 +66,8 @@ void apply_flags(Config& c, const CommandLine& cl, Problems& problems) {
       mark_unreadable(c, std::string_view(arg).substr(0, arg.find('=')));
   };
   for (std::size_t i = 0; i < cl.config.size(); ++i) apply(cl.config[i], false, i);
-  for (std::size_t i = 0; i < cl.config_protected.size(); ++i) apply(cl.config_protected[i], true, i);
+  for (std::size_t i = 0; i < cl.config_protected.size(); ++i)
+    apply(cl.config_protected[i], true, i);
   auto& r = c.router;
   struct RouterFlag {
     const std::optional<std::string>& value;

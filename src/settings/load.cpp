@@ -109,8 +109,13 @@ void YamlReader::extension(const YAML::Node& map, bool protected_section) {
   each_entry(map, section, [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
     const std::size_t errors_before = p_.error_count();
     struct Mark {  // whatever went wrong with this entry, the key it meant is not usable
-      Config& c; Problems& p; std::size_t before; const std::string& k;
-      ~Mark() { if (p.error_count() > before) mark_unreadable(c, k); }
+      Config& c;
+      Problems& p;
+      std::size_t before;
+      const std::string& k;
+      ~Mark() {
+        if (p.error_count() > before) mark_unreadable(c, k);
+      }
     } mark{c_, p_, errors_before, k};
     const std::string at = where(key, section + "." + display_key(k));
     if (!is_extension_key(k) && !is_protected_only(k))

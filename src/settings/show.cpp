@@ -24,8 +24,8 @@ enum class Mode { show, write };
 // "1.2", "10", "yes", "null": text other YAML readers (YAML 1.1: kubectl, PyYAML) would take
 // for a number, a boolean or null if written plain; quoted, every reader sees the string.
 bool reads_as_non_string(const std::string& v) {
-  static const char* const words[] = {"y", "n", "yes", "no", "true", "false", "on", "off",
-                                      "null", "~", ""};
+  static const char* const words[] = {"y",  "n",   "yes",  "no", "true", "false",
+                                      "on", "off", "null", "~",  ""};
   std::string lower;
   for (char ch : v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const char* w : words)
@@ -109,7 +109,8 @@ void extension(YAML::Emitter& out, const Config& c, Mode mode) {
 
 void router(YAML::Emitter& out, const Config& c, Mode mode) {
   RouterSettings r = c.router;
-  // What "" means for listen (README "Configuration"); dev mode picks its own before calling show().
+  // What "" means for listen (README "Configuration"); dev mode picks its own before calling
+  // show().
   if (r.listen.empty())
     r.listen = c.extension.allow_insecure_connections ? "0.0.0.0:8080" : "0.0.0.0:8443";
   out << YAML::Key << "router" << YAML::Value;

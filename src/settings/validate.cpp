@@ -1,5 +1,5 @@
-// The rules between settings (README "Configuration"; docs/settings-codes.md): certificate source, insecure mode, service type and
-// router limits. Endpoints are in validate_endpoints.cpp.
+// The rules between settings (README "Configuration"; docs/settings-codes.md): certificate source,
+// insecure mode, service type and router limits. Endpoints are in validate_endpoints.cpp.
 #include <algorithm>
 
 #include "settings/internal.hpp"
@@ -270,7 +270,8 @@ CertificateInputs certificate_inputs(const Config& c, const Problems& problems) 
               !problems.has("TLS_SOURCE_CONFLICT") && !problems.has("TLS_PEM_PAIR_INCOMPLETE");
   for (const auto& key : {"sslSecret", "secrets_dir"})
     for (const auto& problem : problems.items())
-      if (problem.severity == Severity::error && problem.where == c.where_of(key)) in.source = false;
+      if (problem.severity == Severity::error && problem.where == c.where_of(key))
+        in.source = false;
   in.names = !c.unread("sslCname");
   for (const auto& problem : problems.items())
     if (problem.severity == Severity::error && problem.where == c.where_of("sslCname"))

@@ -1,5 +1,5 @@
-// The rules of endpoints: and their deployments (README "Configuration", `endpoints:`): names, targets, keys, traffic,
-// mirroring, request settings and readiness probes.
+// The rules of endpoints: and their deployments (README "Configuration", `endpoints:`): names,
+// targets, keys, traffic, mirroring, request settings and readiness probes.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -33,7 +33,8 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
     why = reason;
     return std::optional<std::string>();
   };
-  auto with_port = [&](const std::string& host, std::string_view port) -> std::optional<std::string> {
+  auto with_port = [&](const std::string& host,
+                       std::string_view port) -> std::optional<std::string> {
     auto n = parse_port(port);
     if (!n || *n == 0) return fail("the port is not a number from 1 to 65535");
     return std::optional<std::string>(host + ":" + std::to_string(*n));
@@ -60,7 +61,8 @@ std::optional<std::string> normalise_target(std::string_view t, std::string& why
   std::string_view host = t.substr(0, colon);
   if (!is_ipv4(host) && !is_hostname(host))
     return fail("the host is neither an IPv4 address nor a host name");
-  if (colon == std::string_view::npos) return with_port(std::string(host), std::to_string(kDefaultModelPort));
+  if (colon == std::string_view::npos)
+    return with_port(std::string(host), std::to_string(kDefaultModelPort));
   return with_port(std::string(host), t.substr(colon + 1));
 }
 

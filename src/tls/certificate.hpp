@@ -1,6 +1,6 @@
 // Certificate material: resolving the configured source (PEM files or sslSecret), parsing it
-// once, and checking it (ARCHITECTURE.md "Certificates: sources, checks, watch and renewal"; every problem has a stable code). Sans-IO apart from
-// resolve_source(), which reads files.
+// once, and checking it (ARCHITECTURE.md "Certificates: sources, checks, watch and renewal"; every
+// problem has a stable code). Sans-IO apart from resolve_source(), which reads files.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -19,8 +19,12 @@
 
 namespace scoregate::tls {
 
-struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
-struct PkeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
@@ -33,7 +37,7 @@ struct Material {
   // router.trusted_ca_file is (README "Certificates from a Kubernetes Secret"). Empty when the
   // source has none.
   std::string ca_bytes;
-  std::string ca_label;                 // e.g. "sslSecret 'scoring-tls' ca.crt"
+  std::string ca_label;  // e.g. "sslSecret 'scoring-tls' ca.crt"
   // What to watch so that a renewal is picked up (tls/watcher): the directories of the PEM
   // files, the Secret's directory, or the secrets directory holding its manifest; and the
   // directory of router.session_ticket_key_file, whose keys are reloaded with the certificate.
@@ -65,10 +69,10 @@ struct CheckOptions {
   // settings::cname_list() of sslCname or --cname (trimmed, no empty or repeated names);
   // empty = no name check.
   std::vector<std::string> names;
-  std::string trusted_ca_file;     // extra roots for private PKI; "" = system store only
-  std::time_t now = 0;             // 0 = time(nullptr)
+  std::string trusted_ca_file;  // extra roots for private PKI; "" = system store only
+  std::time_t now = 0;          // 0 = time(nullptr)
   int expiry_warning_days = 30;
-  bool development = false;        // dev mode: an untrusted dev CA is expected (still a warning)
+  bool development = false;  // dev mode: an untrusted dev CA is expected (still a warning)
 };
 
 // A parsed, checked certificate chain and key, ready to become an SSL_CTX.

@@ -10,10 +10,10 @@
 namespace scoregate::tls {
 
 struct DevMaterial {
-  std::string ca_cert_path;    // <dir>/dev-ca.pem   (what clients pass to curl --cacert)
-  std::string cert_path;       // <dir>/cert.pem     (leaf + dev CA)
-  std::string key_path;        // <dir>/key.pem      (mode 0600)
-  bool created = false;        // false when a still-valid set was reused
+  std::string ca_cert_path;  // <dir>/dev-ca.pem   (what clients pass to curl --cacert)
+  std::string cert_path;     // <dir>/cert.pem     (leaf + dev CA)
+  std::string key_path;      // <dir>/key.pem      (mode 0600)
+  bool created = false;      // false when a still-valid set was reused
 };
 
 // Reuses <dir>'s material when it exists, matches, covers `names` and is valid for at least

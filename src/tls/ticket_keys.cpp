@@ -130,11 +130,12 @@ std::optional<std::vector<TicketKey>> parse_ticket_keys(std::string_view bytes, 
 }
 
 std::shared_ptr<const std::vector<TicketKey>> load_ticket_key_file(const std::string& path,
-                                                                    Problems& problems) {
+                                                                   Problems& problems) {
   const std::string where = "router.session_ticket_key_file (" + path + ")";
-  const std::string make = "make one with `openssl rand 80 > ticket.key`; to rotate, put a new key "
-                           "first and keep the old ones after it: `(openssl rand 80; head -c 160 "
-                           "ticket.key) > ticket.key.new && mv ticket.key.new ticket.key`";
+  const std::string make =
+      "make one with `openssl rand 80 > ticket.key`; to rotate, put a new key "
+      "first and keep the old ones after it: `(openssl rand 80; head -c 160 "
+      "ticket.key) > ticket.key.new && mv ticket.key.new ticket.key`";
   auto file = read_small_file(path, 4096);
   if (!file.bytes) {
     problems.error("TICKET_KEY_FILE_UNREADABLE", where, "cannot be read: " + file.reason,

@@ -81,7 +81,7 @@ std::optional<std::vector<TicketKey>> parse_ticket_keys(std::string_view bytes, 
 // Reads and parses router.session_ticket_key_file; problems TICKET_KEY_FILE_UNREADABLE /
 // TICKET_KEY_FILE_INVALID (never with key bytes). The keys are wiped when released.
 std::shared_ptr<const std::vector<TicketKey>> load_ticket_key_file(const std::string& path,
-                                                                    Problems& problems);
+                                                                   Problems& problems);
 
 // The ring every ServerContext uses.
 TicketKeyRing& process_ticket_keys();

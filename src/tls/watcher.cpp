@@ -20,13 +20,17 @@ WatchTarget watch_file(const std::string& path, std::string label) {
 }
 
 namespace {
-constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                                IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
 }
 
 DirectoryWatcher::DirectoryWatcher(asio::io_context& io, std::function<void()> on_change,
                                    std::chrono::milliseconds debounce)
-    : stream_(io), debounce_timer_(io), retry_timer_(io), on_change_(std::move(on_change)), debounce_(debounce) {
+    : stream_(io),
+      debounce_timer_(io),
+      retry_timer_(io),
+      on_change_(std::move(on_change)),
+      debounce_(debounce) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
   stream_.assign(fd);
@@ -99,11 +103,12 @@ void DirectoryWatcher::retry_missing() {
 }
 
 void DirectoryWatcher::read_events() {
-  stream_.async_read_some(asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
-    if (ec || stopped_) return;
-    handle(buffer_, n);
-    read_events();
-  });
+  stream_.async_read_some(asio::buffer(buffer_),
+                          [this](const boost::system::error_code& ec, std::size_t n) {
+                            if (ec || stopped_) return;
+                            handle(buffer_, n);
+                            read_events();
+                          });
 }
 
 void DirectoryWatcher::handle(const char* data, std::size_t size) {

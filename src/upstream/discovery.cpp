@@ -1,12 +1,12 @@
-#include "http/awaitable.hpp"
 #include "upstream/discovery.hpp"
+#include "http/awaitable.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -22,8 +22,9 @@ std::vector<TargetPtr> merge_discovered(const std::vector<TargetPtr>& current,
     if (!t->discovered) out.push_back(t);
   for (const auto& ep : found) {
     auto address = format_endpoint(ep);
-    auto same = std::find_if(current.begin(), current.end(),
-                             [&](const TargetPtr& t) { return t->discovered && t->address == address; });
+    auto same = std::find_if(current.begin(), current.end(), [&](const TargetPtr& t) {
+      return t->discovered && t->address == address;
+    });
     if (same != current.end()) {
       out.push_back(*same);
       continue;
@@ -41,8 +42,9 @@ std::vector<TargetPtr> merge_discovered(const std::vector<TargetPtr>& current,
 namespace {
 
 asio::awaitable<void> resolve_loop(std::shared_ptr<bool> cancelled, std::shared_ptr<Gate> gate,
-                                   std::vector<TargetSpec> specs, std::chrono::milliseconds interval,
-                                   Discovery::Changed on_change, std::string key) {
+                                   std::vector<TargetSpec> specs,
+                                   std::chrono::milliseconds interval, Discovery::Changed on_change,
+                                   std::string key) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   asio::steady_timer timer(executor);
@@ -51,18 +53,22 @@ asio::awaitable<void> resolve_loop(std::shared_ptr<bool> cancelled, std::shared_
     std::vector<tcp::endpoint> found;
     bool failed = false;
     for (const auto& spec : specs) {
-      auto [ec, results] = co_await resolver.async_resolve(spec.host, std::to_string(spec.port), nothrow);
-      if (ec == asio::error::host_not_found) continue;  // the name exists no more: no targets from it
+      auto [ec, results] =
+          co_await resolver.async_resolve(spec.host, std::to_string(spec.port), nothrow);
+      if (ec == asio::error::host_not_found)
+        continue;  // the name exists no more: no targets from it
       if (ec) {
         failed = true;
         if (ec.message() != last_error)
-          spdlog::warn("deployment {}: cannot resolve dns:{}:{} ({}); keeping the last known targets",
-                       gate->name(), spec.host, spec.port, ec.message());
+          spdlog::warn(
+              "deployment {}: cannot resolve dns:{}:{} ({}); keeping the last known targets",
+              gate->name(), spec.host, spec.port, ec.message());
         last_error = ec.message();
         break;
       }
       for (const auto& r : results)
-        if (std::find(found.begin(), found.end(), r.endpoint()) == found.end()) found.push_back(r.endpoint());
+        if (std::find(found.begin(), found.end(), r.endpoint()) == found.end())
+          found.push_back(r.endpoint());
     }
     if (*cancelled) co_return;
     if (!failed) {
@@ -88,7 +94,8 @@ asio::awaitable<void> resolve_loop(std::shared_ptr<bool> cancelled, std::shared_
 
 }  // namespace
 
-void Discovery::set(const std::string& key, const std::shared_ptr<Gate>& gate, std::vector<TargetSpec> specs) {
+void Discovery::set(const std::string& key, const std::shared_ptr<Gate>& gate,
+                    std::vector<TargetSpec> specs) {
   auto& cancelled = runs_[key];
   if (cancelled) *cancelled = true;
   cancelled = std::make_shared<bool>(false);

@@ -32,7 +32,8 @@ class Discovery {
       : io_(io), interval_(interval), on_change_(std::move(on_change)) {}
   ~Discovery() { stop_all(); }
   // (Re)starts resolving the dns: specs of one deployment (none = nothing to do).
-  void set(const std::string& key, const std::shared_ptr<Gate>& gate, std::vector<TargetSpec> specs);
+  void set(const std::string& key, const std::shared_ptr<Gate>& gate,
+           std::vector<TargetSpec> specs);
   void forget_all_but(const std::set<std::string>& keys);
   void stop_all();
 

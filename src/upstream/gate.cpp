@@ -160,7 +160,8 @@ void Gate::report_connect(const TargetPtr& t, bool ok) {
   }
   ++t->connect_failures;
   if (t->connect_failures >= settings_.eject_after_failures) {
-    auto doublings = std::min<std::uint32_t>(t->connect_failures - settings_.eject_after_failures, 6);
+    auto doublings =
+        std::min<std::uint32_t>(t->connect_failures - settings_.eject_after_failures, 6);
     t->ejected_until = Clock::now() + settings_.eject_base * (1u << doublings);
   }
 }

@@ -1,7 +1,8 @@
-// Admission for one deployment, shared by every worker thread (ARCHITECTURE.md "Threads, snapshots and reloads": "what must be
-// global is small, explicit"): each target has max_concurrent_requests_per_instance slots;
-// a request takes a slot on the least-loaded ready target or waits, first come first served,
-// for at most max_queue_wait_ms in a bounded queue. One mutex, held for a few comparisons.
+// Admission for one deployment, shared by every worker thread (ARCHITECTURE.md "Threads, snapshots
+// and reloads": "what must be global is small, explicit"): each target has
+// max_concurrent_requests_per_instance slots; a request takes a slot on the least-loaded ready
+// target or waits, first come first served, for at most max_queue_wait_ms in a bounded queue. One
+// mutex, held for a few comparisons.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -27,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 struct Target {
   std::string address;  // "10.0.0.5:5001" as configured or as discovered
   boost::asio::ip::tcp::endpoint endpoint;
-  std::uint64_t id = 0;  // process-unique; keys the per-worker connection pools
+  std::uint64_t id = 0;     // process-unique; keys the per-worker connection pools
   bool discovered = false;  // from a dns: target (vs. a static address)
   // Written only under the gate's mutex, which also orders every read the gate makes. They
   // are atomics because two readers look without that mutex, and relaxed order is enough for
@@ -53,7 +54,8 @@ class Gate;
 class Slot {
  public:
   Slot() = default;
-  Slot(std::shared_ptr<Gate> gate, TargetPtr target) : gate_(std::move(gate)), target_(std::move(target)) {}
+  Slot(std::shared_ptr<Gate> gate, TargetPtr target)
+      : gate_(std::move(gate)), target_(std::move(target)) {}
   Slot(Slot&& o) noexcept = default;
   Slot& operator=(Slot&& o) noexcept;
   ~Slot() { release(); }
@@ -109,8 +111,12 @@ class Gate : public std::enable_shared_from_this<Gate> {
   std::vector<TargetView> view() const;
   const std::string& name() const { return name_; }
   std::size_t queue_length() const;
-  std::uint64_t rejected_queue_full() const { return rejected_full_.load(std::memory_order_relaxed); }
-  std::uint64_t rejected_timeout() const { return rejected_timeout_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected_queue_full() const {
+    return rejected_full_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t rejected_timeout() const {
+    return rejected_timeout_.load(std::memory_order_relaxed);
+  }
 
  private:
   friend class Slot;

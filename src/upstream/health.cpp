@@ -1,6 +1,7 @@
-#include "http/awaitable.hpp"
 #include "upstream/health.hpp"
+#include "http/awaitable.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http/buffer.hpp"
 #include "http/parser.hpp"
@@ -24,9 +24,12 @@ ProbeTiming probe_timing(const settings::ReadinessProbe& p) {
   auto ms = [](std::uint32_t ms_value, std::uint32_t s_value) {
     return std::chrono::milliseconds(ms_value ? ms_value : s_value * 1000ull);
   };
-  return {ms(p.period_ms, p.period_s), ms(p.timeout_ms, p.timeout_s),
-          ms(p.initial_delay_ms, p.initial_delay_s), std::max(1u, p.success_threshold),
-          std::max(1u, p.failure_threshold), p.path};
+  return {ms(p.period_ms, p.period_s),
+          ms(p.timeout_ms, p.timeout_s),
+          ms(p.initial_delay_ms, p.initial_delay_s),
+          std::max(1u, p.success_threshold),
+          std::max(1u, p.failure_threshold),
+          p.path};
 }
 
 asio::awaitable<bool> probe_once(asio::ip::tcp::endpoint endpoint, const std::string& path,
@@ -40,8 +43,8 @@ asio::awaitable<bool> probe_once(asio::ip::tcp::endpoint endpoint, const std::st
   watchdog.arm(timeout);
   auto [cec] = co_await socket.async_connect(endpoint, nothrow);
   if (cec) co_return false;
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + endpoint.address().to_string() + ":" +
-                        std::to_string(endpoint.port()) +
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + endpoint.address().to_string() +
+                        ":" + std::to_string(endpoint.port()) +
                         "\r\nUser-Agent: scoregate-probe\r\nConnection: close\r\n\r\n";
   auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(request), nothrow);
   if (wec) co_return false;
@@ -49,7 +52,8 @@ asio::awaitable<bool> probe_once(asio::ip::tcp::endpoint endpoint, const std::st
   http::ReadBuffer in;
   for (;;) {
     auto space = in.prepare();
-    auto [rec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    auto [rec, n] =
+        co_await socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
     if (rec) co_return false;
     in.commit(n);
     boost::system::error_code ec;
@@ -92,8 +96,10 @@ asio::awaitable<void> probe_loop(std::shared_ptr<bool> cancelled, std::shared_pt
       if (++failures >= timing.failure_threshold && ready) {
         ready = false;
         gate->set_ready(target, false);
-        spdlog::warn("deployment {}: target {} failed {} readiness probe(s) in a row; no traffic "
-                     "until it passes again", gate->name(), target->address, failures);
+        spdlog::warn(
+            "deployment {}: target {} failed {} readiness probe(s) in a row; no traffic "
+            "until it passes again",
+            gate->name(), target->address, failures);
       }
     }
     if (first_round_left) {  // after the verdict is applied: a pass is a ready target first

@@ -7,10 +7,12 @@
 namespace scoregate::upstream {
 
 UpstreamConnection::UpstreamConnection(const boost::asio::any_io_executor& ex, TargetPtr t)
-    : socket(ex), watchdog(ex, [this] {
-        boost::system::error_code ec;
-        socket.cancel(ec);
-      }),
+    : socket(ex),
+      watchdog(ex,
+               [this] {
+                 boost::system::error_code ec;
+                 socket.cancel(ec);
+               }),
       target(std::move(t)) {}
 
 bool peer_closed_or_dirty(int fd) {

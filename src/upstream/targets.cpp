@@ -39,7 +39,8 @@ std::optional<TargetSpec> parse_target(std::string_view text, bool allow_port_ze
   }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || (value == 0 && !allow_port_zero) || value > 65535)
+  if (ec != std::errc() || end != port.data() + port.size() || (value == 0 && !allow_port_zero) ||
+      value > 65535)
     return std::nullopt;
   spec.port = static_cast<std::uint16_t>(value);
   return spec;
@@ -84,7 +85,8 @@ std::vector<ip::tcp::endpoint> resolve_blocking(const TargetSpec& spec, std::str
 }
 
 std::string format_endpoint(const ip::tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  if (ep.address().is_v6())
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 

@@ -32,7 +32,8 @@ void feed(P& p, std::string_view input, std::size_t step) {
     std::uint64_t piece_bytes = 0;
     for (auto piece : p.body_pieces()) {
       // Pieces are views into the input buffer: they must lie inside it.
-      if (piece.data() < buffer.data() || piece.data() + piece.size() > buffer.data() + buffer.size())
+      if (piece.data() < buffer.data() ||
+          piece.data() + piece.size() > buffer.data() + buffer.size())
         __builtin_trap();
       piece_bytes += piece.size();
     }
@@ -47,7 +48,8 @@ void feed(P& p, std::string_view input, std::size_t step) {
       // Exercise what the proxy reads from a head.
       auto& h = p.head();
       for (const auto& f : h.fields) {
-        if (f.name.data() < h.raw.data() || f.name.data() + f.name.size() > h.raw.data() + h.raw.size())
+        if (f.name.data() < h.raw.data() ||
+            f.name.data() + f.name.size() > h.raw.data() + h.raw.size())
           __builtin_trap();
       }
       if constexpr (std::is_same_v<P, http::RequestParser>) {
@@ -73,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view all(reinterpret_cast<const char*>(data + 1), size - 1);
   auto split = all.find('\xff');
   std::string_view req = all.substr(0, split);
-  std::string_view resp = split == std::string_view::npos ? std::string_view() : all.substr(split + 1);
+  std::string_view resp =
+      split == std::string_view::npos ? std::string_view() : all.substr(split + 1);
   {
     http::RequestParser p(4096, 1 << 16);
     feed(p, req, step);

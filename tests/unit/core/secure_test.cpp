@@ -1,5 +1,5 @@
-#include "core/problem.hpp"
 #include "core/secure.hpp"
+#include "core/problem.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,8 @@ TEST(ConstantTimeEqual, MatchesOnlyTheSameKey) {
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {
-  for (std::string s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (std::string s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     auto enc = base64_encode(s);
     auto dec = base64_decode(enc);
     ASSERT_TRUE(dec.has_value()) << enc;

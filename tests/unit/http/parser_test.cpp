@@ -1,8 +1,8 @@
-#include "http/errors.hpp"
 #include "http/parser.hpp"
+#include "http/errors.hpp"
 
-#include <boost/beast/http/error.hpp>
 #include <gtest/gtest.h>
+#include <boost/beast/http/error.hpp>
 
 #include <memory>
 #include <string>
@@ -21,8 +21,8 @@ struct Parsed {
 };
 
 // Feeds `bytes` in pieces of `step` bytes, like a socket would, and collects the body.
-Parsed parse(const std::string& bytes, std::size_t step = 1 << 20, std::uint64_t body_limit = 1 << 20,
-             std::uint32_t header_limit = 8192) {
+Parsed parse(const std::string& bytes, std::size_t step = 1 << 20,
+             std::uint64_t body_limit = 1 << 20, std::uint32_t header_limit = 8192) {
   Parsed out;
   out.parser = std::make_unique<RequestParser>(header_limit, body_limit);
   auto& p = *out.parser;
@@ -98,26 +98,29 @@ TEST(RequestParser, ChunkedBodyDecoded) {
 // Request smuggling vectors (RFC 9112 §6.3, §5.2): each must be refused outright.
 TEST(RequestParser, RejectsSmugglingVectors) {
   const char* bad[] = {
-      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+      "5\r\n\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n",
-      "GET / HTTP/1.1\r\n\r\n",                           // no Host
-      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",     // two Hosts
-      "GET http://evil/ HTTP/1.1\r\nHost: a\r\n\r\n",     // absolute form
+      "GET / HTTP/1.1\r\n\r\n",                        // no Host
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  // two Hosts
+      "GET http://evil/ HTTP/1.1\r\nHost: a\r\n\r\n",  // absolute form
       "GET /a/../admin HTTP/1.1\r\nHost: a\r\n\r\n",
       "GET /a/%2e%2E/admin HTTP/1.1\r\nHost: a\r\n\r\n",
       "GET /a%2fb HTTP/1.1\r\nHost: a\r\n\r\n",
       "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
       "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-      "GET / HTTP/1.1\nHost: a\n\n",                      // bare LF
+      "GET / HTTP/1.1\nHost: a\n\n",  // bare LF
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZ\r\nhello\r\n0\r\n\r\n",
   };
@@ -151,9 +154,11 @@ TEST(RequestParser, LimitsMapTo431And413) {
   EXPECT_EQ(status_for_parse_error(parse(big_head).ec), 431u);
   auto r = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 200\r\n\r\n", 1 << 20, 100);
   EXPECT_EQ(status_for_parse_error(r.ec), 413u);
-  auto chunked = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "64\r\n" + std::string(100, 'x') + "\r\n64\r\n" + std::string(100, 'x') + "\r\n0\r\n\r\n",
-                       1 << 20, 150);
+  auto chunked = parse(
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "64\r\n" +
+          std::string(100, 'x') + "\r\n64\r\n" + std::string(100, 'x') + "\r\n0\r\n\r\n",
+      1 << 20, 150);
   EXPECT_EQ(status_for_parse_error(chunked.ec), 413u);
 }
 
@@ -223,8 +228,10 @@ TEST(ResponseParser, FramingKinds) {
     p.put(bytes, ec);
     return std::pair(p.head().framing, ec);
   };
-  EXPECT_EQ(frame("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n").first, BodyFraming::content_length);
-  EXPECT_EQ(frame("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").first, BodyFraming::chunked);
+  EXPECT_EQ(frame("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n").first,
+            BodyFraming::content_length);
+  EXPECT_EQ(frame("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").first,
+            BodyFraming::chunked);
   EXPECT_EQ(frame("HTTP/1.1 200 OK\r\n\r\n").first, BodyFraming::until_close);
   EXPECT_EQ(frame("HTTP/1.1 204 No Content\r\n\r\n").first, BodyFraming::none);
   EXPECT_EQ(frame("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").first, BodyFraming::none);

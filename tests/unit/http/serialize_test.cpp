@@ -47,9 +47,10 @@ TEST(ChunkFraming, HexSizeAndTerminators) {
 
 TEST(HopByHop, StandardFieldsAreHopByHop) {
   ResponseHead h;
-  for (auto id : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
-                  bhttp::field::te, bhttp::field::trailer, bhttp::field::transfer_encoding,
-                  bhttp::field::upgrade, bhttp::field::proxy_authorization})
+  for (auto id :
+       {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
+        bhttp::field::te, bhttp::field::trailer, bhttp::field::transfer_encoding,
+        bhttp::field::upgrade, bhttp::field::proxy_authorization})
     EXPECT_TRUE(is_hop_by_hop(Field{id, bhttp::to_string(id), "x"}, h)) << bhttp::to_string(id);
   EXPECT_FALSE(is_hop_by_hop(Field{bhttp::field::content_type, "Content-Type", "a/b"}, h));
   EXPECT_FALSE(is_hop_by_hop(Field{bhttp::field::unknown, "X-Custom", "1"}, h));
@@ -75,7 +76,8 @@ TEST(JsonError, EscapesQuotesBackslashesAndControlBytes) {
 
 TEST(SimpleResponse, HeadAndBody) {
   auto r = simple_response(200, "text/plain", "ok", false, {{"X-A", "1"}});
-  EXPECT_EQ(r, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok");
+  EXPECT_EQ(r,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok");
   auto c = error_response(503, "NoReadyInstance", "m", {}, true);
   EXPECT_NE(c.find("HTTP/1.1 503 Service Unavailable\r\n"), std::string::npos);
   EXPECT_NE(c.find("Content-Type: application/json\r\n"), std::string::npos);

@@ -314,7 +314,8 @@ TEST_F(KeyFiles, EndpointsNeverShareAKeySecret) {
                  "\" }\n    deployments: [ { name: blue, targets: [ \"10.0.0.5:5001\" ] } ]\n";
   auto out = render_yaml(
       "extension: { sslSecret: scoring-tls, sslCname: a.example.com, "
-      "inferenceRouterServiceType: LoadBalancer }\nendpoints:\n" + endpoints);
+      "inferenceRouterServiceType: LoadBalancer }\nendpoints:\n" +
+      endpoints);
   ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
   std::set<std::string> secrets;
   int key_volumes = 0;
@@ -331,8 +332,10 @@ TEST(K8sRender, ASettingsChangeChangesThePodTemplate) {
   auto a = render_yaml(kTlsSettings);
   auto b = render_yaml(std::string(kTlsSettings) + "router: { keepalive_timeout_ms: 1000 }\n");
   auto sum = [](const Output& o) {
-    return o.kind("Deployment")["spec"]["template"]["metadata"]["annotations"]
-                               ["scoregate.io/settings-sha256"].as<std::string>();
+    return o
+        .kind("Deployment")["spec"]["template"]["metadata"]["annotations"]
+                           ["scoregate.io/settings-sha256"]
+        .as<std::string>();
   };
   EXPECT_EQ(sum(a).size(), 64u);
   EXPECT_EQ(sum(a), sum(render_yaml(kTlsSettings)));  // deterministic

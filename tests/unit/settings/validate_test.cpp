@@ -132,14 +132,15 @@ TEST(SettingsValidate, InsecureModeWarnsAndStarts) {
 }
 
 TEST(SettingsValidate, ProbeListenerNeedsItsOwnAddress) {
-  auto ok = check(std::string(test::kTlsExtension) + "router: { probe_listen: \"0.0.0.0:9902\" }\n" +
-                  kEndpoint);
+  auto ok = check(std::string(test::kTlsExtension) +
+                  "router: { probe_listen: \"0.0.0.0:9902\" }\n" + kEndpoint);
   EXPECT_TRUE(ok.settings.has_value()) << ok.problems.to_string();
   auto same = check(std::string(test::kTlsExtension) +
                     "router: { probe_listen: \"127.0.0.1:9901\" }\n" + kEndpoint);
-  EXPECT_NE(only(same.problems, "LISTEN_INVALID").what.find("also router.admin"), std::string::npos);
-  auto bad = check(std::string(test::kTlsExtension) + "router: { probe_listen: \"9902\" }\n" +
-                   kEndpoint);
+  EXPECT_NE(only(same.problems, "LISTEN_INVALID").what.find("also router.admin"),
+            std::string::npos);
+  auto bad =
+      check(std::string(test::kTlsExtension) + "router: { probe_listen: \"9902\" }\n" + kEndpoint);
   EXPECT_EQ(only(bad.problems, "LISTEN_INVALID").where, "test.yaml:4: router.probe_listen");
 }
 

@@ -58,7 +58,7 @@ TEST(TicketKeyRing, ManyThreadsSeeConsistentSetsWhileRotating) {
 
 std::string key_bytes(char fill) {
   std::string b(80, fill);
-  b[0] = 'N';  // name
+  b[0] = 'N';   // name
   b[16] = 'H';  // HMAC key
   b[48] = 'A';  // AES key
   return b;

@@ -25,7 +25,8 @@ struct TempDir {
 void write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
 
 // Runs the io_context until `calls` reaches n or the time is up; returns calls.
-int run_until(boost::asio::io_context& io, const int& calls, int n, std::chrono::milliseconds limit) {
+int run_until(boost::asio::io_context& io, const int& calls, int n,
+              std::chrono::milliseconds limit) {
   io.restart();
   auto end = std::chrono::steady_clock::now() + limit;
   while (calls < n && std::chrono::steady_clock::now() < end) io.run_for(10ms);
@@ -37,7 +38,8 @@ TEST(DirectoryWatcher, RenameOverAWatchedFileFiresOnceAfterTheBurst) {
   write(dir.path / "cert.pem", "a");
   boost::asio::io_context io;
   int calls = 0;
-  DirectoryWatcher w(io, [&] { ++calls; }, 50ms);
+  DirectoryWatcher w(
+      io, [&] { ++calls; }, 50ms);
   ASSERT_TRUE(w.watch({{dir.path.string(), {"cert.pem", "key.pem"}}}).empty());
   for (int i = 0; i < 5; ++i) {  // a burst: one reload, not five
     write(dir.path / ".cert.tmp", "b");
@@ -51,7 +53,8 @@ TEST(DirectoryWatcher, UnrelatedFilesAreIgnored) {
   TempDir dir;
   boost::asio::io_context io;
   int calls = 0;
-  DirectoryWatcher w(io, [&] { ++calls; }, 20ms);
+  DirectoryWatcher w(
+      io, [&] { ++calls; }, 20ms);
   w.watch({{dir.path.string(), {"cert.pem"}}});
   write(dir.path / "notes.txt", "x");
   EXPECT_EQ(run_until(io, calls, 1, 300ms), 0);
@@ -67,7 +70,8 @@ TEST(DirectoryWatcher, KubeletDataSymlinkSwapIsSeen) {
   fs::create_symlink("..data/cert.pem", dir.path / "cert.pem");
   boost::asio::io_context io;
   int calls = 0;
-  DirectoryWatcher w(io, [&] { ++calls; }, 20ms);
+  DirectoryWatcher w(
+      io, [&] { ++calls; }, 20ms);
   w.watch({{dir.path.string(), {}}});
   fs::create_directory(dir.path / "..2026_02");
   write(dir.path / "..2026_02" / "cert.pem", "b");
@@ -78,7 +82,8 @@ TEST(DirectoryWatcher, KubeletDataSymlinkSwapIsSeen) {
 
 TEST(DirectoryWatcher, MissingDirectoryIsReportedNotFatal) {
   boost::asio::io_context io;
-  DirectoryWatcher w(io, [] {}, 20ms);
+  DirectoryWatcher w(
+      io, [] {}, 20ms);
   auto failed = w.watch({{"/nonexistent/scoregate-dir", {}}});
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_NE(failed[0].find("/nonexistent/scoregate-dir"), std::string::npos);
@@ -87,8 +92,10 @@ TEST(DirectoryWatcher, MissingDirectoryIsReportedNotFatal) {
 
 TEST(DirectoryWatcher, ALabelNamesTheDirectoryInMessages) {
   boost::asio::io_context io;
-  DirectoryWatcher w(io, [] {}, 20ms);
-  auto failed = w.watch({{"/nonexistent/secret-path", {"cert.pem"}, "the directory of sslCertPemFile"}});
+  DirectoryWatcher w(
+      io, [] {}, 20ms);
+  auto failed =
+      w.watch({{"/nonexistent/secret-path", {"cert.pem"}, "the directory of sslCertPemFile"}});
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].find("secret-path"), std::string::npos) << failed[0];
   EXPECT_NE(failed[0].find("the directory of sslCertPemFile"), std::string::npos);
@@ -103,7 +110,8 @@ TEST(DirectoryWatcher, DirectoryReplacedAfterAGapIsWatchedAgain) {
   write(dir / "cert.pem", "a");
   boost::asio::io_context io;
   int calls = 0;
-  DirectoryWatcher w(io, [&] { ++calls; }, 20ms);
+  DirectoryWatcher w(
+      io, [&] { ++calls; }, 20ms);
   ASSERT_TRUE(w.watch({{dir.string(), {"cert.pem"}}}).empty());
   fs::rename(dir, parent.path / "tls.old");
   EXPECT_EQ(run_until(io, calls, 1, 2000ms), 1);  // the directory went away: a change

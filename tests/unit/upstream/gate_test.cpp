@@ -2,13 +2,13 @@
 #include "upstream/gate.hpp"
 #include "upstream/pool.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -29,7 +29,8 @@ std::vector<TargetPtr> make_targets(int n) {
   return out;
 }
 
-GateSettings settings(std::uint32_t slots, std::chrono::milliseconds wait, std::uint32_t queue = 0) {
+GateSettings settings(std::uint32_t slots, std::chrono::milliseconds wait,
+                      std::uint32_t queue = 0) {
   GateSettings s;
   s.slots_per_target = slots;
   s.max_queue_wait = wait;
@@ -42,10 +43,13 @@ AdmitResult admit_now(asio::io_context& io, Gate& gate, std::vector<std::uint64_
                       std::function<bool()> gone = {}) {
   AdmitResult out{AdmitStatus::cancelled, {}};
   bool done = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    out = co_await gate.admit(tried, gone);
-    done = true;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        out = co_await gate.admit(tried, gone);
+        done = true;
+      },
+      asio::detached);
   io.restart();
   while (!done) io.run_one();
   return out;
@@ -61,7 +65,7 @@ TEST(Gate, LeastLoadedTargetWithFreeSlot) {
     ASSERT_EQ(r.status, AdmitStatus::granted) << i;
     held.push_back(std::move(r.slot));
   }
-  for (auto& t : targets) EXPECT_EQ(t->in_flight, 2u);  // spread evenly, never 3 on one
+  for (auto& t : targets) EXPECT_EQ(t->in_flight, 2u);              // spread evenly, never 3 on one
   EXPECT_EQ(admit_now(io, *gate).status, AdmitStatus::queue_full);  // no wait allowed
   held[0].release();
   EXPECT_EQ(targets[0]->in_flight + targets[1]->in_flight + targets[2]->in_flight, 5u);
@@ -92,12 +96,15 @@ TEST(Gate, ReleaseHandsTheSlotToTheFirstWaiterInOrder) {
   std::vector<int> order;
   std::vector<Slot> slots;
   for (int i = 0; i < 3; ++i)
-    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-      auto r = co_await gate->admit({}, {});
-      EXPECT_EQ(r.status, AdmitStatus::granted);
-      order.push_back(i);
-      slots.push_back(std::move(r.slot));
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          auto r = co_await gate->admit({}, {});
+          EXPECT_EQ(r.status, AdmitStatus::granted);
+          order.push_back(i);
+          slots.push_back(std::move(r.slot));
+        },
+        asio::detached);
   io.restart();
   io.poll();
   EXPECT_EQ(gate->queue_length(), 3u);
@@ -115,7 +122,8 @@ TEST(Gate, QueueIsBounded) {
   auto gate = std::make_shared<Gate>("e/d", settings(1, 5000ms, 2), make_targets(1));
   auto holder = admit_now(io, *gate);
   for (int i = 0; i < 2; ++i)
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await gate->admit({}, {}); }, asio::detached);
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { co_await gate->admit({}, {}); }, asio::detached);
   io.restart();
   io.poll();
   EXPECT_EQ(gate->queue_length(), 2u);
@@ -134,10 +142,13 @@ TEST(Gate, ClientGoneWhileQueuedGivesItsPlaceUp) {
   bool gone = false;
   AdmitResult cancelled{AdmitStatus::granted, {}};
   bool finished = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    cancelled = co_await gate->admit({}, [&] { return gone; });
-    finished = true;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        cancelled = co_await gate->admit({}, [&] { return gone; });
+        finished = true;
+      },
+      asio::detached);
   io.restart();
   io.poll();
   EXPECT_EQ(gate->queue_length(), 1u);
@@ -186,21 +197,24 @@ TEST(Gate, SlotLimitHoldsAcrossThreads) {
   auto worker = [&] {
     asio::io_context io;
     for (int c = 0; c < 20; ++c)
-      asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < 20; ++i) {
-          auto r = co_await gate->admit({}, {});
-          if (r.status != AdmitStatus::granted) continue;
-          ++granted;
-          int now = ++in_use;
-          int p = peak.load();
-          while (now > p && !peak.compare_exchange_weak(p, now)) {
-          }
-          asio::steady_timer t(co_await asio::this_coro::executor, 100us);
-          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-          --in_use;
-          r.slot.release();
-        }
-      }, asio::detached);
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 20; ++i) {
+              auto r = co_await gate->admit({}, {});
+              if (r.status != AdmitStatus::granted) continue;
+              ++granted;
+              int now = ++in_use;
+              int p = peak.load();
+              while (now > p && !peak.compare_exchange_weak(p, now)) {
+              }
+              asio::steady_timer t(co_await asio::this_coro::executor, 100us);
+              co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+              --in_use;
+              r.slot.release();
+            }
+          },
+          asio::detached);
     io.run();
   };
   std::thread a(worker), b(worker);
