@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build run test unit integration image-test sanitize fuzz bench clean format image
+.PHONY: all deps build run test lint unit integration image-test sanitize fuzz bench clean format image
 
 all: build
 
@@ -25,6 +25,8 @@ test:
 	@scripts/test.sh
 
 # Pieces of `make test`, for working on one part.
+lint:
+	@scripts/test.sh format lint
 unit:
 	@scripts/test.sh unit
 integration:
@@ -48,7 +50,7 @@ bench: build
 	@bench/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-tidy
 
 format:
-	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+	@clang-format-14 -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')

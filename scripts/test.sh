@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite (`make test`, run by .ci/run), or one stage of it:
-#   scripts/test.sh [unit|integration|image|sanitize|fuzz]...
+#   scripts/test.sh [format|lint|unit|integration|image|sanitize|fuzz]...
 # Stages:
+#   format       every C++ file follows .clang-format (seconds; `make format` fixes).
+#   lint         clang-tidy with the checks in .clang-tidy over src/ (~3 min on 2 cores).
 #   unit         Release build, GoogleTest unit tests.
 #   integration  The real binary on free ports with curl, openssl s_client, Python clients.
 #   image        `make image` (the Containerfile, podman), then the image run as a pod runs it:
@@ -17,7 +19,7 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 PY=/usr/bin/python3   # Debian's python, where python3-pytest is installed
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit integration image sanitize fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(format lint unit integration image sanitize fuzz)
 
 scripts/deps.sh build test
 
@@ -37,6 +39,14 @@ SAN_FLAGS=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DBOOST_DISABLE_ASSERTS"
 
 for stage in "${stages[@]}"; do
   case "$stage" in
+    format)
+      say "format (.clang-format)"
+      scripts/check-format.sh
+      ;;
+    lint)
+      say "clang-tidy (.clang-tidy)"
+      JOBS=$JOBS scripts/lint.sh
+      ;;
     unit)
       say "build (release)"
       configure build
@@ -94,7 +104,7 @@ for stage in "${stages[@]}"; do
         rm -rf "$work"
       done
       ;;
-    *) echo "unknown stage $stage (unit, integration, image, sanitize, fuzz)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (format, lint, unit, integration, image, sanitize, fuzz)" >&2; exit 2 ;;
   esac
 done
 say "all stages passed: ${stages[*]}"
