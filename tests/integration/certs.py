@@ -44,7 +44,9 @@ def fingerprint_of(pem_path: Path) -> str:
     return out.strip().split("=", 1)[1]
 
 
-def served_fingerprint(port: int) -> str:
+def served_fingerprint(port: int, host: str = "localhost") -> str:
+    """The SHA-256 fingerprint (openssl's AA:BB:... form) of the certificate a fresh TLS
+    connection to 127.0.0.1:port with server name `host` gets."""
     import hashlib
     import socket
     import ssl
@@ -52,10 +54,21 @@ def served_fingerprint(port: int) -> str:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
             der = t.getpeercert(binary_form=True)
     h = hashlib.sha256(der).hexdigest().upper()
     return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+def wait_for_fingerprint(port, fp, timeout=5.0):
+    """Waits until `fp` is served; returns how long that took."""
+    import time
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if served_fingerprint(port) == fp:
+            return time.monotonic() - t0
+        time.sleep(0.01)
+    raise AssertionError(f"fingerprint {fp} not served after {timeout}s")
 
 
 def replace_atomically(src: Path, dst: Path):

@@ -47,6 +47,14 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """certgen's certificate material (good, expired, wildcard, DER, PKCS#12, ...), made once per
+    module; test_cert_sources.py overrides it with its own private-CA set."""
+    from certgen import material
+    return material(tmp_path_factory)
+
+
 class ModelServer:
     def __init__(self, host="127.0.0.1", port=0):
         self.proc = subprocess.Popen([sys.executable, str(HERE / "model_server.py"), host, str(port)],
@@ -94,6 +102,34 @@ def plain_http(port, path, method="GET"):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def wait_until(fn, timeout=5.0, every=0.02):
+    """True as soon as fn() is true, False if it is not within `timeout` seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if fn():
+            return True
+        time.sleep(every)
+    return False
+
+
+def can_unshare():
+    """Whether mount namespaces (unshare -m) are available, to give a test its own /etc/hosts."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+def tls_context(pki, version=None):
+    """A client context trusting the test CA (pki/ca.pem); `version` (an ssl.TLSVersion) pins
+    the protocol version."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    if version is not None:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
 
 
 class Router:

@@ -13,9 +13,10 @@ import time
 
 import pytest
 
+from certcli import scoregate
 from certgen import SECRET_MARK, Pki, fingerprint
-from certs import served_fingerprint
-from conftest import BIN, HERE, KEY, Router, settings_for
+from certs import served_fingerprint, wait_for_fingerprint
+from conftest import HERE, KEY, settings_for
 
 ROOT_CN = "sources private root CA"
 INTER_CN = "sources issuing CA"
@@ -92,10 +93,6 @@ def secret_settings(pki, model, secrets, name="scoring-tls"):
     return s
 
 
-def scoregate(*args):
-    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=30)
-
-
 def codes(text):
     """{code: severity} of every 'CODE error:' / 'CODE warning:' in text."""
     return {m.group(1): m.group(2) for m in re.finditer(r"\b([A-Z][A-Z0-9_]+) (error|warning): ", text)}
@@ -110,13 +107,6 @@ def curl_score(port, root):
                         f"https://localhost:{port}/api/v1/endpoint/fraud/score"],
                        capture_output=True, text=True, timeout=15)
     return p.returncode, p.stdout, p.stderr
-
-
-def wait_for_fingerprint(port, fp, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while served_fingerprint(port) != fp:
-        assert time.monotonic() < deadline, f"fingerprint {fp} not served after {timeout}s"
-        time.sleep(0.02)
 
 
 def no_secret_material(text, certs):

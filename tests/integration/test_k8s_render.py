@@ -11,7 +11,8 @@ import urllib.request
 import pytest
 import yaml
 
-from certgen import SECRET_MARK, material
+from certcli import scoregate
+from certgen import SECRET_MARK
 from conftest import BIN
 
 SECRET_KEY = "endpoint-key-never-printed-5b1e9c"
@@ -28,15 +29,6 @@ endpoints:
       - name: blue
         targets: [ "127.0.0.1:5001" ]
 """
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    return material(tmp_path_factory)
-
-
-def scoregate(*args, timeout=20):
-    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def render(tmp_path, text=SETTINGS, *args):

@@ -8,24 +8,14 @@ import re
 import resource
 import shutil
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import ModelServer, Router, plain_http, settings_for
+from conftest import ModelServer, Router, can_unshare, plain_http, settings_for, wait_until
 
 KEY_A, KEY_B, KEY_C, KEY_D = (f"rotation-key-{c}-0123456789abcdef" for c in "abcd")
-
-
-def wait_until(fn, timeout=5.0, every=0.02):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if fn():
-            return True
-        time.sleep(every)
-    return False
 
 
 def probe(**over):
@@ -142,12 +132,6 @@ def test_a_reload_adding_a_deployment_does_not_make_a_ready_router_unready(pki, 
     for _ in range(10):
         assert readyz(r) == (200, 200)
         time.sleep(0.05)
-
-
-def can_unshare():
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not can_unshare(), reason="needs root and mount namespaces (unshare -m) to give "

@@ -3,25 +3,15 @@ import http.client
 import json
 import re
 import signal
-import ssl
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import KEY, SECONDARY, closed_port, curl, plain_http, settings_for
+from conftest import KEY, SECONDARY, closed_port, curl, plain_http, settings_for, tls_context
 
 SCORE = json.dumps({"data": [[1, 2, 3], [4, 5, 6]]}).encode()
-
-
-def tls_context(pki, version=None):
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    if version == "1.2":
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    if version == "1.3":
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    return ctx
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])

@@ -10,23 +10,14 @@ import time
 
 import pytest
 
-from certs import KubeletSecretDir, fingerprint_of, leaf, replace_atomically, served_fingerprint
-from conftest import BIN, HERE, KEY, Router, settings_for
+from certs import KubeletSecretDir, fingerprint_of, leaf, replace_atomically, served_fingerprint, wait_for_fingerprint
+from conftest import BIN, HERE, KEY, Router, settings_for, tls_context
 
 
 def start_load(r, pki, seconds):
     return subprocess.Popen([sys.executable, str(HERE / "load_client.py"), str(r.port), str(pki / "ca.pem"),
                              str(seconds), "/api/v1/endpoint/fraud/score", KEY],
                             stdout=subprocess.PIPE, text=True)
-
-
-def wait_for_fingerprint(port, fp, timeout=5.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if served_fingerprint(port) == fp:
-            return time.monotonic() - t0
-        time.sleep(0.01)
-    raise AssertionError(f"fingerprint {fp} not served after {timeout}s")
 
 
 def live_pair(tmp_path, cert_src, key_src):
@@ -37,12 +28,6 @@ def live_pair(tmp_path, cert_src, key_src):
     replace_atomically(cert_src, cert)
     replace_atomically(key_src, key)
     return live, cert, key
-
-
-def tls_context(pki, version):
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    ctx.minimum_version = ctx.maximum_version = version
-    return ctx
 
 
 def one_request(ctx, port, session=None):

@@ -7,19 +7,11 @@ import subprocess
 
 import pytest
 
-from certgen import SECRET_MARK, material
-from conftest import BIN, Router
+from certcli import scoregate
+from certgen import SECRET_MARK
+from conftest import Router
 
 SECRET_KEY = "endpoint-key-never-printed-5b1e9c"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    return material(tmp_path_factory)
-
-
-def scoregate(*args, timeout=20):
-    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def serve(*args):

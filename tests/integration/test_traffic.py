@@ -2,15 +2,12 @@
 import concurrent.futures as cf
 import http.client
 import json
-import os
-import shutil
 import ssl
-import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, KEY, ModelServer, Router, closed_port, curl, settings_for
+from conftest import BIN, KEY, ModelServer, Router, can_unshare, closed_port, curl, settings_for, wait_until
 
 
 def request(r, pki, path, method="GET", body=None, headers=None, timeout=15):
@@ -97,15 +94,6 @@ def probe_settings(pki, targets, **probe):
     return s
 
 
-def wait_until(fn, timeout=5.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_readiness_flip_removes_and_readds_a_target(pki, start_router):
     a, b = ModelServer(), ModelServer()
     try:
@@ -175,12 +163,6 @@ def test_mirror_gets_copies_and_its_failure_is_invisible(pki, start_router):
         assert 'deployment="green",result="failed"}' in metrics
     finally:
         live.stop()
-
-
-def can_unshare():
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not can_unshare(), reason="needs root and mount namespaces (unshare -m) to give "
