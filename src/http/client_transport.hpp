@@ -36,7 +36,7 @@ asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
 
 class ClientTransport {
  public:
-  // ssl == nullptr: plain HTTP. The stream owns ssl and frees it.
+  // ssl == nullptr: plain HTTP. The transport owns ssl and frees it.
   ClientTransport(asio::ip::tcp::socket socket, SSL* ssl);
   ~ClientTransport();
   ClientTransport(const ClientTransport&) = delete;

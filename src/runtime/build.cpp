@@ -20,12 +20,10 @@ http::ServerLimits limits_of(const settings::RouterSettings& r) {
   return l;
 }
 
-// allowInsecureConnections cannot change in place: a TLS listener cannot start serving plain
-// HTTP (or the reverse). Checked before the proxy plan is built, because building it updates
-// the live admission gates: a reload refused after that would not be all or nothing.
 // A setting the running process cannot take in place (its row in the settings table says
 // OnReload::refuse, e.g. allowInsecureConnections: a TLS listener cannot turn into plain HTTP)
-// refuses the reload before anything live is touched.
+// refuses the reload. Checked before the proxy plan is built, because building it updates the
+// live admission gates: a reload refused after that would not be all or nothing.
 void check_restart_required(const settings::Config& running, const settings::Config& next,
                             Problems& problems) {
   for (const auto& key : settings::restart_required_changes(running, next))

@@ -1,6 +1,6 @@
 // What the container lets the process use: the CPUs it may run on (cgroup v2 cpu.max, cgroup
 // v1 CFS quota, the affinity mask; the smallest wins) and the open-files limit. The parsers are
-// sans-IO (file contents in, number out) so each case is unit-tested; detect_cpus() and
+// sans-IO (file contents in, number out) so each case is unit-tested; detect_cpu_limits() and
 // raise_open_files_limit() do the reading. See README "Workers and limits".
 #pragma once
 

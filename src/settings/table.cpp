@@ -45,7 +45,7 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"max_body_bytes", &R::max_body_bytes, "request body limit (413 above it)"},
     {"trusted_ca_file", &R::trusted_ca_file, "PEM roots of a private PKI"},
     {"secrets_dir", &R::secrets_dir, "where sslSecret is looked up outside Kubernetes"},
-    {"state_dir", &R::state_dir, "development-mode material"},
+    {"state_dir", &R::state_dir, "development-mode material", OnReload::restart},
     {"min_tls_version", &R::min_tls_version, "\"1.2\" or \"1.3\""},
     {"session_ticket_key_file", &R::session_ticket_key_file,
      "session ticket keys shared by replicas"},
@@ -60,8 +60,9 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
      OnReload::restart},
     {"shutdown_delay_ms", &R::shutdown_delay_ms,
      "SIGTERM: serve this long with /readyz failing before draining"},
+    // Only the start waits: once ready, a router stays ready (README "Readiness").
     {"readiness_wait_ms", &R::readiness_wait_ms,
-     "start-up: longest wait of /readyz for ready targets"},
+     "start-up: longest wait of /readyz for ready targets", OnReload::restart},
     {"access_log", &R::access_log, "one JSON line per request on stdout"},
 };
 
