@@ -79,8 +79,23 @@ std::vector<X509Ptr> secret_roots(const Material& material, Problems& problems) 
   return roots;
 }
 
+// What the checks may treat as trusted: the system store and the self-signed certificates of
+// router.trusted_ca_file and the Secret's ca.crt. An intermediate in those files is no anchor:
+// clients get only the chain the router sends, so it must be sent (kept apart to say so).
 struct Anchors {
   std::vector<X509Ptr> private_roots;
+  std::vector<X509Ptr> private_intermediates;
+
+  void add(X509Ptr cert) {
+    (is_self_signed(cert.get()) ? private_roots : private_intermediates).push_back(std::move(cert));
+  }
+
+  // A non-root certificate of ca.crt / router.trusted_ca_file that issued cert, or nullptr.
+  X509* intermediate_issuer_of(X509* cert) const {
+    for (const auto& c : private_intermediates)
+      if (issued_by(cert, c.get())) return c.get();
+    return nullptr;
+  }
 
   // Trusted certificates whose subject is `name`.
   std::vector<X509Ptr> with_subject(const X509_NAME* name) const {
@@ -185,13 +200,29 @@ void report_unknown_issuer(X509* last, bool leaf_only, const std::string& label,
   }
   problems.warning(
       "CERT_CHAIN_PRIVATE_ROOT", label,
-      "the chain is complete up to '" + subject_of(last) + "', issued by the root '" + issuer +
+      "the chain ends at '" + subject_of(last) + "', issued by '" + issuer +
           "', which is neither in the system trust store nor in the Secret's ca.crt or "
-          "router.trusted_ca_file: clients must trust '" +
-          issuer + "' to connect",
+          "router.trusted_ca_file: if it is your private root, clients must trust '" +
+          issuer + "' to connect; if it is an intermediate, add it to the file after '" +
+          subject_of(last) + "'",
       "give clients that root (curl --cacert root.pem); to make this warning go away, put it "
       "in the Secret as ca.crt (scoregate secret create --ca-file root.pem), name it in "
       "router.trusted_ca_file, or pass it to scoregate cert check as --ca-file root.pem");
+}
+
+// The issuer of the chain's last certificate is in ca.crt or router.trusted_ca_file, but it
+// is an intermediate: trusting it here would pass a chain that clients, who trust only the
+// root and get only what the router sends, cannot build.
+void report_intermediate_not_sent(X509* last, X509* intermediate, const std::string& label,
+                                  Problems& problems) {
+  problems.error("CERT_CHAIN_INCOMPLETE", label,
+                 "the issuer of '" + subject_of(last) + "', '" + subject_of(intermediate) +
+                     "', is in the Secret's ca.crt or router.trusted_ca_file, but it is an "
+                     "intermediate, not a root: clients receive only the chain in the "
+                     "certificate file, so they cannot build it",
+                 "append '" + subject_of(intermediate) +
+                     "' (and any intermediate above it) to the certificate file after the leaf; "
+                     "keep only root certificates in ca.crt and router.trusted_ca_file");
 }
 
 }  // namespace
@@ -199,12 +230,15 @@ void report_unknown_issuer(X509* last, bool leaf_only, const std::string& label,
 void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& layout,
                        const CheckOptions& options, const Material& material, Problems& problems) {
   const std::string& label = material.cert_label;
-  Anchors anchors{private_roots(options, problems)};
-  for (auto& root : secret_roots(material, problems))
-    anchors.private_roots.push_back(std::move(root));
+  Anchors anchors;
+  for (auto& cert : private_roots(options, problems)) anchors.add(std::move(cert));
+  for (auto& cert : secret_roots(material, problems)) anchors.add(std::move(cert));
   X509* last = certs[layout.chain.empty() ? layout.leaf : layout.chain.back()].get();
   if (!is_self_signed(last)) {
-    if (!anchors.has_issuer_of(last))
+    if (anchors.has_issuer_of(last)) return;
+    if (X509* sent_elsewhere = anchors.intermediate_issuer_of(last))
+      report_intermediate_not_sent(last, sent_elsewhere, label, problems);
+    else
       report_unknown_issuer(last, layout.chain.empty(), label, problems);
     return;
   }

@@ -76,9 +76,16 @@ bool DirectoryWatcher::add(const WatchTarget& t, std::string* why) {
     if (why) *why = std::strerror(errno);
     return false;
   }
-  auto& entry = by_wd_[wd];  // two targets in one directory share its watch
-  entry.directory = t.directory;
-  entry.names.insert(t.names.begin(), t.names.end());
+  // Two targets in one directory share its watch. No names means every file counts, and
+  // that wins over a list (a Secret manifest directory that also holds the ticket key file).
+  auto [it, fresh] = by_wd_.try_emplace(wd, t);
+  auto& entry = it->second;
+  if (!fresh) {
+    if (entry.names.empty() || t.names.empty())
+      entry.names.clear();
+    else
+      entry.names.insert(t.names.begin(), t.names.end());
+  }
   return true;
 }
 

@@ -1,7 +1,7 @@
 // The chain rule with a private CA (docs/certificate-codes.md): a leaf whose issuer is unknown
 // is an error (the forgotten intermediate); leaf + intermediate(s) whose last issuer is
-// unknown is a complete chain to a private root, a warning naming that root; a root or
-// intermediate in the Secret's ca.crt is a trust anchor like router.trusted_ca_file.
+// unknown is a complete chain to a private root, a warning naming that root; a root in the
+// Secret's ca.crt is a trust anchor like router.trusted_ca_file, an intermediate there is not.
 #include <gtest/gtest.h>
 
 #include "tls/certificate.hpp"
@@ -61,7 +61,7 @@ TEST_F(PrivateCaTest, LeafAndIntermediateToAnUnknownRootWarnNamingTheRoot) {
   EXPECT_EQ(p.code, "CERT_CHAIN_PRIVATE_ROOT");
   EXPECT_EQ(p.severity, Severity::warning);
   EXPECT_NE(p.what.find("clients must trust 'CN=Test Root CA'"), std::string::npos) << p.what;
-  EXPECT_NE(p.what.find("complete up to 'CN=Test Intermediate CA'"), std::string::npos) << p.what;
+  EXPECT_NE(p.what.find("ends at 'CN=Test Intermediate CA'"), std::string::npos) << p.what;
   // How to make it go away: every one of the three ways.
   for (const char* way : {"ca.crt", "router.trusted_ca_file", "--ca-file"})
     EXPECT_NE(p.fix.find(way), std::string::npos) << way << " not in: " << p.fix;
@@ -81,8 +81,27 @@ TEST_F(PrivateCaTest, LeafWhoseIssuerIsOnlyInCaCrtIsClean) {
   Issued direct = issue(leaf_spec(), &pki_->root);
   EXPECT_TRUE(check(secret(direct.cert.get(), {}, direct.key.get(), pem({root()}))));
   EXPECT_TRUE(problems_.empty()) << codes(problems_);
-  // A leaf of the intermediate, the intermediate only in ca.crt.
-  EXPECT_TRUE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), pem({inter()}))));
+}
+
+TEST_F(PrivateCaTest, AnIntermediateInCaCrtIsNoAnchor) {
+  // The usual CA bundle (intermediate + root) as ca.crt and a leaf-only tls.crt: clients trust
+  // the root and receive only tls.crt, so they cannot build the chain. An error that says
+  // which certificate to append, not a clean check.
+  const std::string bundle = pem({inter(), root()});
+  EXPECT_FALSE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), bundle)));
+  ASSERT_EQ(problems_.items().size(), 1u) << codes(problems_);
+  const Problem& p = problems_.items()[0];
+  EXPECT_EQ(p.code, "CERT_CHAIN_INCOMPLETE");
+  EXPECT_NE(p.what.find("'CN=Test Intermediate CA', is in the Secret's ca.crt"), std::string::npos)
+      << p.what;
+  EXPECT_NE(p.fix.find("append 'CN=Test Intermediate CA'"), std::string::npos) << p.fix;
+  // The intermediate alone in ca.crt: the same.
+  problems_ = {};
+  EXPECT_FALSE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), pem({inter()}))));
+  EXPECT_TRUE(problems_.has("CERT_CHAIN_INCOMPLETE")) << codes(problems_);
+  // Sent in tls.crt, with the bundle as ca.crt: clean.
+  problems_ = {};
+  EXPECT_TRUE(check(secret(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get(), bundle)));
   EXPECT_TRUE(problems_.empty()) << codes(problems_);
 }
 

@@ -62,6 +62,24 @@ TEST(DirectoryWatcher, UnrelatedFilesAreIgnored) {
   EXPECT_EQ(run_until(io, calls, 1, 2000ms), 1);
 }
 
+TEST(DirectoryWatcher, EveryFileWinsOverANameListInTheSameDirectory) {
+  // A --secrets-dir holding NAME.yaml (every file counts) and the ticket key file (one name):
+  // in either order, a renewed manifest is still seen.
+  for (bool all_first : {true, false}) {
+    TempDir dir;
+    boost::asio::io_context io;
+    int calls = 0;
+    DirectoryWatcher w(
+        io, [&] { ++calls; }, 20ms);
+    WatchTarget all{dir.path.string(), {}}, one{dir.path.string(), {"ticket.key"}};
+    auto targets =
+        all_first ? std::vector<WatchTarget>{all, one} : std::vector<WatchTarget>{one, all};
+    ASSERT_TRUE(w.watch(targets).empty());
+    write(dir.path / "scoring-tls.yaml", "x");
+    EXPECT_EQ(run_until(io, calls, 1, 2000ms), 1) << (all_first ? "all first" : "list first");
+  }
+}
+
 TEST(DirectoryWatcher, KubeletDataSymlinkSwapIsSeen) {
   TempDir dir;
   fs::create_directory(dir.path / "..2026_01");
