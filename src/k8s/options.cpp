@@ -1,6 +1,7 @@
 // The checks of `k8s render`'s own options: on their own (usage errors, exit 2) and against
 // the settings (K8S_* problems, docs/settings-codes.md).
 #include <cmath>
+#include <cstdlib>
 #include <regex>
 
 #include "k8s/render.hpp"
@@ -15,7 +16,8 @@ std::optional<long double> quantity(const std::string& s) {
       R"(([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?)");
   std::smatch m;
   if (!std::regex_match(s, m, form)) return std::nullopt;
-  long double v = std::stold(m[1].str());
+  // The form is checked above; strtold/strtol do not throw (stold/stoi would on overflow).
+  long double v = std::strtold(m[1].str().c_str(), nullptr);
   const std::string suffix = m[3].str();
   static const char* binary[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   static const char* decimal[] = {"k", "M", "G", "T", "P", "E"};
@@ -26,7 +28,11 @@ std::optional<long double> quantity(const std::string& s) {
   if (suffix == "n") return v / 1e9L;
   if (suffix == "u") return v / 1e6L;
   if (suffix == "m") return v / 1e3L;
-  if (!suffix.empty()) return v * std::pow(10.0L, std::stoi(suffix.substr(1)));
+  if (!suffix.empty()) {
+    const long exponent = std::strtol(suffix.c_str() + 1, nullptr, 10);  // saturates
+    if (exponent > 30 || exponent < -30) return std::nullopt;            // no resource is that size
+    return v * std::pow(10.0L, static_cast<int>(exponent));
+  }
   return v;
 }
 

@@ -174,6 +174,7 @@ std::optional<MountedSecret> ticket_secret(settings::Config& c, const RenderOpti
 // creates from that file, unless it already points into the mounted TLS Secret (e.g. its
 // ca.crt), which the pod has anyway.
 std::optional<MountedSecret> trusted_ca_secret(settings::Config& c, const RenderOptions& o,
+                                               const std::optional<MountedSecret>& tls,
                                                std::vector<std::string>& notes) {
   auto& file = c.router.trusted_ca_file;
   if (file.empty()) return std::nullopt;
@@ -182,7 +183,10 @@ std::optional<MountedSecret> trusted_ca_secret(settings::Config& c, const Render
     file.clear();
     return std::nullopt;
   }
-  if (file.rfind(std::string(kSecretVolumeRoot) + "/", 0) == 0) return std::nullopt;
+  // Only a file inside the TLS Secret's own mount is there already; any other path (another
+  // Secret's directory, "..") gets a Secret of its own.
+  if (tls && file.rfind(tls->mount_path + "/", 0) == 0 && file.find("..") == std::string::npos)
+    return std::nullopt;
   MountedSecret s{"trusted-ca", o.name + "-trusted-ca", kTrustedCaDir,
                   "kubectl -n " + o.namespace_ + " create secret generic " + o.name +
                       "-trusted-ca --from-file=" + shell_quoted("ca.crt=" + file)};
@@ -217,7 +221,12 @@ PodSettings pod_settings(const settings::Config& config, const RenderOptions& op
   out.tls = tls_secret(c, options, out.notes);
   out.keys = key_secrets(c, options, problems, out.notes);
   out.tickets = ticket_secret(c, options, out.notes);
-  out.trusted_ca = trusted_ca_secret(c, options, out.notes);
+  out.trusted_ca = trusted_ca_secret(c, options, out.tls, out.notes);
+  if (options.image == kDefaultImage)
+    out.notes.push_back("the image is " + kDefaultImage +
+                        ", what `make image` builds on this machine; a cluster pulls it only "
+                        "from a registry: push it there and pass --image REGISTRY/scoregate:" +
+                        SCOREGATE_VERSION + " (README \"Container image\")");
   return out;
 }
 

@@ -29,11 +29,16 @@ inline constexpr std::uint16_t kProbePort = 9902;  // router.probe_listen: the k
 // long enough for Endpoints and kube-proxy to stop sending new connections to a stopping pod.
 inline constexpr std::uint32_t kDefaultShutdownDelayMs = 5000;
 
+// What `make image` tags (localhost/scoregate:VERSION in podman's terms): found by a local
+// podman, pulled by no cluster until pushed to a registry and passed as --image.
+inline const std::string kDefaultImage = std::string("scoregate:") + SCOREGATE_VERSION;
+
 struct RenderOptions {
   std::string name = "scoregate";  // every object's name (and prefix) and the instance label
   std::string namespace_ = "azureml";
-  std::string image = std::string("scoregate:") + SCOREGATE_VERSION;  // what `make image` tags
-  bool create_namespace = false;                                      // a Namespace document first
+  std::string image = kDefaultImage;
+
+  bool create_namespace = false;                // a Namespace document first
   std::vector<std::string> image_pull_secrets;  // pod imagePullSecrets, in order
   std::optional<unsigned> replicas;             // none: 3 with inferenceRouterHA, else 1
   // Kubernetes quantities; an empty cpu_limit writes no CPU limit.

@@ -34,7 +34,7 @@ std::optional<long long> to_number(std::string_view s) {
 
 std::optional<unsigned> ceil_ratio(long long quota, long long period) {
   if (quota <= 0 || period <= 0) return std::nullopt;
-  long long n = (quota + period - 1) / period;
+  long long n = quota / period + (quota % period != 0);  // no overflow near LLONG_MAX
   return static_cast<unsigned>(std::clamp<long long>(n, 1, 1 << 20));
 }
 

@@ -105,6 +105,17 @@ class ControlTasksImpl final : public ControlTasks {
           failed);  // a secret directory or a label, never a protected path
   }
 
+  // A refusal that names an endpoint key (its code, or a place under endpoints[].keys):
+  // only then is KEY_ROTATION_REFUSED the right word (a certificate problem refused otherwise).
+  static bool about_key_files(const Problems& problems) {
+    for (const auto& p : problems.items())
+      if (p.severity == Severity::error &&
+          (p.code == "AUTH_KEY_FILE_UNREADABLE" || p.code == "AUTH_KEY_MISSING" ||
+           p.where.find(".keys.") != std::string::npos))
+        return true;
+    return false;
+  }
+
   void attempt(int n, const char* reason) {
     retry_.cancel();
     auto result = host_.reload(reason, /*final=*/false);
@@ -116,7 +127,9 @@ class ControlTasksImpl final : public ControlTasks {
       });
       return;
     }
-    if (host_.reload(reason, /*final=*/true).ok || reason != kKeysChanged) return;
+    auto final_result = host_.reload(reason, /*final=*/true);
+    if (final_result.ok || reason != kKeysChanged || !about_key_files(final_result.problems))
+      return;
     // All or nothing: not one endpoint takes a new key while any file is refused.
     const std::string kept =
         "KEY_ROTATION_REFUSED warning: endpoint key files: changed key files were refused (see "

@@ -98,7 +98,9 @@ std::string AdminView::status_json() const {
     j["session_tickets"] = session_tickets_json();
   }
   j["endpoints"] = endpoints_json(*current.plan);
-  return j.dump(2) + "\n";
+  // Problem texts in reloads.last_error may quote file names and values byte for byte: an
+  // invalid UTF-8 byte becomes U+FFFD instead of making dump() throw (and /status fail).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace scoregate::runtime

@@ -79,9 +79,9 @@ std::vector<X509Ptr> secret_roots(const Material& material, Problems& problems) 
   return roots;
 }
 
-// What the checks may treat as trusted: the system store and the self-signed certificates of
-// router.trusted_ca_file and the Secret's ca.crt. An intermediate in those files is no anchor:
-// clients get only the chain the router sends, so it must be sent (kept apart to say so).
+// What the checks treat as trusted: the system store and the self-signed certificates of
+// router.trusted_ca_file and the Secret's ca.crt. An intermediate in those files is kept apart:
+// it completes the chain only for clients that trust it directly (a warning says so).
 struct Anchors {
   std::vector<X509Ptr> private_roots;
   std::vector<X509Ptr> private_intermediates;
@@ -210,19 +210,22 @@ void report_unknown_issuer(X509* last, bool leaf_only, const std::string& label,
       "router.trusted_ca_file, or pass it to scoregate cert check as --ca-file root.pem");
 }
 
-// The issuer of the chain's last certificate is in ca.crt or router.trusted_ca_file, but it
-// is an intermediate: trusting it here would pass a chain that clients, who trust only the
-// root and get only what the router sends, cannot build.
-void report_intermediate_not_sent(X509* last, X509* intermediate, const std::string& label,
-                                  Problems& problems) {
-  problems.error("CERT_CHAIN_INCOMPLETE", label,
-                 "the issuer of '" + subject_of(last) + "', '" + subject_of(intermediate) +
-                     "', is in the Secret's ca.crt or router.trusted_ca_file, but it is an "
-                     "intermediate, not a root: clients receive only the chain in the "
-                     "certificate file, so they cannot build it",
-                 "append '" + subject_of(intermediate) +
-                     "' (and any intermediate above it) to the certificate file after the leaf; "
-                     "keep only root certificates in ca.crt and router.trusted_ca_file");
+// The issuer of the chain's last certificate is in ca.crt or router.trusted_ca_file, but it is
+// an intermediate. Clients that trust it directly (curl, Go) connect; clients that trust only
+// the root (Python, Java by default) cannot build the chain, because the router sends only the
+// certificate file. A DER certificate (one certificate per file) can only be served this way.
+void report_intermediate_anchor(X509* last, X509* intermediate, const std::string& label,
+                                Problems& problems) {
+  const std::string name = subject_of(intermediate);
+  problems.warning(
+      "CERT_CHAIN_ANCHOR_NOT_ROOT", label,
+      "the issuer of '" + subject_of(last) + "', '" + name +
+          "', is an intermediate from the Secret's ca.crt or router.trusted_ca_file, which is "
+          "not sent: only clients that trust '" +
+          name + "' itself can build the chain",
+      "append '" + name +
+          "' (and any intermediate above it) to the certificate file after the leaf, so "
+          "clients that trust only the root connect too");
 }
 
 }  // namespace
@@ -236,8 +239,8 @@ void check_chain_trust(const std::vector<X509Ptr>& certs, const ChainLayout& lay
   X509* last = certs[layout.chain.empty() ? layout.leaf : layout.chain.back()].get();
   if (!is_self_signed(last)) {
     if (anchors.has_issuer_of(last)) return;
-    if (X509* sent_elsewhere = anchors.intermediate_issuer_of(last))
-      report_intermediate_not_sent(last, sent_elsewhere, label, problems);
+    if (X509* trusted_intermediate = anchors.intermediate_issuer_of(last))
+      report_intermediate_anchor(last, trusted_intermediate, label, problems);
     else
       report_unknown_issuer(last, layout.chain.empty(), label, problems);
     return;

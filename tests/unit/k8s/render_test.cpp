@@ -342,11 +342,30 @@ TEST(K8sRender, ASettingsChangeChangesThePodTemplate) {
   EXPECT_NE(sum(a), sum(b));
 }
 
+TEST(K8sRender, TrustedCaOutsideTheTlsSecretGetsItsOwnSecret) {
+  // Only the TLS Secret's mount is there already: another Secret's directory, or a path that
+  // climbs out of the TLS Secret with "..", is not mounted and gets Secret NAME-trusted-ca.
+  for (const std::string rel : {"/other/ca.crt", "/scoring-tls/../other/ca.crt"}) {
+    const std::string ca = std::string(kSecretVolumeRoot) + rel;
+    auto out =
+        render_yaml(std::string(kTlsSettings) + "router: { trusted_ca_file: \"" + ca + "\" }\n");
+    ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+    EXPECT_EQ(out.settings()["router"]["trusted_ca_file"].as<std::string>(),
+              "/etc/scoregate/trusted-ca/ca.crt")
+        << rel;
+  }
+  auto kept =
+      render_yaml(std::string(kTlsSettings) + "router: { trusted_ca_file: " + kSecretVolumeRoot +
+                  "/scoring-tls/ca.crt }\n");
+  EXPECT_EQ(kept.settings()["router"]["trusted_ca_file"].as<std::string>(),
+            std::string(kSecretVolumeRoot) + "/scoring-tls/ca.crt");
+}
+
 TEST(K8sRender, UnicodeLineBreaksCannotAddKeys) {
   // YAML 1.1 readers break lines at U+2028: a path holding one must stay inside its value
-  // (a trusted_ca_file inside the mounted Secrets is carried over as written).
+  // (a trusted_ca_file inside the mounted TLS Secret is carried over as written).
   const std::string sep = "\xE2\x80\xA8";
-  const std::string path = std::string(kSecretVolumeRoot) + "/x";
+  const std::string path = std::string(kSecretVolumeRoot) + "/scoring-tls/x";
   auto out = render_yaml(std::string(kTlsSettings) + "router:\n  trusted_ca_file: \"" + path + sep +
                          "injected: 1\"\n");
   ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
@@ -399,7 +418,7 @@ TEST(K8sRender, OddStringsStayStrings) {
   o.namespace_ = "ml-prod";
   o.name = "router";
   ASSERT_FALSE(options_problem(o));
-  const std::string ca = std::string(kSecretVolumeRoot) + "/ca: #1/root.pem";
+  const std::string ca = std::string(kSecretVolumeRoot) + "/scoring-tls/ca: #1/root.pem";
   auto out = render_yaml(
       std::string(kTlsSettings) + "router: { trusted_ca_file: \"" + ca + "\" }\n", {}, o);
   ASSERT_EQ(out.docs.size(), 4u) << out.rendered.yaml;

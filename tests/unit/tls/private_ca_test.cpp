@@ -1,7 +1,8 @@
 // The chain rule with a private CA (docs/certificate-codes.md): a leaf whose issuer is unknown
 // is an error (the forgotten intermediate); leaf + intermediate(s) whose last issuer is
 // unknown is a complete chain to a private root, a warning naming that root; a root in the
-// Secret's ca.crt is a trust anchor like router.trusted_ca_file, an intermediate there is not.
+// Secret's ca.crt is a trust anchor like router.trusted_ca_file; an intermediate there completes
+// the chain with a warning (only clients that trust it directly connect).
 #include <gtest/gtest.h>
 
 #include "tls/certificate.hpp"
@@ -83,22 +84,23 @@ TEST_F(PrivateCaTest, LeafWhoseIssuerIsOnlyInCaCrtIsClean) {
   EXPECT_TRUE(problems_.empty()) << codes(problems_);
 }
 
-TEST_F(PrivateCaTest, AnIntermediateInCaCrtIsNoAnchor) {
-  // The usual CA bundle (intermediate + root) as ca.crt and a leaf-only tls.crt: clients trust
-  // the root and receive only tls.crt, so they cannot build the chain. An error that says
-  // which certificate to append, not a clean check.
+TEST_F(PrivateCaTest, AnIntermediateInCaCrtCompletesTheChainOnlyWithAWarning) {
+  // The usual CA bundle (intermediate + root) as ca.crt and a leaf-only tls.crt: clients that
+  // trust only the root receive only tls.crt and cannot build the chain. Served (clients that
+  // trust the intermediate itself connect), with a warning naming what to append.
   const std::string bundle = pem({inter(), root()});
-  EXPECT_FALSE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), bundle)));
+  EXPECT_TRUE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), bundle)));
   ASSERT_EQ(problems_.items().size(), 1u) << codes(problems_);
   const Problem& p = problems_.items()[0];
-  EXPECT_EQ(p.code, "CERT_CHAIN_INCOMPLETE");
-  EXPECT_NE(p.what.find("'CN=Test Intermediate CA', is in the Secret's ca.crt"), std::string::npos)
+  EXPECT_EQ(p.code, "CERT_CHAIN_ANCHOR_NOT_ROOT");
+  EXPECT_EQ(p.severity, Severity::warning);
+  EXPECT_NE(p.what.find("'CN=Test Intermediate CA', is an intermediate"), std::string::npos)
       << p.what;
   EXPECT_NE(p.fix.find("append 'CN=Test Intermediate CA'"), std::string::npos) << p.fix;
   // The intermediate alone in ca.crt: the same.
   problems_ = {};
-  EXPECT_FALSE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), pem({inter()}))));
-  EXPECT_TRUE(problems_.has("CERT_CHAIN_INCOMPLETE")) << codes(problems_);
+  EXPECT_TRUE(check(secret(pki_->leaf.cert.get(), {}, pki_->leaf.key.get(), pem({inter()}))));
+  EXPECT_TRUE(problems_.has("CERT_CHAIN_ANCHOR_NOT_ROOT")) << codes(problems_);
   // Sent in tls.crt, with the bundle as ca.crt: clean.
   problems_ = {};
   EXPECT_TRUE(check(secret(pki_->leaf.cert.get(), {inter()}, pki_->leaf.key.get(), bundle)));
