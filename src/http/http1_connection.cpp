@@ -181,11 +181,12 @@ asio::awaitable<error_code> Http1Connection::send_continue() {
 }
 
 asio::awaitable<void> Http1Connection::reply_error(unsigned status, std::string_view code,
-                                                   std::string_view message, const Extra& extra) {
+                                                   std::string_view message, const Extra& extra,
+                                                   std::string_view limit) {
   // A small unread body is read and dropped so the connection survives the error (a client
   // refused with 429 under load should not pay a new TLS handshake); a big one closes it.
   if (draining_ || !co_await discard_body(64 * 1024)) keep_alive_ = false;
-  auto bytes = error_response(status, code, message, extra, !keep_alive_);
+  auto bytes = error_response(status, code, message, extra, !keep_alive_, limit);
   response_started_ = true;
   co_await transport_.write_all(bytes);
 }

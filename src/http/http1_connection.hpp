@@ -56,10 +56,11 @@ class Http1Connection {
   boost::asio::awaitable<error_code> write(std::string_view bytes);
   // Sends "100 Continue" when the client asked for it and it was not sent yet.
   boost::asio::awaitable<error_code> send_continue();
-  // A complete JSON error reply (README "Requests"). Closes the connection afterwards if the
-  // request body was not read to its end.
+  // A complete JSON error reply (README "Requests"), with "limit" when not empty. Closes the
+  // connection afterwards if the request body was not read to its end.
   boost::asio::awaitable<void> reply_error(unsigned status, std::string_view code,
-                                           std::string_view message, const Extra& extra = {});
+                                           std::string_view message, const Extra& extra = {},
+                                           std::string_view limit = {});
   // The response must end the connection (sent with Connection: close).
   void close_after_response() { keep_alive_ = false; }
   bool keep_alive() const { return keep_alive_; }

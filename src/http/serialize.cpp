@@ -122,11 +122,16 @@ void append_json_escaped(std::string& out, std::string_view s) {
   }
 }
 
-std::string json_error_body(std::string_view code, std::string_view message) {
+std::string json_error_body(std::string_view code, std::string_view message,
+                            std::string_view limit) {
   std::string body = "{\"error\":{\"code\":\"";
   append_json_escaped(body, code);
   body += "\",\"message\":\"";
   append_json_escaped(body, message);
+  if (!limit.empty()) {
+    body += "\",\"limit\":\"";
+    append_json_escaped(body, limit);
+  }
   body += "\"}}";
   return body;
 }
@@ -149,8 +154,9 @@ std::string simple_response(
 
 std::string error_response(unsigned status, std::string_view code, std::string_view message,
                            const std::vector<std::pair<std::string_view, std::string_view>>& extra,
-                           bool close) {
-  return simple_response(status, "application/json", json_error_body(code, message), close, extra);
+                           bool close, std::string_view limit) {
+  return simple_response(status, "application/json", json_error_body(code, message, limit), close,
+                         extra);
 }
 
 }  // namespace scoregate::http

@@ -33,8 +33,10 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 // message's Connection header names.
 bool is_hop_by_hop(const Field& f, const MessageHead& head);
 
-// {"error":{"code":"...","message":"..."}}
-std::string json_error_body(std::string_view code, std::string_view message);
+// {"error":{"code":"...","message":"..."}}, with "limit":"..." after the message when `limit`
+// is not empty (the limit that refused the request, README "Requests").
+std::string json_error_body(std::string_view code, std::string_view message,
+                            std::string_view limit = {});
 void append_json_escaped(std::string& out, std::string_view s);
 
 // A complete response with a small body: status, Content-Type/Length, the extra fields given,
@@ -44,9 +46,9 @@ std::string simple_response(
     const std::vector<std::pair<std::string_view, std::string_view>>& extra = {});
 
 // A complete error response: status, JSON body, Content-Type/Length, the extra fields given,
-// and `Connection: close` when close is true.
+// and `Connection: close` when close is true; `limit` as in json_error_body.
 std::string error_response(unsigned status, std::string_view code, std::string_view message,
                            const std::vector<std::pair<std::string_view, std::string_view>>& extra,
-                           bool close);
+                           bool close, std::string_view limit = {});
 
 }  // namespace scoregate::http

@@ -101,30 +101,48 @@ asio::awaitable<bool> Exchange::admit() {
       slot_ = std::move(result.slot);
       co_return true;
     case upstream::AdmitStatus::no_ready_target:
-      co_await reply(503, "NoReadyInstance",
-                     "deployment '" + deployment_->state->name + "' has no ready instance");
+      co_await refuse(result.status,
+                      "deployment '" + deployment_->state->name + "' has no ready instance");
       co_return false;
     case upstream::AdmitStatus::queue_full:
-      co_await reply(429, "TooManyRequests",
-                     "deployment '" + deployment_->state->name +
-                         "' is at its concurrency limit and its wait queue is full");
+      co_await refuse(result.status,
+                      "deployment '" + deployment_->state->name +
+                          "' is at its concurrency limit and its wait queue is full");
+      co_return false;
+    case upstream::AdmitStatus::no_queue:
+      co_await refuse(
+          result.status,
+          "every instance of deployment '" + deployment_->state->name +
+              "' is at max_concurrent_requests_per_instance and max_queue_wait_ms is 0");
       co_return false;
     case upstream::AdmitStatus::queue_timeout:
-      co_await reply(429, "TooManyRequests",
-                     "no instance of deployment '" + deployment_->state->name +
-                         "' became free within max_queue_wait_ms (" +
-                         std::to_string(deployment_->request_settings.max_queue_wait_ms) + " ms)");
+      co_await refuse(result.status,
+                      "no instance of deployment '" + deployment_->state->name +
+                          "' became free within max_queue_wait_ms (" +
+                          std::to_string(deployment_->request_settings.max_queue_wait_ms) + " ms)");
       co_return false;
     case upstream::AdmitStatus::cancelled:
-      status_ = 499;
-      error_code_ = "ClientClosedRequest";
-      conn_.close_after_response();
+      client_closed_request();
       co_return false;
   }
   co_return false;
 }
 
-asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, std::string message) {
+// A request the gate did not admit: 503 without a ready instance, else 429 naming the limit.
+asio::awaitable<void> Exchange::refuse(upstream::AdmitStatus why, std::string message) {
+  using upstream::AdmitStatus;
+  if (why == AdmitStatus::no_ready_target) {
+    co_await reply(503, "NoReadyInstance", std::move(message), "no_ready_instance");
+    co_return;
+  }
+  std::string_view limit = why == AdmitStatus::queue_full ? "max_queue_length"
+                           : why == AdmitStatus::no_queue ? "max_concurrent_requests_per_instance"
+                                                          : "max_queue_wait_ms";
+  co_await reply(429, "TooManyRequests", std::move(message), limit);
+}
+
+asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, std::string message,
+                                      std::string_view limit) {
   status_ = status;
   error_code_ = code;
   WorkerCounters::add(worker_.counters.router_errors[status / 100 % 6]);
@@ -138,7 +156,13 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
   if (!client_request_id_.empty()) extra.emplace_back("x-ms-client-request-id", client_request_id_);
   if (deployment_) extra.emplace_back("azureml-model-deployment", deployment_->state->name);
   if (status == 401) extra.emplace_back("WWW-Authenticate", "Bearer");
-  co_await conn_.reply_error(status, code, message, extra);
+  std::string retry_after;
+  if ((status == 429 || status == 503) && deployment_) {
+    // 503 means no instance is ready: nothing drains the queue, so no rate applies.
+    retry_after = std::to_string(deployment_->state->gate->retry_after_seconds(status == 429));
+    extra.emplace_back("Retry-After", retry_after);
+  }
+  co_await conn_.reply_error(status, code, message, extra, limit);
 }
 
 // Phase 6: log line and counters.

@@ -16,7 +16,11 @@ namespace asio = boost::asio;
 class Exchange {
  public:
   Exchange(http::Http1Connection& conn, WorkerContext& worker);
+  ~Exchange() { stop_watching(); }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
   asio::awaitable<void> run();
+  struct ClientWatch;  // client_watch.cpp
 
  private:
   // A reply the router makes itself instead of forwarding.
@@ -36,6 +40,7 @@ class Exchange {
   // forward.cpp
   asio::awaitable<bool> connect_upstream();
   asio::awaitable<bool> send_request();
+  asio::awaitable<void> write_failed(std::string message);
   asio::awaitable<bool> read_response_head(std::optional<http::ResponseParser>& rp);
   asio::awaitable<void> relay_response(http::ResponseParser& rp);
   // body_length: a fixed Content-Length (mirror copies), else the client's framing
@@ -46,7 +51,17 @@ class Exchange {
                                        const std::vector<std::string_view>& pieces,
                                        std::string_view b);
 
-  asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message);
+  // 429 and 503 also carry Retry-After and the limit that refused (README "Requests").
+  // client_watch.cpp: from the last request byte until the answer ends, a client that
+  // disconnects closes the model's connection (client_left() then says so).
+  void watch_client();
+  void stop_watching();
+  bool client_left() const;
+  void client_closed_request();
+
+  asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message,
+                              std::string_view limit = {});
+  asio::awaitable<void> refuse(upstream::AdmitStatus why, std::string message);
   bool client_gone() const;
 
   http::Http1Connection& conn_;
@@ -61,6 +76,7 @@ class Exchange {
   upstream::Slot slot_;
   std::vector<std::uint64_t> tried_;
   upstream::ConnectionPtr upstream_;
+  std::shared_ptr<ClientWatch> watch_;
   bool upstream_reusable_ = false;
   bool request_sent_ = false;
   std::string mirror_body_;

@@ -31,6 +31,7 @@ asio::awaitable<void> Exchange::forward() {
   std::optional<http::ResponseParser> rp;
   if (!co_await read_response_head(rp)) co_return;
   co_await relay_response(*rp);
+  stop_watching();  // before the connection changes hands
   upstream_->watchdog.disarm();
   if (upstream_reusable_) worker_.pool.give_back(std::move(upstream_));
 }
@@ -53,18 +54,16 @@ asio::awaitable<bool> Exchange::connect_upstream() {
     if (again.status != upstream::AdmitStatus::granted) {
       std::string why = c.timed_out ? "timed out" : c.ec.message();
       if (again.status == upstream::AdmitStatus::cancelled) {
-        status_ = 499;
-        error_code_ = "ClientClosedRequest";
-        conn_.close_after_response();
+        client_closed_request();
       } else if (again.status == upstream::AdmitStatus::no_ready_target) {
         co_await reply(502, "UpstreamConnectFailed",
                        "could not connect to any instance of deployment '" +
                            deployment_->state->name + "' (last " + target->address + ": " + why +
                            ")");
       } else {
-        co_await reply(429, "TooManyRequests",
-                       "an instance of deployment '" + deployment_->state->name +
-                           "' refused the connection and no other became free in time");
+        co_await refuse(again.status,
+                        "an instance of deployment '" + deployment_->state->name +
+                            "' refused the connection and no other became free in time");
       }
       co_return false;
     }
@@ -154,15 +153,24 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
   co_return !co_await http::write_fully(upstream_->socket, span);
 }
 
+// A write to the model failed: because the client left (client_watch.cpp closed the model's
+// connection), or because the model's connection broke.
+asio::awaitable<void> Exchange::write_failed(std::string message) {
+  if (client_left())
+    client_closed_request();
+  else
+    co_await reply(502, "UpstreamWriteFailed", std::move(message));
+}
+
 asio::awaitable<bool> Exchange::send_request() {
   const auto& req = conn_.request();
   std::string out;
   out.reserve(req.raw.size() + 256);
   build_upstream_head(out);
   if (req.framing == http::BodyFraming::none) {
+    watch_client();
     if (!co_await write_upstream(out, {}, {})) {
-      co_await reply(502, "UpstreamWriteFailed",
-                     "the model's connection failed while sending the request");
+      co_await write_failed("the model's connection failed while sending the request");
       co_return false;
     }
     request_sent_ = true;
@@ -187,6 +195,7 @@ asio::awaitable<bool> Exchange::send_request() {
       co_return false;
     }
     const bool last = pieces.empty();
+    if (last) watch_client();  // the client has nothing more to send: a readable socket is EOF
     std::size_t size = 0;
     for (auto p : pieces) size += p.size();
     if (chunked && !last) http::append_chunk_header(out, size);
@@ -201,8 +210,7 @@ asio::awaitable<bool> Exchange::send_request() {
       }
     }
     if (!co_await write_upstream(out, pieces, suffix)) {
-      co_await reply(502, "UpstreamWriteFailed",
-                     "the model's connection failed while the request body was sent");
+      co_await write_failed("the model's connection failed while the request body was sent");
       co_return false;
     }
     out.clear();
@@ -240,6 +248,10 @@ asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseP
     auto [ec, n] =
         co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
     if (ec) {
+      if (client_left()) {
+        client_closed_request();  // the client went away while the model was working
+        co_return false;
+      }
       if (up.watchdog.expired()) {
         WorkerCounters::add(worker_.counters.upstream_timeouts);
         co_await reply(504, "UpstreamTimeout",

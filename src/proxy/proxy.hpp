@@ -10,7 +10,8 @@
 //   502/504
 //   6. account          access log line, metrics
 //
-// The phases live in exchange.cpp (1-4, 6) and forward.cpp (5), in this order.
+// The phases live in exchange.cpp (1-4, 6) and forward.cpp, relay.cpp and client_watch.cpp (5;
+// a client that leaves cancels the upstream, README "Requests").
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -103,6 +103,7 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
       break;
     }
     const bool done = rp.done();
+    if (done) stop_watching();  // the model's part is over; the client's write tells the rest
     if (done && rechunk) out += http::kLastChunk;
     if (!out.empty()) {
       auto ec = co_await conn_.write(out);
@@ -128,7 +129,9 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
       continue;
     }
     if (ec) {
-      error_code_ = up.watchdog.expired() ? "UpstreamBodyTimeout" : "UpstreamReset";
+      error_code_ = client_left()           ? "ClientClosedResponse"
+                    : up.watchdog.expired() ? "UpstreamBodyTimeout"
+                                            : "UpstreamReset";
       break;
     }
     up.in.commit(n);

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace scoregate::upstream {
 
@@ -113,7 +114,8 @@ asio::awaitable<AdmitResult> Gate::admit(const std::vector<std::uint64_t>& tried
     max_wait = settings_.max_queue_wait;
     if (max_wait.count() == 0 || waiters_.size() >= max_queue_locked()) {
       rejected_full_.fetch_add(1, std::memory_order_relaxed);
-      co_return AdmitResult{AdmitStatus::queue_full, {}};
+      co_return AdmitResult{max_wait.count() == 0 ? AdmitStatus::no_queue : AdmitStatus::queue_full,
+                            {}};
     }
     w = std::make_shared<Waiter>(executor);
     w->tried = tried;
@@ -149,7 +151,37 @@ asio::awaitable<AdmitResult> Gate::admit(const std::vector<std::uint64_t>& tried
 void Gate::release(const TargetPtr& t) {
   std::lock_guard lock(mutex_);
   if (t->in_flight) --t->in_flight;
-  dispatch_locked(Clock::now());
+  const auto now = Clock::now();
+  count_release_locked(now);
+  dispatch_locked(now);
+}
+
+namespace {
+std::int64_t whole_seconds(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+void Gate::count_release_locked(Clock::time_point now) {
+  const auto second = whole_seconds(now);
+  auto& bucket = released_[static_cast<std::size_t>(second % kRateWindow)];
+  if (bucket.second != second) bucket = {second, 0};
+  ++bucket.count;
+}
+
+std::uint32_t Gate::retry_after_seconds(bool from_drain_rate) const {
+  std::lock_guard lock(mutex_);
+  const auto now = whole_seconds(Clock::now());
+  std::uint64_t released = 0;
+  for (const auto& b : released_)
+    if (from_drain_rate && b.second >= 0 && now - b.second < kRateWindow) released += b.count;
+  double seconds = 0;
+  if (released > 0)  // (queue + 1) / (released / window): the wait of one more in line
+    seconds =
+        static_cast<double>(waiters_.size() + 1) * kRateWindow / static_cast<double>(released);
+  else
+    seconds = static_cast<double>(settings_.max_queue_wait.count()) / 1000.0;
+  return static_cast<std::uint32_t>(std::clamp(std::ceil(seconds), 1.0, 60.0));
 }
 
 void Gate::report_connect(const TargetPtr& t, bool ok) {

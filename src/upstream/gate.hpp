@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -68,7 +69,9 @@ class Slot {
   TargetPtr target_;
 };
 
-enum class AdmitStatus { granted, no_ready_target, queue_full, queue_timeout, cancelled };
+// no_queue: every slot is busy and max_queue_wait is 0, so there is no queue to wait in (the
+// concurrency limit refused the request; counted with queue_full in the metrics).
+enum class AdmitStatus { granted, no_ready_target, queue_full, no_queue, queue_timeout, cancelled };
 
 struct AdmitResult {
   AdmitStatus status;
@@ -117,6 +120,12 @@ class Gate : public std::enable_shared_from_this<Gate> {
   std::uint64_t rejected_timeout() const {
     return rejected_timeout_.load(std::memory_order_relaxed);
   }
+  // The Retry-After of a refused request, in whole seconds (README "Requests"): with
+  // `from_drain_rate`, (queue length + 1) / slots released per second over the last
+  // kRateWindow seconds, rounded up; without it, or with no release in that window,
+  // max_queue_wait rounded up. Clamped to [1, 60].
+  std::uint32_t retry_after_seconds(bool from_drain_rate = true) const;
+  static constexpr int kRateWindow = 10;
 
  private:
   friend class Slot;
@@ -133,6 +142,7 @@ class Gate : public std::enable_shared_from_this<Gate> {
   TargetPtr pick_locked(const std::vector<std::uint64_t>& tried, Clock::time_point now);
   void dispatch_locked(Clock::time_point now);
   std::size_t max_queue_locked() const;
+  void count_release_locked(Clock::time_point now);
 
   const std::string name_;
   mutable std::mutex mutex_;
@@ -140,6 +150,12 @@ class Gate : public std::enable_shared_from_this<Gate> {
   std::vector<TargetPtr> targets_;
   std::list<WaiterPtr> waiters_;
   std::size_t rr_ = 0;
+  // Slots released per whole second of the steady clock, the last kRateWindow seconds.
+  struct ReleaseBucket {
+    std::int64_t second = -1;
+    std::uint32_t count = 0;
+  };
+  std::array<ReleaseBucket, kRateWindow> released_{};
   std::atomic<std::uint64_t> rejected_full_{0}, rejected_timeout_{0};
 };
 

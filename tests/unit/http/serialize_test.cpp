@@ -72,6 +72,9 @@ TEST(JsonError, EscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001f");
   EXPECT_EQ(json_error_body("NotFound", "no \"x\""),
             "{\"error\":{\"code\":\"NotFound\",\"message\":\"no \\\"x\\\"\"}}");
+  EXPECT_EQ(json_error_body("TooManyRequests", "m", "max_queue_length"),
+            "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"m\",\"limit\":"
+            "\"max_queue_length\"}}");
 }
 
 TEST(SimpleResponse, HeadAndBody) {

@@ -65,8 +65,8 @@ TEST(Gate, LeastLoadedTargetWithFreeSlot) {
     ASSERT_EQ(r.status, AdmitStatus::granted) << i;
     held.push_back(std::move(r.slot));
   }
-  for (auto& t : targets) EXPECT_EQ(t->in_flight, 2u);              // spread evenly, never 3 on one
-  EXPECT_EQ(admit_now(io, *gate).status, AdmitStatus::queue_full);  // no wait allowed
+  for (auto& t : targets) EXPECT_EQ(t->in_flight, 2u);            // spread evenly, never 3 on one
+  EXPECT_EQ(admit_now(io, *gate).status, AdmitStatus::no_queue);  // no wait allowed
   held[0].release();
   EXPECT_EQ(targets[0]->in_flight + targets[1]->in_flight + targets[2]->in_flight, 5u);
   auto r = admit_now(io, *gate);
@@ -130,6 +130,32 @@ TEST(Gate, QueueIsBounded) {
   EXPECT_EQ(admit_now(io, *gate).status, AdmitStatus::queue_full);
   EXPECT_EQ(gate->rejected_queue_full(), 1u);
   holder.slot.release();
+  io.restart();
+  io.run_for(200ms);
+}
+
+// Retry-After: max_queue_wait while nothing was released recently, else the queue over the
+// release rate of the last Gate::kRateWindow seconds.
+TEST(Gate, RetryAfterFollowsTheDrainRate) {
+  asio::io_context io;
+  auto gate = std::make_shared<Gate>("e/d", settings(1, 2500ms, 8), make_targets(1));
+  EXPECT_EQ(gate->retry_after_seconds(), 3u);  // no rate known: 2.5 s rounded up
+  gate->update_settings(settings(1, 0ms, 8));
+  EXPECT_EQ(gate->retry_after_seconds(), 1u);                  // never below 1
+  for (int i = 0; i < 10; ++i) gate->try_admit({}).release();  // 10 per 10 s = 1/s
+  auto holder = gate->try_admit({});
+  gate->update_settings(settings(1, 5000ms, 8));
+  for (int i = 0; i < 3; ++i)
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { co_await gate->admit({}, {}); }, asio::detached);
+  io.restart();
+  io.poll();
+  ASSERT_EQ(gate->queue_length(), 3u);
+  EXPECT_EQ(gate->retry_after_seconds(), 4u);                   // (3 queued + 1) at 1 per second
+  EXPECT_EQ(gate->retry_after_seconds(false), 5u);              // no rate asked for: max_queue_wait
+  for (int i = 0; i < 200; ++i) gate->try_admit({}).release();  // try_admit fails: queue first
+  EXPECT_EQ(gate->retry_after_seconds(), 4u);
+  holder.release();
   io.restart();
   io.run_for(200ms);
 }
