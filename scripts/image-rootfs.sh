@@ -28,11 +28,14 @@ mkdir -p "$root/etc/ssl" "$root/usr/share"
 cp -a /etc/ssl/certs /etc/ssl/openssl.cnf "$root/etc/ssl/"
 cp -a /usr/share/ca-certificates "$root/usr/share/"
 files="$files /etc/ssl/certs/ca-certificates.crt /etc/ssl/openssl.cnf /usr/share/ca-certificates"
+# every package whose files ship must ship its copyright file too: a missing one fails the build
 for pkg in $(dpkg -S $files 2>/dev/null | cut -d: -f1 | sort -u); do
-  if [ -f "/usr/share/doc/$pkg/copyright" ]; then
-    mkdir -p "$root/usr/share/doc/$pkg"
-    cp "/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/"
+  if [ ! -f "/usr/share/doc/$pkg/copyright" ]; then
+    echo "image-rootfs.sh: /usr/share/doc/$pkg/copyright is missing (reinstall $pkg in the build stage)" >&2
+    exit 1
   fi
+  mkdir -p "$root/usr/share/doc/$pkg"
+  cp "/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/"
 done
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin\n' \
   >"$root/etc/passwd"

@@ -16,7 +16,11 @@ IMAGE=${IMAGE:-localhost/scoregate:$VERSION}
 BASE_IMAGE=${BASE_IMAGE:-localhost/scoregate-base:bookworm}
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || REVISION="$REVISION-dirty"
-IMAGE_SOURCE=${IMAGE_SOURCE:-$(git remote get-url origin 2>/dev/null || true)}
+# the origin remote as the source label only when it is a plain https URL: never a local path,
+# and never a URL with credentials in it (https://user:token@host/...)
+origin=$(git remote get-url origin 2>/dev/null || true)
+case "$origin" in https://*@*|https://*[[:space:]]*) origin="" ;; https://*) ;; *) origin="" ;; esac
+IMAGE_SOURCE=${IMAGE_SOURCE:-$origin}
 
 scripts/base-image.sh "$BASE_IMAGE"
 t0=$(date +%s)

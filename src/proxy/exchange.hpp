@@ -20,7 +20,9 @@ class Exchange {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
   asio::awaitable<void> run();
-  struct ClientWatch;  // client_watch.cpp
+  // For the worker's ClientSweep: when the client has hung up, closes the model's connection
+  // (its pending I/O ends, the model sees it) and returns true.
+  bool cancel_if_client_left();
 
  private:
   // A reply the router makes itself instead of forwarding.
@@ -56,7 +58,7 @@ class Exchange {
   // disconnects closes the model's connection (client_left() then says so).
   void watch_client();
   void stop_watching();
-  bool client_left() const;
+  bool client_left() const { return client_left_; }
   void client_closed_request();
 
   asio::awaitable<void> reply(unsigned status, std::string_view code, std::string message,
@@ -76,7 +78,8 @@ class Exchange {
   upstream::Slot slot_;
   std::vector<std::uint64_t> tried_;
   upstream::ConnectionPtr upstream_;
-  std::shared_ptr<ClientWatch> watch_;
+  bool watching_ = false;     // registered with worker_.sweep
+  bool client_left_ = false;  // the sweep saw the client hang up
   bool upstream_reusable_ = false;
   bool request_sent_ = false;
   std::string mirror_body_;

@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "http/http1_connection.hpp"
+#include "proxy/client_sweep.hpp"
 #include "proxy/plan.hpp"
 #include "upstream/pool.hpp"
 
@@ -49,6 +50,7 @@ struct WorkerContext {
   WorkerCounters counters;
   std::shared_ptr<const ProxyPlan> plan;  // replaced (on this thread) at each reload
   std::shared_ptr<spdlog::logger> access_log;
+  ClientSweep sweep;  // clients that leave while their request waits for the model
 };
 
 class Proxy final : public http::RequestHandler {

@@ -136,6 +136,8 @@ def test_image_metadata_user_labels_and_contents(image, tmp_path):
     assert labels["org.opencontainers.image.version"] == VERSION
     assert labels["org.opencontainers.image.revision"].startswith(revision), labels
     assert "org.opencontainers.image.source" in labels
+    source = labels["org.opencontainers.image.source"]
+    assert source == "" or (source.startswith("https://") and "@" not in source), source
     # only the binary, its libraries and the trust store: a few MB, not a Debian system
     assert image["Size"] < 40_000_000, image["Size"]
 
@@ -146,10 +148,11 @@ def test_image_metadata_user_labels_and_contents(image, tmp_path):
     assert "openssl: OpenSSL 3." in out and "openssl built with: OpenSSL 3." in out
     assert "build type: RelWithDebInfo" in out
 
-    # no shell, no package manager
+    # no shell, no package manager: the files are absent (not merely failing to start)
     for tool in ("/bin/sh", "/usr/bin/apt-get"):
         r = podman("run", "--rm", "--entrypoint", tool, IMAGE, check=False)
         assert r.returncode != 0, f"{tool} runs in the image"
+        assert "no such file" in (r.stdout + r.stderr).lower(), (tool, r.stdout, r.stderr)
 
     # the binary is stripped (its debug info stays in the build stage) and the trust store is there
     name = f"sg-test-cp-{os.getpid()}"
@@ -157,6 +160,10 @@ def test_image_metadata_user_labels_and_contents(image, tmp_path):
     try:
         podman("cp", f"{name}:/usr/bin/scoregate", tmp_path / "scoregate")
         podman("cp", f"{name}:/etc/ssl/certs/ca-certificates.crt", tmp_path / "ca-certificates.crt")
+        # the licence of every package whose files ship, the C and C++ runtime included
+        for pkg in ("libc6", "libstdc++6", "libgcc-s1", "libssl3", "ca-certificates"):
+            podman("cp", f"{name}:/usr/share/doc/{pkg}/copyright", tmp_path / f"{pkg}.copyright")
+            assert "Copyright" in (tmp_path / f"{pkg}.copyright").read_text(errors="replace"), pkg
     finally:
         podman("rm", "-f", name, check=False)
     sections = subprocess.run(["readelf", "-S", "-W", str(tmp_path / "scoregate")], capture_output=True,

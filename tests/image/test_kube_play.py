@@ -92,6 +92,10 @@ def test_kube_play_rendered_manifests_serve_scoring(model, tmp_path):
         info = json.loads(podman("inspect", ctr).stdout)[0]
         assert info["Config"]["User"] in ("65532:65532", "65532")
         assert info["HostConfig"]["ReadonlyRootfs"] is True
+        # capabilities: drop ALL; allowPrivilegeEscalation: false
+        assert not info.get("EffectiveCaps"), info.get("EffectiveCaps")
+        assert any("no-new-privileges" in o for o in info["HostConfig"].get("SecurityOpt") or []), \
+            info["HostConfig"].get("SecurityOpt")
         logs = podman("logs", ctr).stdout + podman("logs", ctr).stderr
         assert PRIMARY not in logs and "BEGIN" not in logs
     finally:

@@ -92,7 +92,10 @@ def test_readyz_waits_for_the_first_round_of_a_model_that_does_not_answer(pki, b
     assert json.loads(r.admin("/status")[1])["ready"] is False
     assert wait_until(lambda: readyz(r) == (200, 200), timeout=8), r.stderr()
     took = time.monotonic() - t0
-    assert 1.0 < took < 5, took  # the first round ended with the probe's timeout
+    assert took < 8, took
+    # the first round ended with the probe's timeout (the router's own clock, not this loaded one)
+    waited = int(re.search(r"ready after (\d+) ms", r.wait_stderr("ready after")).group(1))
+    assert 1400 <= waited < 5000, waited
     assert score(r, pki)[0] == 503  # no ready target: every replica would answer the same
     assert "READY_WITHOUT_TARGETS" not in r.stderr()
 
@@ -103,9 +106,11 @@ def test_readiness_wait_bounds_the_wait_and_names_the_deployment(pki, blackhole,
     t0 = time.monotonic()
     assert readyz(r) == (503, 503)
     assert wait_until(lambda: readyz(r) == (200, 200), timeout=8), r.stderr()
-    assert 0.8 < time.monotonic() - t0 < 6
+    assert time.monotonic() - t0 < 8
     log = r.wait_stderr("READY_WITHOUT_TARGETS warning")
     assert re.search(r"READY_WITHOUT_TARGETS warning: .*fraud/blue", log)
+    waited = int(re.search(r"ready after (\d+) ms", log).group(1))
+    assert 950 <= waited < 4000, waited  # the bound, by the router's own clock
 
 
 def test_mirrors_and_zero_weight_deployments_do_not_hold_readiness(pki, model, blackhole, start_router):

@@ -54,12 +54,14 @@ TEST(ProbeRunner, FirstTargetsAreProbedAtOnceAndTheRoundCompletes) {
       "e/d", GateSettings{}, std::vector<TargetPtr>{target_at(listener.acceptor.local_endpoint())});
   ProbeRunner runner(io);
   EXPECT_FALSE(runner.first_round_done("e/d"));
-  runner.set("e/d", gate, slow_start_probe());
+  auto probe = slow_start_probe();
+  probe.timeout_ms = 1000;  // room for a loaded machine (sanitizers) between the two checks
+  runner.set("e/d", gate, probe);
   EXPECT_FALSE(runner.first_round_done("e/d"));
-  io.run_for(60ms);
+  for (int i = 0; i < 80 && listener.accepted == 0; ++i) io.run_for(10ms);
   EXPECT_GE(listener.accepted, 1) << "the starting target waited initial_delay";
   EXPECT_FALSE(runner.first_round_done("e/d"));  // its probe has not timed out yet
-  io.run_for(150ms);
+  io.run_for(1500ms);
   EXPECT_TRUE(runner.first_round_done("e/d"));  // a timeout is a verdict
   EXPECT_FALSE(gate->view()[0].ready);
   runner.stop_all();
@@ -77,7 +79,7 @@ TEST(ProbeRunner, ATargetThatAppearsLaterWaitsInitialDelay) {
   targets.push_back(target_at(later.acceptor.local_endpoint()));
   gate->set_targets(targets);
   runner.set("e/d", gate, slow_start_probe());  // as discovery does when the set changes
-  io.run_for(300ms);
+  io.run_for(800ms);
   EXPECT_GE(first.accepted, 2);  // still probed every period
   EXPECT_EQ(later.accepted, 0) << "a target that appeared later skipped initial_delay";
   runner.stop_all();
