@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clang-tidy (Debian's clang-tidy-14) with the checks in .clang-tidy over every source file of
-# src/, two at a time. Needs only a configured build tree (its compile_commands.json): nothing is
-# compiled. Precompiled headers are off there, so each file must include what it uses.
+# src/, JOBS (default: the core count) at a time. Needs only a configured build tree (its
+# compile_commands.json): nothing is compiled. Precompiled headers are off there, so each file must include what it uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${TIDY_BUILD:-build-tidy}
