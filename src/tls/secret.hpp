@@ -76,6 +76,12 @@ inline std::optional<Material> read_secret(const std::string& name, const std::s
 
 // A Secret manifest already in memory; `where` names the file in messages.
 // SECRET_MANIFEST_INVALID, SECRET_NAMESPACE, and those of material_from_keys().
+// A name read from a Secret (metadata.name, namespace, kind, a data key) as messages may show
+// it: quoted when it is made of the characters such names allow ([A-Za-z0-9._-], at most 253),
+// else a placeholder. A malformed manifest can pour anything into such a field, a key's bytes
+// included (found by fuzz_secret_manifest), and no message may carry those.
+std::string shown_secret_field(std::string_view text, bool quote = true);
+
 std::optional<Material> parse_secret_manifest(std::string_view yaml, const std::string& where,
                                               const SecretName& name, Problems& problems);
 inline std::optional<Material> parse_secret_manifest(std::string_view yaml,

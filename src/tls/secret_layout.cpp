@@ -29,7 +29,7 @@ std::string key_list(const SecretKeys& keys) {
   if (names.empty()) return "it holds no key at all";
   std::string out = "its keys: ";
   for (std::size_t i = 0; i < names.size() && i < 8; ++i)
-    out += (i ? ", " : "") + names[i].substr(0, 64);
+    out += (i ? ", " : "") + shown_secret_field(names[i], false);
   if (names.size() > 8) out += ", ... (" + std::to_string(names.size()) + " in all)";
   return out;
 }

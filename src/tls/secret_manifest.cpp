@@ -2,12 +2,23 @@
 // certificate source outside the cluster.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/secure.hpp"
 #include "tls/secret.hpp"
 
 namespace scoregate::tls {
+
+std::string shown_secret_field(std::string_view text, bool quote) {
+  const bool plain = !text.empty() && text.size() <= 253 &&
+                     std::all_of(text.begin(), text.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '.' || c == '-' || c == '_';
+                     });
+  if (!plain) return "(a value that is not a name: not shown)";
+  return quote ? "'" + std::string(text) + "'" : std::string(text);
+}
 
 namespace {
 
@@ -25,7 +36,8 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
   std::string kind = scalar_or_empty(root["kind"]);
   if (kind != "Secret") {
     problems.error("SECRET_MANIFEST_INVALID", where,
-                   kind.empty() ? "has no 'kind: Secret'" : "kind is '" + kind + "', not Secret",
+                   kind.empty() ? "has no 'kind: Secret'"
+                                : "kind is " + shown_secret_field(kind) + ", not Secret",
                    "use the manifest of a Secret: kubectl get secret " + name.in_command() +
                        " -n azureml -o yaml");
     ok = false;
@@ -37,8 +49,8 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
     problems.error("SECRET_MANIFEST_INVALID", where,
                    meta_name.empty()   ? "has no metadata.name"
                    : name.is_protected ? "metadata.name differs from sslSecret"
-                                       : "metadata.name is '" + meta_name + "' but sslSecret is '" +
-                                             name.name + "'",
+                                       : "metadata.name is " + shown_secret_field(meta_name) +
+                                             " but sslSecret is '" + name.name + "'",
                    "set metadata.name to " + name.in_command() +
                        " (the file name and sslSecret must match it)");
     ok = false;
@@ -46,8 +58,8 @@ bool check_header(const YAML::Node& root, const std::string& where, const Secret
   std::string ns = meta && meta.IsMap() ? scalar_or_empty(meta["namespace"]) : std::string();
   if (!ns.empty() && ns != "azureml") {
     problems.error("SECRET_NAMESPACE", at_line(where, meta["namespace"]),
-                   "the Secret " + name.quoted() + " is in namespace '" + ns +
-                       "'; scoregate, like the AzureML extension, reads Secrets from azureml",
+                   "the Secret " + name.quoted() + " is in namespace " + shown_secret_field(ns) +
+                       "; scoregate, like the AzureML extension, reads Secrets from azureml",
                    "re-create it in azureml: " + secret_create_commands(name));
     ok = false;
   }

@@ -41,6 +41,26 @@ std::string layout_of(std::map<std::string, std::string> keys) {
   return layout ? std::string(layout->cert) + "+" + layout->key : "none";
 }
 
+TEST(SecretManifest, AMalformedFieldNeverCarriesTheDataIntoAMessage) {
+  // An unclosed quote in metadata.name makes YAML swallow the rest of the file into the name,
+  // key bytes included (found by fuzz_secret_manifest): the message shows no such value.
+  const std::string key_b64 = base64_encode("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n");
+  const std::string yaml =
+      "apiVersion: v1\nkind: Secret\nmetadata:\n  name: 'scoring-tls\n"
+      "namespace: azureml\ndata:\n  key.pem: " +
+      key_b64 + "'\n";
+  Problems problems;
+  EXPECT_FALSE(parse_secret_manifest(yaml, "scoring-tls.yaml", "scoring-tls", problems));
+  ASSERT_TRUE(problems.has("SECRET_MANIFEST_INVALID")) << problems.to_string();
+  EXPECT_EQ(problems.to_string().find(key_b64.substr(0, 16)), std::string::npos)
+      << problems.to_string();
+  EXPECT_NE(problems.to_string().find("not shown"), std::string::npos) << problems.to_string();
+  EXPECT_EQ(shown_secret_field("scoring-tls"), "'scoring-tls'");
+  EXPECT_EQ(shown_secret_field("tls.crt", false), "tls.crt");
+  EXPECT_EQ(shown_secret_field("a b"), "(a value that is not a name: not shown)");
+  EXPECT_EQ(shown_secret_field(std::string(254, 'a')), "(a value that is not a name: not shown)");
+}
+
 TEST(ChooseLayout, CompletePairsFirstAzureMlPairWins) {
   EXPECT_EQ(layout_of({{"cert.pem", ""}, {"key.pem", ""}}), "cert.pem+key.pem");
   EXPECT_EQ(layout_of({{"tls.crt", ""}, {"tls.key", ""}, {"ca.crt", ""}}), "tls.crt+tls.key");
