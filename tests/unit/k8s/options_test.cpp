@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "k8s/render.hpp"
+#include "k8s/rendered.hpp"
 
 namespace scoregate::k8s {
 namespace {
@@ -19,50 +20,28 @@ constexpr const char* kSettings =
     "      - name: blue\n"
     "        targets: [ \"dns:fraud-blue.models.svc.cluster.local:5001\", \"10.0.0.7:7000\" ]\n";
 
-struct Out {
-  Rendered r;
-  std::vector<YAML::Node> docs;
-  YAML::Node kind(const std::string& k) const {
-    for (const auto& d : docs)
-      if (d["kind"].as<std::string>() == k) return d;
-    return YAML::Node();
-  }
-  YAML::Node pod() const { return kind("Deployment")["spec"]["template"]["spec"]; }
-  std::vector<std::string> kinds() const {
-    std::vector<std::string> all;
-    for (const auto& d : docs) all.push_back(d["kind"].as<std::string>());
-    return all;
-  }
-};
+using Out = testing::RenderedDocs;
 
 Out run(const RenderOptions& o, std::vector<std::string> config = {},
         const std::string& yaml = kSettings, std::vector<std::string> config_protected = {}) {
   settings::CommandLine cl;
   cl.config = std::move(config);
   cl.config_protected = std::move(config_protected);
-  auto loaded = settings::load_from_string(yaml, "test.yaml", cl);
-  EXPECT_FALSE(loaded.problems.has_errors()) << loaded.problems.to_string();
-  auto v = settings::validate(loaded.config, settings::Purpose::render);
-  EXPECT_TRUE(v.settings) << v.problems.to_string();
-  Out out;
-  out.r = render(*v.settings, o);
-  if (!out.r.yaml.empty())
-    for (const auto& d : YAML::LoadAll(out.r.yaml)) out.docs.push_back(d);
-  return out;
+  return testing::render_yaml(yaml, cl, o);
 }
 
 TEST(K8sOptions, DefaultsAddNothingOptional) {
   auto out = run({});
   EXPECT_EQ(out.kinds(), (std::vector<std::string>{"ConfigMap", "Deployment", "Service",
                                                    "PodDisruptionBudget"}));
-  EXPECT_EQ(out.kind("Deployment")["spec"]["replicas"].as<int>(), 3);
+  EXPECT_EQ(out.find("Deployment")["spec"]["replicas"].as<int>(), 3);
   EXPECT_FALSE(out.pod()["imagePullSecrets"]);
-  EXPECT_FALSE(out.kind("Service")["spec"]["externalTrafficPolicy"]);
+  EXPECT_FALSE(out.find("Service")["spec"]["externalTrafficPolicy"]);
   auto res = out.pod()["containers"][0]["resources"];
   EXPECT_EQ(res["requests"]["cpu"].as<std::string>(), "250m");
   EXPECT_EQ(res["limits"]["memory"].as<std::string>(), "1Gi");
   EXPECT_FALSE(res["limits"]["cpu"]);
-  auto ann = out.kind("Deployment")["spec"]["template"]["metadata"]["annotations"];
+  auto ann = out.find("Deployment")["spec"]["template"]["metadata"]["annotations"];
   EXPECT_EQ(ann["prometheus.io/scrape"].as<std::string>(), "true");
   EXPECT_EQ(ann["prometheus.io/port"].as<std::string>(), "9902");
   EXPECT_EQ(ann["prometheus.io/path"].as<std::string>(), "/metrics");
@@ -77,7 +56,7 @@ TEST(K8sOptions, HaSpreadsOverZonesPreferably) {
             "scoregate");
   auto single = run({}, {"inferenceRouterHA=False"});
   EXPECT_FALSE(single.pod()["topologySpreadConstraints"]);
-  EXPECT_EQ(single.kind("Deployment")["spec"]["replicas"].as<int>(), 1);
+  EXPECT_EQ(single.find("Deployment")["spec"]["replicas"].as<int>(), 1);
 }
 
 TEST(K8sOptions, NamespaceReplicasPullSecretsResources) {
@@ -91,11 +70,11 @@ TEST(K8sOptions, NamespaceReplicasPullSecretsResources) {
   o.memory_request = "256Mi";
   o.memory_limit = "2Gi";
   auto out = run(o, {"inferenceRouterHA=False"});
-  ASSERT_FALSE(out.docs.empty()) << out.r.problems.to_string();
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
   EXPECT_EQ(out.kinds().front(), "Namespace");
   EXPECT_EQ(out.docs[0]["metadata"]["name"].as<std::string>(), "ml");
   EXPECT_FALSE(out.docs[0]["metadata"]["namespace"]);
-  EXPECT_EQ(out.kind("Deployment")["spec"]["replicas"].as<int>(), 5);
+  EXPECT_EQ(out.find("Deployment")["spec"]["replicas"].as<int>(), 5);
   EXPECT_EQ(out.pod()["imagePullSecrets"][1]["name"].as<std::string>(), "mirror.creds");
   auto res = out.pod()["containers"][0]["resources"];
   EXPECT_EQ(res["requests"]["cpu"].as<std::string>(), "500m");
@@ -146,21 +125,21 @@ TEST(K8sOptions, OtherUsageErrors) {
 TEST(K8sOptions, ExternalTrafficPolicyOnlyWithExternalServices) {
   RenderOptions o;
   o.external_traffic_policy = "Local";
-  EXPECT_EQ(run(o).kind("Service")["spec"]["externalTrafficPolicy"].as<std::string>(), "Local");
+  EXPECT_EQ(run(o).find("Service")["spec"]["externalTrafficPolicy"].as<std::string>(), "Local");
   EXPECT_EQ(run(o, {"inferenceRouterServiceType=NodePort"})
-                .kind("Service")["spec"]["externalTrafficPolicy"]
+                .find("Service")["spec"]["externalTrafficPolicy"]
                 .as<std::string>(),
             "Local");
   auto refused = run(o, {"inferenceRouterServiceType=ClusterIP"});
-  EXPECT_TRUE(refused.r.problems.has("K8S_TRAFFIC_POLICY_CLUSTER_IP"));
-  EXPECT_TRUE(refused.r.yaml.empty());
+  EXPECT_TRUE(refused.rendered.problems.has("K8S_TRAFFIC_POLICY_CLUSTER_IP"));
+  EXPECT_TRUE(refused.rendered.yaml.empty());
 }
 
 TEST(K8sOptions, NetworkPolicyOpensScoringProbesDnsAndModelPorts) {
   RenderOptions o;
   o.network_policy = true;
-  auto np = run(o).kind("NetworkPolicy")["spec"];
-  ASSERT_TRUE(np) << run(o).r.yaml;
+  auto np = run(o).find("NetworkPolicy")["spec"];
+  ASSERT_TRUE(np) << run(o).rendered.yaml;
   EXPECT_EQ(np["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as<std::string>(),
             "scoregate");
   EXPECT_EQ(np["ingress"][0]["ports"][0]["port"].as<int>(), 8443);
@@ -176,7 +155,7 @@ TEST(K8sOptions, NetworkPolicyOpensScoringProbesDnsAndModelPorts) {
   EXPECT_EQ(models[0]["port"].as<int>(), 5001);
   EXPECT_EQ(models[1]["port"].as<int>(), 7000);
   EXPECT_EQ(np["egress"].size(), 2u);
-  auto insecure = run(o, {"allowInsecureConnections=True"}).kind("NetworkPolicy")["spec"];
+  auto insecure = run(o, {"allowInsecureConnections=True"}).find("NetworkPolicy")["spec"];
   EXPECT_EQ(insecure["ingress"][0]["ports"][0]["port"].as<int>(), 8080);
 }
 
@@ -185,8 +164,8 @@ TEST(K8sOptions, CertManagerCertificateForEverySslCnameIntoSslSecret) {
   o.cert_manager_issuer = "letsencrypt";
   o.cert_manager_issuer_kind = "ClusterIssuer";
   auto out = run(o);
-  auto cert = out.kind("Certificate");
-  ASSERT_TRUE(cert) << out.r.problems.to_string();
+  auto cert = out.find("Certificate");
+  ASSERT_TRUE(cert) << out.rendered.problems.to_string();
   EXPECT_EQ(cert["apiVersion"].as<std::string>(), "cert-manager.io/v1");
   auto spec = cert["spec"];
   EXPECT_EQ(spec["secretName"].as<std::string>(), "scoring-tls");
@@ -207,22 +186,22 @@ TEST(K8sOptions, CertManagerIsRefusedWithoutSslSecret) {
   RenderOptions o;
   o.cert_manager_issuer = "ca-issuer";
   auto insecure = run(o, {"allowInsecureConnections=True"});
-  EXPECT_TRUE(insecure.r.problems.has("K8S_CERT_MANAGER_INSECURE"));
-  EXPECT_TRUE(insecure.r.yaml.empty());
+  EXPECT_TRUE(insecure.rendered.problems.has("K8S_CERT_MANAGER_INSECURE"));
+  EXPECT_TRUE(insecure.rendered.yaml.empty());
   auto pem =
       run(o, {}, "extension: { sslCname: a.example.com, inferenceRouterServiceType: NodePort }\n",
           {"sslCertPemFile=/nonexistent/cert.pem", "sslKeyPemFile=/nonexistent/key.pem"});
-  EXPECT_TRUE(pem.r.problems.has("K8S_CERT_MANAGER_NEEDS_SSL_SECRET"));
-  EXPECT_TRUE(pem.r.yaml.empty());
-  EXPECT_EQ(pem.r.problems.to_string().find("/nonexistent"), std::string::npos);
+  EXPECT_TRUE(pem.rendered.problems.has("K8S_CERT_MANAGER_NEEDS_SSL_SECRET"));
+  EXPECT_TRUE(pem.rendered.yaml.empty());
+  EXPECT_EQ(pem.rendered.problems.to_string().find("/nonexistent"), std::string::npos);
 }
 
 TEST(K8sOptions, TrustedCaOutsideTheSecretIsMountedFromItsOwnSecret) {
   const std::string yaml =
       std::string(kSettings) + "router: { trusted_ca_file: /pki/root ca.pem }\n";
   auto out = run({}, {}, yaml);
-  ASSERT_FALSE(out.docs.empty()) << out.r.problems.to_string();
-  auto settings = YAML::Load(out.kind("ConfigMap")["data"]["scoregate.yaml"].as<std::string>());
+  ASSERT_FALSE(out.docs.empty()) << out.rendered.problems.to_string();
+  auto settings = YAML::Load(out.find("ConfigMap")["data"]["scoregate.yaml"].as<std::string>());
   EXPECT_EQ(settings["router"]["trusted_ca_file"].as<std::string>(),
             "/etc/scoregate/trusted-ca/ca.crt");
   bool volume = false, mount = false;
@@ -232,9 +211,9 @@ TEST(K8sOptions, TrustedCaOutsideTheSecretIsMountedFromItsOwnSecret) {
   for (const auto& m : out.pod()["containers"][0]["volumeMounts"])
     mount |=
         m["mountPath"].as<std::string>() == "/etc/scoregate/trusted-ca" && m["readOnly"].as<bool>();
-  EXPECT_TRUE(volume && mount) << out.r.yaml;
+  EXPECT_TRUE(volume && mount) << out.rendered.yaml;
   bool told = false;
-  for (const auto& n : out.r.notes)
+  for (const auto& n : out.rendered.notes)
     told |= n.find(
                 "kubectl -n azureml create secret generic scoregate-trusted-ca "
                 "--from-file='ca.crt=/pki/root ca.pem'") != std::string::npos;

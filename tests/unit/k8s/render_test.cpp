@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "k8s/rendered.hpp"
 #include "tls/secret.hpp"
 
 namespace scoregate::k8s {
@@ -26,38 +27,8 @@ constexpr const char* kTlsSettings =
     "      - name: blue\n"
     "        targets: [ \"dns:fraud-blue.models.svc.cluster.local:5001\" ]\n";
 
-struct Output {
-  Rendered rendered;
-  std::vector<YAML::Node> docs;
-  YAML::Node kind(const std::string& k) const {
-    for (const auto& d : docs)
-      if (d["kind"].as<std::string>() == k) return d;
-    ADD_FAILURE() << "no " << k << " in:\n" << rendered.yaml;
-    return YAML::Node();
-  }
-  YAML::Node pod() const { return kind("Deployment")["spec"]["template"]["spec"]; }
-  YAML::Node container() const { return pod()["containers"][0]; }
-  // The router's settings as the pod reads them, parsed.
-  YAML::Node settings() const {
-    return YAML::Load(kind("ConfigMap")["data"]["scoregate.yaml"].as<std::string>());
-  }
-};
-
-Output render_yaml(const std::string& yaml, settings::CommandLine cl = {},
-                   RenderOptions options = {}) {
-  auto loaded = settings::load_from_string(yaml, "test.yaml", cl);
-  EXPECT_FALSE(loaded.problems.has_errors()) << loaded.problems.to_string();
-  auto validated = settings::validate(loaded.config, settings::Purpose::render);
-  Output out;
-  if (!validated.settings) {
-    out.rendered.problems = validated.problems;
-    return out;
-  }
-  out.rendered = render(*validated.settings, options);
-  if (!out.rendered.yaml.empty())
-    for (const auto& d : YAML::LoadAll(out.rendered.yaml)) out.docs.push_back(d);
-  return out;
-}
+using testing::render_yaml;
+using Output = testing::RenderedDocs;
 
 Output render_with(std::vector<std::string> config, const std::string& yaml = kTlsSettings) {
   settings::CommandLine cl;
