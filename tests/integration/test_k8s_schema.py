@@ -169,7 +169,7 @@ def test_the_documented_kustomize_overlay_builds_and_validates(validator, render
     out.write_text(p.stdout)
     kinds = {d["kind"]: d for d in yaml.safe_load_all(p.stdout) if d}
     pod = kinds["Deployment"]["spec"]["template"]["spec"]
-    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["priorityClassName"] == "inference-critical"
     assert pod["containers"][0]["resources"]["requests"]["cpu"] == "2"
     v = validator(out)
     assert v.returncode == 0, v.stdout + v.stderr
