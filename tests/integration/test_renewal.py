@@ -206,7 +206,7 @@ def test_renewal_by_replacing_the_whole_directory(pki, model, start_router, tmp_
     replace_atomically(b, fresh / "cert.pem")
     replace_atomically(bk, fresh / "key.pem")
     fresh.rename(live)
-    wait_for_fingerprint(r.port, fingerprint_of(b), timeout=5.0)
+    wait_for_fingerprint(r.port, fingerprint_of(b), timeout=10.0)  # a 1 s re-watch retry, slow under load
     # the new directory is watched from then on
     replace_atomically(a, cert)
     replace_atomically(ak, key)
