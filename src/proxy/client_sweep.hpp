@@ -26,9 +26,10 @@ class ClientSweep {
   void remove(Exchange* e);
 
  private:
+  // The timer lives in the sweep's coroutine frame, not here: a worker's io_context goes away
+  // before its WorkerContext, and a timer must not outlive its io_context's services.
   struct State {
     std::vector<Exchange*> waiting;
-    std::unique_ptr<boost::asio::steady_timer> timer;
     bool running = false;
   };
   static boost::asio::awaitable<void> run(std::shared_ptr<State> s);

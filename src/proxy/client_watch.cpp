@@ -6,6 +6,8 @@
 // pooled) so the model sees it and the Exchange's pending upstream read or write ends.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
 
@@ -18,7 +20,6 @@ void ClientSweep::add(Exchange* e, const asio::any_io_executor& ex) {
   auto& s = *state_;
   s.waiting.push_back(e);
   if (s.running) return;
-  if (!s.timer) s.timer = std::make_unique<asio::steady_timer>(ex);
   s.running = true;
   asio::co_spawn(ex, run(state_), asio::detached);
 }
@@ -34,9 +35,10 @@ void ClientSweep::remove(Exchange* e) {
 // Runs while any exchange waits; every exchange is removed (by itself, or here when its client
 // left) before it is destroyed, so the pointers are valid at each tick.
 asio::awaitable<void> ClientSweep::run(std::shared_ptr<State> s) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!s->waiting.empty()) {
-    s->timer->expires_after(kEvery);
-    auto [ec] = co_await s->timer->async_wait(nothrow);
+    timer.expires_after(kEvery);
+    auto [ec] = co_await timer.async_wait(nothrow);
     if (ec) break;
     auto& w = s->waiting;
     for (std::size_t i = 0; i < w.size();) {
