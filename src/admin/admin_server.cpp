@@ -7,6 +7,7 @@
 
 #include "http/http1_connection.hpp"
 #include "http/serialize.hpp"
+#include "http/server_stream.hpp"
 
 namespace scoregate::admin {
 
@@ -15,15 +16,17 @@ using asio::ip::tcp;
 
 namespace {
 
-std::string response(unsigned status, std::string_view type, std::string_view body, bool close) {
-  return http::simple_response(status, type, body, close, {{"Cache-Control", "no-store"}});
+asio::awaitable<http::error_code> respond(http::ServerStream& conn, unsigned status,
+                                          std::string_view type, std::string_view body) {
+  static const http::ServerStream::Extra kNoStore{{"Cache-Control", "no-store"}};
+  co_return co_await http::send_simple(conn, status, type, body, kNoStore);
 }
 
-class Handler final : public http::RequestHandler {
+class Handler final : public http::StreamHandler {
  public:
   Handler(AdminModel& model, AdminServer::Scope scope) : model_(model), scope_(scope) {}
 
-  asio::awaitable<void> handle(http::Http1Connection& conn) override {
+  asio::awaitable<void> handle(http::ServerStream& conn) override {
     const auto& req = conn.request();
     std::vector<std::string_view> pieces;
     do {  // admin requests carry no body worth reading; drain whatever is there
@@ -31,21 +34,19 @@ class Handler final : public http::RequestHandler {
     } while (!pieces.empty());
     std::string_view path = req.target.substr(0, req.target.find('?'));
     bool get = req.method_text == "GET" || req.method_text == "HEAD";
-    bool close = !conn.keep_alive();
     if (get && path == "/healthz") {
-      co_await conn.write(response(200, "text/plain", "ok\n", close));
+      co_await respond(conn, 200, "text/plain", "ok\n");
     } else if (get && path == "/readyz") {
       bool ready = model_.ready();
-      co_await conn.write(
-          response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", close));
+      co_await respond(conn, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
     } else if (get && path == "/metrics") {
-      co_await conn.write(response(200, "text/plain; version=0.0.4", model_.metrics_text(), close));
+      co_await respond(conn, 200, "text/plain; version=0.0.4", model_.metrics_text());
     } else if (scope_ == AdminServer::Scope::probes) {
       co_await conn.reply_error(404, "NotFound",
                                 "this listener (router.probe_listen) serves /healthz /readyz "
                                 "/metrics only; /status and /-/reload are on router.admin");
     } else if (get && (path == "/status" || path == "/")) {
-      co_await conn.write(response(200, "application/json", model_.status_json(), close));
+      co_await respond(conn, 200, "application/json", model_.status_json());
     } else if (path == "/-/reload") {
       if (req.method_text != "POST") {
         co_await conn.reply_error(405, "MethodNotAllowed", "use POST /-/reload");
@@ -57,7 +58,7 @@ class Handler final : public http::RequestHandler {
       body += ",\"generation\":" + std::to_string(outcome.generation) + ",\"problems\":\"";
       http::append_json_escaped(body, outcome.problems);
       body += "\"}";
-      co_await conn.write(response(outcome.ok ? 200 : 422, "application/json", body, close));
+      co_await respond(conn, outcome.ok ? 200 : 422, "application/json", body);
     } else {
       co_await conn.reply_error(404, "NotFound",
                                 "admin paths: /healthz /readyz /metrics /status POST /-/reload");
@@ -74,7 +75,7 @@ class Handler final : public http::RequestHandler {
 struct AdminServer::Impl {
   Impl(AdminModel& model, AdminServer::Scope scope) : handler(model, scope) {}
   Handler handler;
-  http::ServerLimits limits{.max_header_bytes = 16384, .max_body_bytes = 65536};
+  http::ServerLimits limits{.max_header_bytes = 16384, .max_body_bytes = 65536, .http2 = false};
   bool stopped = false;
 };
 

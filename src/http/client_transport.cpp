@@ -115,6 +115,14 @@ asio::awaitable<error_code> ClientTransport::handshake() {
   }
 }
 
+std::string_view ClientTransport::alpn() const {
+  if (!ssl_) return {};
+  const unsigned char* data = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  return {reinterpret_cast<const char*>(data), len};
+}
+
 asio::awaitable<error_code> ClientTransport::wait_readable() {
   if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
   co_return co_await wait(asio::socket_base::wait_read);

@@ -1,5 +1,6 @@
 // The bytes of one client connection: plain TCP or TLS over the same socket. It knows
-// nothing of HTTP; the protocol on top of it is an Http1Connection (http/http1_connection.hpp).
+// nothing of HTTP; the protocol on top of it is an Http1Connection (http/http1_connection.hpp)
+// or an Http2Session (http/http2_session.hpp).
 //
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_set_fd) and waits for readiness
 // through Asio, the way nginx does, instead of Asio's ssl::stream: that one keeps two 17 KiB
@@ -43,6 +44,10 @@ class ClientTransport {
   ClientTransport& operator=(const ClientTransport&) = delete;
 
   asio::ip::tcp::socket& socket() { return socket_; }
+  int native_handle() const { return const_cast<asio::ip::tcp::socket&>(socket_).native_handle(); }
+  bool secure() const { return ssl_ != nullptr; }
+  // The protocol ALPN chose in the handshake ("h2", "http/1.1"), "" when none or plain.
+  std::string_view alpn() const;
 
   asio::awaitable<error_code> handshake();
   // Waits until a read would make progress, without needing a buffer (idle keep-alive).

@@ -1,5 +1,7 @@
 #include "http/http1_connection.hpp"
 
+#include <poll.h>
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -13,7 +15,7 @@ namespace be = boost::beast::http;
 using std::chrono::milliseconds;
 
 Http1Connection::Http1Connection(ClientTransport& transport, const ServerLimits& limits,
-                                 RequestHandler& handler)
+                                 StreamHandler& handler)
     : transport_(transport),
       limits_(limits),
       handler_(handler),
@@ -24,22 +26,30 @@ void Http1Connection::begin_drain() {
   if (idle_) transport_.cancel();
 }
 
-asio::awaitable<void> Http1Connection::run() {
+asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
   error_code peer_ec;
   auto remote = transport_.socket().remote_endpoint(peer_ec);
   if (!peer_ec) peer_ = remote.address().to_string();
   watchdog_.arm(limits_.header_timeout);
   if (auto ec = co_await transport_.handshake()) {
     transport_.close();
-    co_return;
+    co_return Outcome::closed;
+  }
+  if (transport_.alpn() == "h2") {
+    watchdog_.disarm();
+    co_return Outcome::switch_to_h2;
   }
   for (;;) {
     if (draining_) break;
-    if (!co_await read_head()) co_return;
+    if (!co_await read_head()) {
+      if (!switch_h2_) co_return Outcome::closed;
+      watchdog_.disarm();
+      co_return Outcome::switch_to_h2;
+    }
     idle_ = false;
     ++requests_;
     keep_alive_ = parser_->head().keep_alive;
-    response_started_ = continue_sent_ = false;
+    response_started_ = continue_sent_ = chunked_out_ = false;
     co_await handler_.handle(*this);
     watchdog_.disarm();
     if (!parser_->done())
@@ -50,8 +60,22 @@ asio::awaitable<void> Http1Connection::run() {
     idle_ = true;
     parser_.reset();
     in_.release_if_empty();
+    if (out_.capacity() > 4096) std::string().swap(out_);  // idle connections stay small
   }
   co_await finish(true);
+  co_return Outcome::closed;
+}
+
+// The HTTP/2 client preface (RFC 9113 §3.4) on a plain connection's first request: true when
+// it is there whole; need_more while the bytes so far are a prefix of it.
+bool Http1Connection::h2_preface_seen(bool& need_more) const {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  need_more = false;
+  if (!limits_.http2 || requests_ != 0 || transport_.secure()) return false;
+  auto have = in_.data().substr(0, kPreface.size());
+  if (kPreface.substr(0, have.size()) != have) return false;
+  need_more = have.size() < kPreface.size();
+  return !need_more;
 }
 
 // Reads until a complete request head is parsed. False when the connection is over
@@ -62,7 +86,12 @@ asio::awaitable<bool> Http1Connection::read_head() {
   watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
                                                   : limits_.keepalive_timeout);
   for (;;) {
-    if (!in_.empty()) {
+    bool need_more = false;
+    if (!in_.empty() && h2_preface_seen(need_more)) {
+      switch_h2_ = true;
+      co_return false;
+    }
+    if (!in_.empty() && !need_more) {
       if (!parser_) parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
       error_code ec;
       std::size_t used = parser_->put(in_.data(), ec);
@@ -167,10 +196,66 @@ asio::awaitable<bool> Http1Connection::discard_body(std::uint64_t limit) {
   }
 }
 
-asio::awaitable<error_code> Http1Connection::write(std::string_view bytes) {
+asio::awaitable<error_code> Http1Connection::start_response(const ResponseStart& start) {
   response_started_ = true;
+  out_.clear();
+  HeadWriter w(out_);
+  w.status_line(start.status, start.reason);
+  for (const auto& f : start.fields) w.field(f.name, f.value);
+  chunked_out_ = false;
+  if (start.bodiless) {
+    if (start.content_length && start.status != 204) w.content_length(*start.content_length);
+  } else if (start.content_length) {
+    w.content_length(*start.content_length);
+  } else if (request().version == 11) {
+    chunked_out_ = true;
+    w.field("Transfer-Encoding", "chunked");
+  } else {
+    keep_alive_ = false;  // an HTTP/1.0 client: the body ends when the connection does
+  }
+  if (!keep_alive_) w.field("Connection", "close");
+  w.end();
+  co_return error_code{};  // sent with the first body bytes (or by end_response)
+}
+
+asio::awaitable<error_code> Http1Connection::flush() {
+  if (out_.empty()) co_return error_code{};
   watchdog_.arm(limits_.body_idle_timeout);
-  co_return co_await transport_.write_all(bytes);
+  auto ec = co_await transport_.write_all(out_);
+  out_.clear();
+  co_return ec;
+}
+
+asio::awaitable<error_code> Http1Connection::write_body(std::string_view bytes, bool end_stream) {
+  if (chunked_out_ && !bytes.empty()) {
+    append_chunk_header(out_, bytes.size());
+    out_ += bytes;
+    out_ += kChunkEnd;
+  } else {
+    out_ += bytes;
+  }
+  if (end_stream && chunked_out_) out_ += kLastChunk;
+  co_return co_await flush();
+}
+
+asio::awaitable<error_code> Http1Connection::end_response(std::span<const OutField> trailers) {
+  if (chunked_out_) {
+    out_ += "0\r\n";
+    HeadWriter w(out_);
+    for (const auto& f : trailers) w.field(f.name, f.value);
+    w.end();
+  }
+  co_return co_await flush();
+}
+
+void Http1Connection::abort() {
+  keep_alive_ = false;
+  transport_.close();
+}
+
+bool Http1Connection::client_gone() const {
+  pollfd p{transport_.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 asio::awaitable<error_code> Http1Connection::send_continue() {

@@ -1,8 +1,10 @@
 // The HTTP/1.1 side of one client connection, on top of its ClientTransport
 // (http/client_transport.hpp): the TLS handshake, then a straight-line loop of requests
-// (keep-alive, pipelining-safe: bytes after a request stay in the buffer for the next). The
-// request itself is handed to a RequestHandler (proxy/), which reads the body through this
-// class. An HTTP/2 session would sit beside this class on the same transport.
+// (keep-alive, pipelining-safe: bytes after a request stay in the buffer for the next). Each
+// request is handed to a StreamHandler as a ServerStream (http/server_stream.hpp): this class
+// is the stream of its current request. An HTTP/2 client is handed over to an Http2Session
+// (http/http2_session.hpp) on the same transport: after the handshake when ALPN chose "h2",
+// or when a plain connection starts with the HTTP/2 preface.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,82 +20,73 @@
 #include "http/buffer.hpp"
 #include "http/client_transport.hpp"
 #include "http/parser.hpp"
+#include "http/server_stream.hpp"
 #include "http/watchdog.hpp"
 
 namespace scoregate::http {
 
-struct ServerLimits {
-  std::uint32_t max_header_bytes = 32768;
-  std::uint64_t max_body_bytes = 104857600;
-  std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds keepalive_timeout{60000};
-  std::chrono::milliseconds body_idle_timeout{30000};
-};
-
-class Http1Connection;
-
-class RequestHandler {
+class Http1Connection final : public ServerStream, public ClientConnection {
  public:
-  virtual ~RequestHandler() = default;
-  // Serves conn.request(). On return the response is complete (or the connection marked
-  // to close); a body left unread makes the connection close.
-  virtual boost::asio::awaitable<void> handle(Http1Connection& conn) = 0;
-};
+  Http1Connection(ClientTransport& transport, const ServerLimits& limits, StreamHandler& handler);
 
-class Http1Connection {
- public:
-  using Extra = std::vector<std::pair<std::string_view, std::string_view>>;
+  enum class Outcome : std::uint8_t { closed, switch_to_h2 };
+  // switch_to_h2: the client speaks HTTP/2 (ALPN h2, or the h2c preface with limits.http2);
+  // nothing was answered, and buffered() holds the bytes already read.
+  boost::asio::awaitable<Outcome> run();
+  std::string_view buffered() const { return in_.data(); }
 
-  Http1Connection(ClientTransport& transport, const ServerLimits& limits, RequestHandler& handler);
-
-  boost::asio::awaitable<void> run();
-
-  // --- for the handler ---
-  RequestHead& request() { return parser_->head(); }
-  std::uint64_t body_bytes() const { return parser_->body_bytes(); }
-  // Next body pieces (views valid until the next call); empty with no error at the end.
-  boost::asio::awaitable<error_code> read_body(std::vector<std::string_view>& pieces);
-  boost::asio::awaitable<error_code> write(std::string_view bytes);
-  // Sends "100 Continue" when the client asked for it and it was not sent yet.
-  boost::asio::awaitable<error_code> send_continue();
-  // A complete JSON error reply (README "Requests"), with "limit" when not empty. Closes the
-  // connection afterwards if the request body was not read to its end.
+  // --- ServerStream ---
+  Protocol protocol() const override { return Protocol::h1; }
+  const RequestHead& request() const override { return parser_->head(); }
+  std::uint64_t body_bytes() const override { return parser_->body_bytes(); }
+  boost::asio::awaitable<error_code> read_body(std::vector<std::string_view>& pieces) override;
+  boost::asio::awaitable<error_code> start_response(const ResponseStart& start) override;
+  boost::asio::awaitable<error_code> write_body(std::string_view bytes,
+                                                bool end_stream = false) override;
+  boost::asio::awaitable<error_code> end_response(std::span<const OutField> trailers = {}) override;
   boost::asio::awaitable<void> reply_error(unsigned status, std::string_view code,
                                            std::string_view message, const Extra& extra = {},
-                                           std::string_view limit = {});
-  // The response must end the connection (sent with Connection: close).
-  void close_after_response() { keep_alive_ = false; }
-  bool keep_alive() const { return keep_alive_; }
-  bool response_started() const { return response_started_; }
-  Watchdog& watchdog() { return watchdog_; }
-  ClientTransport& transport() { return transport_; }
-  const ServerLimits& limits() const { return limits_; }
-  const std::string& peer_address() const { return peer_; }
+                                           std::string_view limit = {}) override;
+  void abort() override;
+  bool client_gone() const override;
+  bool timed_out() const override { return watchdog_.expired(); }
+  const ServerLimits& limits() const override { return limits_; }
+  const std::string& peer_address() const override { return peer_; }
+  void close_after_response() override { keep_alive_ = false; }
+  bool keep_alive() const override { return keep_alive_; }
 
-  // --- for the worker ---
+  // Sends "100 Continue" when the client asked for it and it was not sent yet.
+  boost::asio::awaitable<error_code> send_continue();
+  ClientTransport& transport() { return transport_; }
+
+  // --- ClientConnection (the worker) ---
   // Draining: an idle connection closes now; a busy one after its current response.
-  void begin_drain();
+  void begin_drain() override;
 
  private:
   boost::asio::awaitable<bool> read_head();
+  bool h2_preface_seen(bool& need_more) const;
   boost::asio::awaitable<void> reject_malformed(const error_code& ec);
   boost::asio::awaitable<void> finish(bool graceful);
   boost::asio::awaitable<bool> discard_body(std::uint64_t limit);
+  boost::asio::awaitable<error_code> flush();
 
   ClientTransport& transport_;
   const ServerLimits& limits_;
-  RequestHandler& handler_;
+  StreamHandler& handler_;
   Watchdog watchdog_;
   ReadBuffer in_;
   std::optional<RequestParser> parser_;
   std::string peer_;
+  std::string out_;  // the response head waiting for its first body bytes, then each write
   std::size_t pending_consume_ = 0;
   std::uint64_t requests_ = 0;
   bool keep_alive_ = true;
-  bool response_started_ = false;
+  bool chunked_out_ = false;  // the current response is sent with chunked framing
   bool continue_sent_ = false;
   bool idle_ = true;
   bool draining_ = false;
+  bool switch_h2_ = false;
 };
 
 }  // namespace scoregate::http

@@ -38,6 +38,7 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   bool head_done() const { return base::is_header_done(); }
   bool done() const { return base::is_done(); }
   Head& head() { return head_; }
+  const Head& head() const { return head_; }
   // Body bytes parsed by the last put(); the caller clears it after forwarding them.
   std::vector<std::string_view>& body_pieces() { return pieces_; }
   std::uint64_t body_bytes() const { return body_bytes_; }

@@ -87,7 +87,8 @@ class ServerStream {
   virtual boost::asio::awaitable<error_code> start_response(const ResponseStart& start) = 0;
   virtual boost::asio::awaitable<error_code> write_body(std::string_view bytes,
                                                         bool end_stream = false) = 0;
-  virtual boost::asio::awaitable<error_code> end_response(std::span<const OutField> trailers = {}) = 0;
+  virtual boost::asio::awaitable<error_code> end_response(
+      std::span<const OutField> trailers = {}) = 0;
   // A complete JSON error reply (README "Requests"), with "limit" when not empty.
   virtual boost::asio::awaitable<void> reply_error(unsigned status, std::string_view code,
                                                    std::string_view message,
@@ -121,6 +122,11 @@ class StreamHandler {
   virtual ~StreamHandler() = default;
   virtual boost::asio::awaitable<void> handle(ServerStream& stream) = 0;
 };
+
+// A complete small response: status, content-type, the extra fields, the body.
+boost::asio::awaitable<error_code> send_simple(ServerStream& stream, unsigned status,
+                                               std::string_view content_type, std::string_view body,
+                                               const ServerStream::Extra& extra = {});
 
 // A live client connection of either protocol, as the worker sees it for draining.
 class ClientConnection {

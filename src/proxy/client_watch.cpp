@@ -56,7 +56,7 @@ asio::awaitable<void> ClientSweep::run(std::shared_ptr<State> s) {
 void Exchange::watch_client() {
   if (watching_ || client_left_ || !upstream_) return;
   watching_ = true;
-  worker_.sweep.add(this, conn_.transport().socket().get_executor());
+  worker_.sweep.add(this, ex_);
 }
 
 void Exchange::stop_watching() {

@@ -1,7 +1,5 @@
 #include "proxy/exchange.hpp"
 
-#include <poll.h>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/this_coro.hpp>
 
@@ -12,15 +10,16 @@ namespace scoregate::proxy {
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
-asio::awaitable<void> Proxy::handle(http::Http1Connection& conn) {
+asio::awaitable<void> Proxy::handle(http::ServerStream& conn) {
   Exchange x(conn, worker_);
   co_await x.run();
 }
 
-Exchange::Exchange(http::Http1Connection& conn, WorkerContext& worker)
+Exchange::Exchange(http::ServerStream& conn, WorkerContext& worker)
     : conn_(conn), worker_(worker), plan_(worker.plan), start_(Clock::now()) {}
 
 asio::awaitable<void> Exchange::run() {
+  ex_ = co_await asio::this_coro::executor;
   WorkerCounters::add(worker_.counters.requests);
   const auto& req = conn_.request();
   auto rid = req.find("x-request-id");
@@ -87,10 +86,7 @@ std::optional<Exchange::Refusal> Exchange::choose_deployment() {
   return std::nullopt;
 }
 
-bool Exchange::client_gone() const {
-  pollfd p{conn_.transport().socket().native_handle(), POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
-}
+bool Exchange::client_gone() const { return conn_.client_gone(); }
 
 // Phase 4, when no slot was free at once: wait in the deployment's queue.
 asio::awaitable<bool> Exchange::admit() {
@@ -147,11 +143,10 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
   error_code_ = code;
   WorkerCounters::add(worker_.counters.router_errors[status / 100 % 6]);
   if (conn_.response_started()) {
-    conn_.close_after_response();  // too late for a status: cutting the stream tells the client
-    conn_.transport().close();
+    conn_.abort();  // too late for a status: cutting the stream tells the client
     co_return;
   }
-  http::Http1Connection::Extra extra;
+  http::ServerStream::Extra extra;
   extra.emplace_back("x-request-id", request_id_);
   if (!client_request_id_.empty()) extra.emplace_back("x-ms-client-request-id", client_request_id_);
   if (deployment_) extra.emplace_back("azureml-model-deployment", deployment_->state->name);

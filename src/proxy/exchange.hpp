@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "http/parser.hpp"
 #include "proxy/proxy.hpp"
 #include "routing/routes.hpp"
 
@@ -15,7 +16,7 @@ namespace asio = boost::asio;
 
 class Exchange {
  public:
-  Exchange(http::Http1Connection& conn, WorkerContext& worker);
+  Exchange(http::ServerStream& conn, WorkerContext& worker);
   ~Exchange() { stop_watching(); }
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -47,7 +48,7 @@ class Exchange {
   asio::awaitable<void> relay_response(http::ResponseParser& rp);
   // body_length: a fixed Content-Length (mirror copies), else the client's framing
   void build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length = {}) const;
-  void build_client_head(const http::ResponseHead& head, std::string& out);
+  void client_response_start(const http::ResponseHead& head, http::ResponseStart& out) const;
   void start_mirror();
   asio::awaitable<bool> write_upstream(std::string_view a,
                                        const std::vector<std::string_view>& pieces,
@@ -66,7 +67,8 @@ class Exchange {
   asio::awaitable<void> refuse(upstream::AdmitStatus why, std::string message);
   bool client_gone() const;
 
-  http::Http1Connection& conn_;
+  http::ServerStream& conn_;
+  asio::any_io_executor ex_;  // the worker's (set by run())
   WorkerContext& worker_;
   std::shared_ptr<const ProxyPlan> plan_;
   std::chrono::steady_clock::time_point start_;

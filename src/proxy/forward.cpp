@@ -7,6 +7,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "http/awaitable.hpp"
+#include "http/client_transport.hpp"
 #include "http/errors.hpp"
 #include "http/serialize.hpp"
 #include "proxy/connect.hpp"
@@ -187,7 +188,7 @@ asio::awaitable<bool> Exchange::send_request() {
                        "request body is larger than router.max_body_bytes");
       } else if (ec == bhttp::error::partial_message || ec == asio::error::operation_aborted) {
         status_ = 499;  // the client went away (or stalled) mid-upload
-        error_code_ = conn_.watchdog().expired() ? "ClientBodyTimeout" : "ClientClosedRequest";
+        error_code_ = conn_.timed_out() ? "ClientBodyTimeout" : "ClientClosedRequest";
         conn_.close_after_response();
       } else {
         co_await reply(400, "BadRequest", "malformed request body: " + ec.message());

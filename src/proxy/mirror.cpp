@@ -99,7 +99,7 @@ void Exchange::start_mirror() {
   std::string bytes;
   build_upstream_head(bytes, mirror_body_.size());
   bytes += mirror_body_;
-  spawn_mirror(conn_.transport().socket().get_executor(), worker_, plan_, target, std::move(bytes));
+  spawn_mirror(ex_, worker_, plan_, target, std::move(bytes));
 }
 
 }  // namespace scoregate::proxy

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "http/http1_connection.hpp"
+#include "http/server_stream.hpp"
 #include "proxy/client_sweep.hpp"
 #include "proxy/plan.hpp"
 #include "upstream/pool.hpp"
@@ -53,10 +53,10 @@ struct WorkerContext {
   ClientSweep sweep;  // clients that leave while their request waits for the model
 };
 
-class Proxy final : public http::RequestHandler {
+class Proxy final : public http::StreamHandler {
  public:
   explicit Proxy(WorkerContext& worker) : worker_(worker) {}
-  boost::asio::awaitable<void> handle(http::Http1Connection& conn) override;
+  boost::asio::awaitable<void> handle(http::ServerStream& stream) override;
 
  private:
   WorkerContext& worker_;

@@ -8,6 +8,8 @@
 #include "http/serialize.hpp"
 #include "proxy/exchange.hpp"
 
+#include <charconv>
+
 namespace scoregate::proxy {
 
 namespace bhttp = boost::beast::http;
@@ -20,52 +22,49 @@ bool is_router_owned(const http::Field& f) {
 }
 }  // namespace
 
-void Exchange::build_client_head(const http::ResponseHead& head, std::string& out) {
+void Exchange::client_response_start(const http::ResponseHead& head,
+                                     http::ResponseStart& out) const {
   const auto& req = conn_.request();
-  http::HeadWriter w(out);
-  w.status_line(head.status, head.reason);
+  out.status = head.status;
+  out.reason = head.reason;
+  out.fields.reserve(head.fields.size() + 3);
   for (const auto& f : head.fields) {
     if (http::is_hop_by_hop(f, head) || is_router_owned(f)) continue;
-    w.field(f.name, f.value);
+    out.fields.push_back({f.name, f.value});
   }
-  w.field("azureml-model-deployment", deployment_->state->name);
-  w.field("x-request-id", request_id_);
-  if (!client_request_id_.empty()) w.field("x-ms-client-request-id", client_request_id_);
-  const bool bodiless = req.method == bhttp::verb::head || head.status < 200 ||
-                        head.status == 204 || head.status == 304;
-  if (bodiless) {
-    if (head.status != 204)
-      if (auto cl = head.find(bhttp::field::content_length); !cl.empty())
-        w.field("Content-Length", cl);
-  } else {
-    switch (head.framing) {
-      case http::BodyFraming::none:
-        w.content_length(0);
-        break;
-      case http::BodyFraming::content_length:
-        w.content_length(head.content_length);
-        break;
-      case http::BodyFraming::chunked:
-        w.field("Transfer-Encoding", "chunked");
-        break;
-      case http::BodyFraming::until_close:
-        if (req.version == 11)
-          w.field("Transfer-Encoding", "chunked");
-        else
-          conn_.close_after_response();
-        break;
+  out.fields.push_back({"azureml-model-deployment", deployment_->state->name});
+  out.fields.push_back({"x-request-id", request_id_});
+  if (!client_request_id_.empty())
+    out.fields.push_back({"x-ms-client-request-id", client_request_id_});
+  out.bodiless = req.method == bhttp::verb::head || head.status < 200 || head.status == 204 ||
+                 head.status == 304;
+  if (out.bodiless) {
+    if (auto cl = head.find(bhttp::field::content_length); !cl.empty()) {
+      std::uint64_t n = 0;
+      auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
+      if (ec == std::errc() && p == cl.data() + cl.size()) out.content_length = n;
     }
+    return;
   }
-  if (!conn_.keep_alive()) w.field("Connection", "close");
-  w.end();
+  switch (head.framing) {
+    case http::BodyFraming::none:
+      out.content_length = 0;
+      break;
+    case http::BodyFraming::content_length:
+      out.content_length = head.content_length;
+      break;
+    case http::BodyFraming::chunked:
+    case http::BodyFraming::until_close:
+      break;  // unknown length: the client's protocol frames it
+  }
 }
 
 // Every read from the model is written to the client at once (server-sent events and
 // chunked answers arrive as the model sends them); framing is rebuilt, bytes are not touched.
 namespace {
-// Parses the model's buffered bytes and appends the body they complete to out (re-chunked
-// when the client gets chunked framing). False when the model's answer is malformed.
-bool take_buffered_body(http::ResponseParser& rp, upstream::UpstreamConnection& up, bool rechunk,
+// Parses the model's buffered bytes and appends the body they complete to out. False when the
+// model's answer is malformed.
+bool take_buffered_body(http::ResponseParser& rp, upstream::UpstreamConnection& up,
                         std::string& out) {
   if (up.in.empty() || rp.done()) return true;
   boost::system::error_code ec;
@@ -73,11 +72,7 @@ bool take_buffered_body(http::ResponseParser& rp, upstream::UpstreamConnection& 
   if (ec && ec != bhttp::error::need_more) return false;
   auto& pieces = rp.body_pieces();
   if (!pieces.empty()) {
-    std::size_t size = 0;
-    for (auto p : pieces) size += p.size();
-    if (rechunk) http::append_chunk_header(out, size);
     for (auto p : pieces) out += p;
-    if (rechunk) out += http::kChunkEnd;
     pieces.clear();
   }
   up.in.consume(used);
@@ -89,31 +84,25 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
   auto& up = *upstream_;
   const auto& head = rp.head();
   status_ = head.status;
+  http::ResponseStart start;
+  client_response_start(head, start);
+  bool failed = static_cast<bool>(co_await conn_.start_response(start));
   std::string out;
-  out.reserve(head.raw.size() + 512);
-  build_client_head(head, out);
-  const bool rechunk =
-      head.framing == http::BodyFraming::chunked ||
-      (head.framing == http::BodyFraming::until_close && conn_.request().version == 11 &&
-       conn_.request().method != bhttp::verb::head);
+  bool head_sent = false;  // a head without body bytes yet goes out at once (event streams)
   up.watchdog.arm(conn_.limits().body_idle_timeout);
-  for (;;) {
-    if (!take_buffered_body(rp, up, rechunk, out)) {
+  while (!failed) {
+    if (!take_buffered_body(rp, up, out)) {
       error_code_ = "UpstreamMalformedResponse";
       break;
     }
     const bool done = rp.done();
     if (done) stop_watching();  // the model's part is over; the client's write tells the rest
-    if (done && rechunk) out += http::kLastChunk;
-    if (!out.empty()) {
-      auto ec = co_await conn_.write(out);
+    if (!out.empty() || done || !head_sent) {
+      head_sent = true;
+      failed = static_cast<bool>(co_await conn_.write_body(out, done));
       bytes_out_ += out.size();
       out.clear();
-      if (ec) {
-        error_code_ = "ClientClosedResponse";
-        conn_.close_after_response();
-        co_return;  // the model connection is dropped: its answer was not read to the end
-      }
+      if (failed) break;
     }
     if (done) {
       upstream_reusable_ = head.keep_alive && head.framing != http::BodyFraming::until_close &&
@@ -137,10 +126,14 @@ asio::awaitable<void> Exchange::relay_response(http::ResponseParser& rp) {
     up.in.commit(n);
     up.watchdog.arm(conn_.limits().body_idle_timeout);
   }
-  // The answer broke after its head was sent: cut the client connection so the client sees
-  // an incomplete message instead of a complete-looking short one.
-  conn_.close_after_response();
-  conn_.transport().close();
+  if (failed) {
+    error_code_ = "ClientClosedResponse";
+    conn_.close_after_response();
+    co_return;  // the model connection is dropped: its answer was not read to the end
+  }
+  // The answer broke after its head was sent: cut the client's stream so the client sees an
+  // incomplete message instead of a complete-looking short one.
+  conn_.abort();
 }
 
 }  // namespace scoregate::proxy

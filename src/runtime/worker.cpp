@@ -121,21 +121,25 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
   }
   http::ClientTransport transport(std::move(socket), ssl);
   http::Http1Connection conn(transport, snap->limits, proxy_);
-  struct Registration {
-    Worker& w;
-    std::list<http::Http1Connection*>::iterator it;
-    Registration(Worker& worker, http::Http1Connection* c) : w(worker) {
-      it = w.live_.insert(w.live_.end(), c);
-      w.open_connections_.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~Registration() {
-      w.live_.erase(it);
-      w.open_connections_.fetch_sub(1, std::memory_order_relaxed);
-      w.finish_drain_if_idle();
-    }
-  } registration(*this, &conn);
+  Registration registration(*this, &conn);
   if (draining_) conn.begin_drain();
-  co_await conn.run();
+  if (co_await conn.run() != http::Http1Connection::Outcome::switch_to_h2) co_return;
+  // HTTP/2 (README "HTTP/2 and gRPC"): ALPN chose h2, or a plain connection began with the
+  // HTTP/2 preface.
+  transport.close();
+}
+
+Worker::Registration::Registration(Worker& worker, http::ClientConnection* c) : w(worker) {
+  it = w.live_.insert(w.live_.end(), c);
+  w.open_connections_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::Registration::replace(http::ClientConnection* c) { *it = c; }
+
+Worker::Registration::~Registration() {
+  w.live_.erase(it);
+  w.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  w.finish_drain_if_idle();
 }
 
 asio::awaitable<void> Worker::housekeeping() {

@@ -49,7 +49,17 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   proxy::Proxy proxy_;
   SnapshotPtr current_;
-  std::list<http::Http1Connection*> live_;
+  std::list<http::ClientConnection*> live_;
+  // A connection in live_ (for drain) and in open_connections_, for as long as it lives.
+  struct Registration {
+    Worker& w;
+    std::list<http::ClientConnection*>::iterator it;
+    Registration(Worker& worker, http::ClientConnection* c);
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration();
+    void replace(http::ClientConnection* c);  // the connection changed protocol
+  };
   bool draining_ = false;
   std::thread thread_;
 };

@@ -28,9 +28,9 @@ ScoreResult fail(std::string message) {
   return {false, j.dump()};
 }
 
-class Handler final : public http::RequestHandler {
+class Handler final : public http::StreamHandler {
  public:
-  asio::awaitable<void> handle(http::Http1Connection& conn) override {
+  asio::awaitable<void> handle(http::ServerStream& conn) override {
     const auto& req = conn.request();
     std::string path(req.target.substr(0, req.target.find('?')));
     std::string body;
@@ -44,24 +44,21 @@ class Handler final : public http::RequestHandler {
         co_return;
       }
     }
-    bool close = !conn.keep_alive();
     if (path == "/" && req.method_text == "GET") {
-      co_await conn.write(http::simple_response(200, "text/plain", "Healthy", close));
+      co_await http::send_simple(conn, 200, "text/plain", "Healthy");
     } else if (path == "/swagger.json" && req.method_text == "GET") {
-      co_await conn.write(http::simple_response(200, "application/json", swagger_json(), close));
+      co_await http::send_simple(conn, 200, "application/json", swagger_json());
     } else if (path == "/score" && req.method_text == "POST") {
       auto r = score(body);
-      co_await conn.write(
-          http::simple_response(r.ok ? 200 : 400, "application/json", r.body, close));
+      co_await http::send_simple(conn, r.ok ? 200 : 400, "application/json", r.body);
     } else {
-      co_await conn.write(
-          http::simple_response(404, "application/json", R"({"error":"not found"})", close));
+      co_await http::send_simple(conn, 404, "application/json", R"({"error":"not found"})");
     }
   }
 };
 
 asio::awaitable<void> serve(tcp::socket socket) {
-  static const http::ServerLimits limits{};
+  static const http::ServerLimits limits{.http2 = false};
   static Handler handler;
   http::ClientTransport transport(std::move(socket), nullptr);
   http::Http1Connection conn(transport, limits, handler);

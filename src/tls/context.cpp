@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "tls/openssl_util.hpp"
 #include "tls/ticket_keys.hpp"
@@ -20,21 +21,28 @@ constexpr const char* kGroups = "X25519:P-256:P-384";
 // Must be the same for every context: a session is only resumed where its id context matches.
 constexpr unsigned char kSessionIdContext[] = "scoregate";
 
-// Picks http/1.1 when offered; otherwise carries on without ALPN instead of failing the
-// handshake (a client that offers only h2 still gets HTTP/1.1 and a clear answer).
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned int inlen, void*) {
-  static constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+// ALPN: "h2" when the client offers it and HTTP/2 is on (arg non-null), else "http/1.1" when
+// offered; otherwise carries on without ALPN instead of failing the handshake (a client that
+// offers only h2 to a router with HTTP/2 off still gets HTTP/1.1 and a clear answer).
+bool alpn_offers(const unsigned char* in, unsigned int inlen, std::string_view proto,
+                 const unsigned char** out, unsigned char* outlen) {
   for (unsigned int i = 0; i < inlen;) {
     unsigned int len = in[i];
     if (len == 0 || i + 1 + len > inlen) break;  // malformed list: ignore the rest
-    if (len == sizeof kHttp11 && std::memcmp(in + i + 1, kHttp11, len) == 0) {
+    if (len == proto.size() && std::memcmp(in + i + 1, proto.data(), len) == 0) {
       *out = in + i + 1;
       *outlen = static_cast<unsigned char>(len);
-      return SSL_TLSEXT_ERR_OK;
+      return true;
     }
     i += 1 + len;
   }
+  return false;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* http2) {
+  if (http2 && alpn_offers(in, inlen, "h2", out, outlen)) return SSL_TLSEXT_ERR_OK;
+  if (alpn_offers(in, inlen, "http/1.1", out, outlen)) return SSL_TLSEXT_ERR_OK;
   return SSL_TLSEXT_ERR_NOACK;
 }
 
@@ -54,7 +62,8 @@ bool configure_protocol(SSL_CTX* ctx, const ContextOptions& options, std::string
   SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  static int http2_on = 1;
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, options.http2 ? &http2_on : nullptr);
   return true;
 }
 

@@ -14,6 +14,7 @@ namespace scoregate::tls {
 
 struct ContextOptions {
   std::string min_version = "1.2";  // "1.2" | "1.3"
+  bool http2 = true;                // ALPN offers "h2" (preferred) besides "http/1.1"
 };
 
 // An immutable server context. Connections call native() once per handshake; the

@@ -35,10 +35,10 @@ struct H2Header {
 };
 
 struct H2RequestHead {
-  std::string method;     // :method
-  std::string scheme;     // :scheme ("http" for h2c, "https" for h2)
-  std::string authority;  // :authority
-  std::string path;       // :path
+  std::string method;             // :method
+  std::string scheme;             // :scheme ("http" for h2c, "https" for h2)
+  std::string authority;          // :authority
+  std::string path;               // :path
   std::vector<H2Header> headers;  // regular fields only: lower-case, no hop-by-hop
   bool end_stream = false;        // no body follows (HEADERS carries END_STREAM)
 };
@@ -82,17 +82,19 @@ class H2Stream {
 struct H2OpenResult {
   std::unique_ptr<H2Stream> stream;  // null on failure
   boost::system::error_code ec;
-  bool timed_out = false;        // connect or TLS handshake took longer than connect_timeout
-  bool new_connection = false;   // a connection was opened (count it as an upstream connect)
-  bool connect_failed = false;   // the failure was the TCP connect/TLS handshake (report to the gate)
+  bool timed_out = false;       // connect or TLS handshake took longer than connect_timeout
+  bool new_connection = false;  // a connection was opened (count it as an upstream connect)
+  bool connect_failed =
+      false;  // the failure was the TCP connect/TLS handshake (report to the gate)
 };
 
 struct H2PoolLimits {
-  std::chrono::milliseconds idle_timeout{30000};  // a connection with no stream for this long closes
+  std::chrono::milliseconds idle_timeout{
+      30000};  // a connection with no stream for this long closes
   std::uint32_t max_connections_per_target = 8;
-  std::uint32_t stream_window = 256 * 1024;       // our receive window per stream
+  std::uint32_t stream_window = 256 * 1024;  // our receive window per stream
   std::uint32_t connection_window = 4 * 1024 * 1024;
-  std::uint32_t max_header_list = 64 * 1024;      // of a response head or trailers
+  std::uint32_t max_header_list = 64 * 1024;  // of a response head or trailers
 };
 
 class H2Pool {

@@ -47,10 +47,12 @@ class ContextTest : public ::testing::Test {
     return c;
   }
   static std::shared_ptr<const ServerContext> build(const Issued& leaf,
-                                                    const std::string& min = "1.2") {
+                                                    const std::string& min = "1.2",
+                                                    bool http2 = true) {
     std::string error;
     ContextOptions o;
     o.min_version = min;
+    o.http2 = http2;
     auto ctx = build_server_context(checked(leaf), o, error);
     EXPECT_TRUE(ctx) << error;
     return ctx;
@@ -134,7 +136,7 @@ Pki* ContextTest::pki_ = nullptr;
 
 class HandshakeTest : public ContextTest, public ::testing::WithParamInterface<int> {};
 
-TEST_P(HandshakeTest, VerifiesChainAndHostAndPicksHttp11) {
+TEST_P(HandshakeTest, VerifiesChainAndHostAndPrefersH2) {
   auto server = build(pki_->leaf);
   ASSERT_TRUE(server);
   CtxPtr client = client_ctx(GetParam());
@@ -142,7 +144,7 @@ TEST_P(HandshakeTest, VerifiesChainAndHostAndPicksHttp11) {
   ASSERT_TRUE(handshake(c));
   EXPECT_EQ(SSL_version(c.client.get()), GetParam());
   EXPECT_EQ(SSL_get_verify_result(c.client.get()), X509_V_OK);
-  EXPECT_EQ(alpn_of(c.client.get()), "http/1.1");
+  EXPECT_EQ(alpn_of(c.client.get()), "h2");
   STACK_OF(X509)* sent = SSL_get_peer_cert_chain(c.client.get());
   ASSERT_NE(sent, nullptr);
   EXPECT_EQ(sk_X509_num(sent), 2);  // leaf + intermediate
@@ -163,8 +165,20 @@ TEST_P(HandshakeTest, RsaCertificateWorksToo) {
   }
 }
 
-TEST_P(HandshakeTest, ClientWithoutHttp11InAlpnStillConnects) {
-  auto server = build(pki_->leaf);
+TEST_P(HandshakeTest, PicksHttp11WhenHttp2IsOffOrNotOffered) {
+  auto off = build(pki_->leaf, "1.2", false);
+  CtxPtr client = client_ctx(GetParam());
+  Connection c = connect(client.get(), *off);
+  ASSERT_TRUE(handshake(c));
+  EXPECT_EQ(alpn_of(c.client.get()), "http/1.1");
+  auto on = build(pki_->leaf);
+  Connection d = connect(client.get(), *on, nullptr, std::string("\x08http/1.1", 9));
+  ASSERT_TRUE(handshake(d));
+  EXPECT_EQ(alpn_of(d.client.get()), "http/1.1");
+}
+
+TEST_P(HandshakeTest, ClientOfferingOnlyH2ToARouterWithHttp2OffStillConnects) {
+  auto server = build(pki_->leaf, "1.2", false);
   CtxPtr client = client_ctx(GetParam());
   Connection c = connect(client.get(), *server, nullptr, std::string("\x02h2", 3));
   ASSERT_TRUE(handshake(c));
