@@ -54,7 +54,7 @@ asio::awaitable<void> ClientSweep::run(std::shared_ptr<State> s) {
 }
 
 void Exchange::watch_client() {
-  if (watching_ || client_left_ || !upstream_) return;
+  if (watching_ || client_left_ || (!upstream_ && !h2_)) return;
   watching_ = true;
   worker_.sweep.add(this, ex_);
 }
@@ -69,6 +69,10 @@ bool Exchange::cancel_if_client_left() {
   if (!client_gone()) return false;
   watching_ = false;  // the sweep drops it
   client_left_ = true;
+  if (h2_) {
+    h2_->cancel();  // RST_STREAM: the model sees the stream end; the connection stays shared
+    return true;
+  }
   boost::system::error_code ec;
   upstream_->socket.close(ec);  // the model sees the connection end; the pending I/O ends
   return true;

@@ -5,6 +5,8 @@
 
 #include "http/serialize.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 namespace scoregate::proxy {
 
 namespace bhttp = boost::beast::http;
@@ -25,8 +27,19 @@ asio::awaitable<void> Exchange::run() {
   auto rid = req.find("x-request-id");
   request_id_ = routing::is_uuid(rid) ? std::string(rid) : routing::new_uuid();
   client_request_id_ = routing::sanitize_client_request_id(req.find("x-ms-client-request-id"));
+  auto type = req.find(bhttp::field::content_type);
+  grpc_ = type.size() >= 16 && boost::beast::iequals(type.substr(0, 16), "application/grpc");
+  if (grpc_) grpc_timeout_ = routing::parse_grpc_timeout(req.find("grpc-timeout"));
+  protocol_index_ = grpc_ ? 2 : conn_.protocol() == http::Protocol::h2 ? 1 : 0;
+  WorkerCounters::add(worker_.counters.requests_by_protocol[protocol_index_]);
+  WorkerCounters::add(worker_.counters.in_flight[protocol_index_]);
 
   auto refusal = resolve_route();
+  if (!refusal && (route_kind_ == routing::RouteKind::router_live ||
+                   route_kind_ == routing::RouteKind::router_ready)) {
+    co_await answer_health();
+    co_return account();
+  }
   if (!refusal) refusal = authenticate();
   if (!refusal) refusal = choose_deployment();
   if (refusal) {
@@ -39,19 +52,41 @@ asio::awaitable<void> Exchange::run() {
   account();
 }
 
-// Phase 1: the endpoint named by the path.
+// Phase 1: the endpoint the request names: by its scoring path, its Open Inference Protocol
+// model, or for gRPC the azureml-endpoint header / host name / the only endpoint (README
+// "HTTP/2 and gRPC", "Routing").
 std::optional<Exchange::Refusal> Exchange::resolve_route() {
-  auto path = routing::parse_scoring_path(conn_.request().target);
-  if (!path)
-    return Refusal{404, "EndpointNotFound",
-                   "no scoring endpoint at this path; use /api/v1/endpoint/<endpoint>/<path> "
-                   "or /api/v1/service/<endpoint>/<path>"};
-  endpoint_ = plan_->routes.find(path->endpoint);
-  if (!endpoint_)
-    return Refusal{404, "EndpointNotFound",
-                   "no endpoint named '" + std::string(path->endpoint.substr(0, 64)) + "'"};
-  forward_target_ = std::move(path->forward_target);
+  const auto& req = conn_.request();
+  routing::RequestFacts facts{req.target, req.find(bhttp::field::host),
+                              req.find("azureml-endpoint"), grpc_};
+  auto resolved = plan_->routes.resolve(facts);
+  if (auto* miss = std::get_if<routing::Unresolved>(&resolved))
+    return Refusal{404, "EndpointNotFound", std::move(miss->message)};
+  auto& route = std::get<routing::Resolved>(resolved);
+  route_kind_ = route.kind;
+  endpoint_ = route.endpoint;
+  forward_target_ = std::move(route.forward_target);
   return std::nullopt;
+}
+
+// /v2/health/live and /v2/health/ready: the router answers from its own state. Ready when every
+// endpoint has a deployment with a ready, not ejected target.
+asio::awaitable<void> Exchange::answer_health() {
+  bool ok = true;
+  if (route_kind_ == routing::RouteKind::router_ready) {
+    for (const auto& ep : plan_->endpoints) {
+      bool any = false;
+      for (const auto& d : ep.deployments)
+        for (const auto& t : d.state->gate->view()) any = any || (t.ready && !t.ejected);
+      ok = ok && any;
+    }
+  }
+  status_ = ok ? 200 : 503;
+  const char* body = route_kind_ == routing::RouteKind::router_live ? "{\"live\":true}"
+                     : ok                                           ? "{\"ready\":true}"
+                                                                    : "{\"ready\":false}";
+  const http::ServerStream::Extra extra{{"x-request-id", request_id_}};
+  co_await http::send_simple(conn_, status_, "application/json", body, extra);
 }
 
 // Phase 2: the endpoint's key.
@@ -146,6 +181,7 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
     conn_.abort();  // too late for a status: cutting the stream tells the client
     co_return;
   }
+  if (grpc_) co_return co_await reply_grpc(status, code, message, limit);
   http::ServerStream::Extra extra;
   extra.emplace_back("x-request-id", request_id_);
   if (!client_request_id_.empty()) extra.emplace_back("x-ms-client-request-id", client_request_id_);
@@ -160,6 +196,69 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
   co_await conn_.reply_error(status, code, message, extra, limit);
 }
 
+namespace {
+// The router's refusals as gRPC status codes (README "HTTP/2 and gRPC").
+int grpc_code_for(unsigned http_status) {
+  switch (http_status) {
+    case 400:
+      return 13;  // INTERNAL (a malformed request, as gRPC maps HTTP 400)
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 404:
+      return 5;  // NOT_FOUND
+    case 413:
+    case 429:
+      return 8;  // RESOURCE_EXHAUSTED
+    case 502:
+    case 503:
+      return 14;  // UNAVAILABLE
+    case 504:
+      return 4;  // DEADLINE_EXCEEDED
+    default:
+      return 2;  // UNKNOWN
+  }
+}
+
+// grpc-message is percent-encoded: bytes outside printable ASCII, and '%' itself.
+std::string percent_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c <= 0x7e && c != '%') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// A refusal to a gRPC client: HTTP 200 with grpc-status and grpc-message in one HEADERS frame
+// ("Trailers-Only"), which every gRPC client reads as the call's status.
+asio::awaitable<void> Exchange::reply_grpc(unsigned status, std::string_view code,
+                                           const std::string& message, std::string_view limit) {
+  grpc_status_ = grpc_code_for(status);
+  std::string text = std::string(code) + ": " + message;
+  if (!limit.empty()) text += " (limit: " + std::string(limit) + ")";
+  const std::string grpc_message = percent_encode(text);
+  const std::string grpc_status = std::to_string(grpc_status_);
+  http::ResponseStart start;
+  start.status = 200;
+  start.fields = {{"content-type", "application/grpc"},
+                  {"grpc-status", grpc_status},
+                  {"grpc-message", grpc_message},
+                  {"x-request-id", request_id_}};
+  if (deployment_) start.fields.push_back({"azureml-model-deployment", deployment_->state->name});
+  if (co_await conn_.start_response(start)) co_return;
+  co_await conn_.end_response();
+}
+
+constexpr std::string_view kProtocolNames[] = {"h1", "h2", "grpc"};
+
 // Phase 6: log line and counters.
 void Exchange::account() {
   auto elapsed = Clock::now() - start_;
@@ -171,6 +270,8 @@ void Exchange::account() {
         .fetch_add(1, std::memory_order_relaxed);
     stats.latency.observe(micros);
   }
+  auto& in_flight = worker_.counters.in_flight[protocol_index_];
+  in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   WorkerCounters::add(worker_.counters.bytes_in, conn_.body_bytes());
   WorkerCounters::add(worker_.counters.bytes_out, bytes_out_);
   if (!plan_->access_log || !worker_.access_log) return;
@@ -187,7 +288,10 @@ void Exchange::account() {
   if (deployment_) http::append_json_escaped(line, deployment_->state->name);
   line += "\",\"target\":\"";
   if (slot_) http::append_json_escaped(line, slot_.target()->address);
+  line += "\",\"protocol\":\"";
+  line += kProtocolNames[protocol_index_];
   line += "\",\"status\":" + std::to_string(status_);
+  if (grpc_status_ >= 0) line += ",\"grpc_status\":" + std::to_string(grpc_status_);
   line += ",\"error\":\"";
   http::append_json_escaped(line, error_code_);
   line += "\",\"bytes_in\":" + std::to_string(conn_.body_bytes());

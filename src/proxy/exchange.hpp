@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "http/parser.hpp"
+#include "http/watchdog.hpp"
 #include "proxy/proxy.hpp"
 #include "routing/routes.hpp"
+#include "upstream/h2_client.hpp"
 
 namespace scoregate::proxy {
 
@@ -36,6 +38,7 @@ class Exchange {
   std::optional<Refusal> resolve_route();
   std::optional<Refusal> authenticate();
   std::optional<Refusal> choose_deployment();
+  asio::awaitable<void> answer_health();
   asio::awaitable<bool> admit();
   asio::awaitable<void> forward();
   void account();
@@ -50,6 +53,26 @@ class Exchange {
   void build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length = {}) const;
   void client_response_start(const http::ResponseHead& head, http::ResponseStart& out) const;
   void start_mirror();
+  // connect failure: re-admit on another target; false when that failed (replied)
+  asio::awaitable<bool> retry_elsewhere(const upstream::TargetPtr& target, const std::string& why);
+  // the client's body could not be read (too large, malformed, client gone or stalled)
+  asio::awaitable<void> client_body_failed(http::error_code ec);
+  // request_timeout_ms, capped by the client's grpc-timeout
+  std::chrono::milliseconds request_timeout() const;
+  std::string timeout_message() const;
+
+  // forward_h2.cpp (protocol: h2c | h2)
+  asio::awaitable<void> forward_h2();
+  void build_h2_head(upstream::H2RequestHead& h) const;
+  asio::awaitable<bool> open_h2(const upstream::H2RequestHead& head);
+  asio::awaitable<void> pump_h2_body();
+  asio::awaitable<void> relay_h2(http::Watchdog& dog);
+  asio::awaitable<void> h2_failed(http::Watchdog& dog, bool started);
+  void h2_response_start(const upstream::H2ResponseHead& rh, http::ResponseStart& out) const;
+  void client_stopped_reading();
+  asio::awaitable<void> reply_grpc(unsigned status, std::string_view code,
+                                   const std::string& message, std::string_view limit);
+
   asio::awaitable<bool> write_upstream(std::string_view a,
                                        const std::vector<std::string_view>& pieces,
                                        std::string_view b);
@@ -80,6 +103,13 @@ class Exchange {
   upstream::Slot slot_;
   std::vector<std::uint64_t> tried_;
   upstream::ConnectionPtr upstream_;
+  std::unique_ptr<upstream::H2Stream> h2_;  // the model's stream (protocol: h2c | h2)
+  http::error_code body_error_;                  // the client's body failed (HTTP/2 pump)
+  bool grpc_ = false;                       // content-type application/grpc[+...]
+  std::optional<std::chrono::milliseconds> grpc_timeout_;
+  int grpc_status_ = -1;
+  int protocol_index_ = 0;
+  routing::RouteKind route_kind_ = routing::RouteKind::scoring;  // WorkerCounters::requests_by_protocol  // for the access log: the model's, or the router's own
   bool watching_ = false;     // registered with worker_.sweep
   bool client_left_ = false;  // the sweep saw the client hang up
   bool upstream_reusable_ = false;

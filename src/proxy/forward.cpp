@@ -26,6 +26,7 @@ using std::chrono::milliseconds;
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 
 asio::awaitable<void> Exchange::forward() {
+  if (deployment_->protocol != settings::UpstreamProtocol::http1) co_return co_await forward_h2();
   if (!co_await connect_upstream()) co_return;
   if (!co_await send_request()) co_return;
   if (mirror_ >= 0) start_mirror();
@@ -40,35 +41,68 @@ asio::awaitable<void> Exchange::forward() {
 // A connect failure means the request never reached a model, so another target may be
 // tried; nothing after the first byte written is ever retried.
 asio::awaitable<bool> Exchange::connect_upstream() {
-  auto& gate = *deployment_->state->gate;
-  const milliseconds request_timeout(deployment_->request_settings.request_timeout_ms);
   for (;;) {
     const auto target = slot_.target();
-    auto c = co_await connect_to(worker_, gate, target, request_timeout);
+    auto c = co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout());
     if (c.connection) {
       upstream_ = std::move(c.connection);
       co_return true;
     }
-    tried_.push_back(target->id);
-    slot_.release();
-    auto again = co_await gate.admit(tried_, [this] { return client_gone(); });
-    if (again.status != upstream::AdmitStatus::granted) {
-      std::string why = c.timed_out ? "timed out" : c.ec.message();
-      if (again.status == upstream::AdmitStatus::cancelled) {
-        client_closed_request();
-      } else if (again.status == upstream::AdmitStatus::no_ready_target) {
-        co_await reply(502, "UpstreamConnectFailed",
-                       "could not connect to any instance of deployment '" +
-                           deployment_->state->name + "' (last " + target->address + ": " + why +
-                           ")");
-      } else {
-        co_await refuse(again.status,
-                        "an instance of deployment '" + deployment_->state->name +
-                            "' refused the connection and no other became free in time");
-      }
+    if (!co_await retry_elsewhere(target, c.timed_out ? "timed out" : c.ec.message()))
       co_return false;
-    }
+  }
+}
+
+asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& target,
+                                                const std::string& why) {
+  tried_.push_back(target->id);
+  slot_.release();
+  auto again =
+      co_await deployment_->state->gate->admit(tried_, [this] { return client_gone(); });
+  if (again.status == upstream::AdmitStatus::granted) {
     slot_ = std::move(again.slot);
+    co_return true;
+  }
+  if (again.status == upstream::AdmitStatus::cancelled) {
+    client_closed_request();
+  } else if (again.status == upstream::AdmitStatus::no_ready_target) {
+    co_await reply(502, "UpstreamConnectFailed",
+                   "could not connect to any instance of deployment '" +
+                       deployment_->state->name + "' (last " + target->address + ": " + why +
+                       ")");
+  } else {
+    co_await refuse(again.status,
+                    "an instance of deployment '" + deployment_->state->name +
+                        "' refused the connection and no other became free in time");
+  }
+  co_return false;
+}
+
+std::chrono::milliseconds Exchange::request_timeout() const {
+  milliseconds configured(deployment_->request_settings.request_timeout_ms);
+  return grpc_timeout_ ? std::min(configured, *grpc_timeout_) : configured;
+}
+
+std::string Exchange::timeout_message() const {
+  return "the model did not answer within " +
+         std::string(grpc_timeout_ && *grpc_timeout_ < milliseconds(
+                                                          deployment_->request_settings
+                                                              .request_timeout_ms)
+                         ? "the client's grpc-timeout"
+                         : "request_timeout_ms") +
+         " (" + std::to_string(request_timeout().count()) + " ms)";
+}
+
+asio::awaitable<void> Exchange::client_body_failed(http::error_code ec) {
+  unsigned status = http::status_for_parse_error(ec);
+  if (status == 413) {
+    co_await reply(413, "RequestBodyTooLarge", "request body is larger than router.max_body_bytes");
+  } else if (ec == bhttp::error::partial_message || ec == asio::error::operation_aborted) {
+    status_ = 499;  // the client went away (or stalled) mid-upload
+    error_code_ = conn_.timed_out() ? "ClientBodyTimeout" : "ClientClosedRequest";
+    conn_.close_after_response();
+  } else {
+    co_await reply(400, "BadRequest", "malformed request body: " + ec.message());
   }
 }
 
@@ -182,17 +216,7 @@ asio::awaitable<bool> Exchange::send_request() {
   for (;;) {
     auto ec = co_await conn_.read_body(pieces);
     if (ec) {
-      unsigned status = http::status_for_parse_error(ec);
-      if (status == 413) {
-        co_await reply(413, "RequestBodyTooLarge",
-                       "request body is larger than router.max_body_bytes");
-      } else if (ec == bhttp::error::partial_message || ec == asio::error::operation_aborted) {
-        status_ = 499;  // the client went away (or stalled) mid-upload
-        error_code_ = conn_.timed_out() ? "ClientBodyTimeout" : "ClientClosedRequest";
-        conn_.close_after_response();
-      } else {
-        co_await reply(400, "BadRequest", "malformed request body: " + ec.message());
-      }
+      co_await client_body_failed(ec);
       co_return false;
     }
     const bool last = pieces.empty();
@@ -224,7 +248,7 @@ asio::awaitable<bool> Exchange::send_request() {
 asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseParser>& rp) {
   auto& up = *upstream_;
   upstream_start_ = Clock::now();
-  up.watchdog.arm(milliseconds(deployment_->request_settings.request_timeout_ms));
+  up.watchdog.arm(request_timeout());
   rp.emplace(kMaxResponseHead, std::numeric_limits<std::uint64_t>::max());
   if (conn_.request().method == bhttp::verb::head) rp->expect_no_body();
   for (;;) {
@@ -255,10 +279,7 @@ asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseP
       }
       if (up.watchdog.expired()) {
         WorkerCounters::add(worker_.counters.upstream_timeouts);
-        co_await reply(504, "UpstreamTimeout",
-                       "the model did not answer within request_timeout_ms (" +
-                           std::to_string(deployment_->request_settings.request_timeout_ms) +
-                           " ms)");
+        co_await reply(504, "UpstreamTimeout", timeout_message());
       } else {
         // counts toward passive ejection like a refused connect
         deployment_->state->gate->report_connect(slot_.target(), false);

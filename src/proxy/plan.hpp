@@ -4,6 +4,8 @@
 // with (ARCHITECTURE.md "Threads, snapshots and reloads").
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -17,6 +19,7 @@ namespace scoregate::proxy {
 struct DeploymentPlan {
   std::shared_ptr<DeploymentState> state;
   settings::RequestSettings request_settings;
+  settings::UpstreamProtocol protocol = settings::UpstreamProtocol::http1;
 };
 
 struct EndpointPlan {
@@ -30,6 +33,8 @@ struct ProxyPlan {
   bool tls = true;
   bool access_log = true;
   std::uint64_t mirror_max_body = 1 << 20;
+  // The client TLS context for `protocol: h2` deployments (null when none has it).
+  std::shared_ptr<SSL_CTX> upstream_tls;
 };
 
 }  // namespace scoregate::proxy

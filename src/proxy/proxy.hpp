@@ -23,6 +23,7 @@
 #include "http/server_stream.hpp"
 #include "proxy/client_sweep.hpp"
 #include "proxy/plan.hpp"
+#include "upstream/h2_client.hpp"
 #include "upstream/pool.hpp"
 
 namespace spdlog {
@@ -39,6 +40,9 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> upstream_reused{0};
   std::atomic<std::uint64_t> upstream_timeouts{0};
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
+  // By protocol: [0] HTTP/1.1, [1] HTTP/2, [2] gRPC (over HTTP/2)
+  std::atomic<std::uint64_t> requests_by_protocol[3]{};
+  std::atomic<std::uint64_t> in_flight[3]{};  // gauge: requests being served now
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -47,6 +51,7 @@ struct WorkerCounters {
 // What one worker thread owns for proxying.
 struct WorkerContext {
   upstream::ConnectionPool pool;
+  std::unique_ptr<upstream::H2Pool> h2;  // HTTP/2 model connections (made by the Worker)
   WorkerCounters counters;
   std::shared_ptr<const ProxyPlan> plan;  // replaced (on this thread) at each reload
   std::shared_ptr<spdlog::logger> access_log;

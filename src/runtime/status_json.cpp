@@ -91,6 +91,13 @@ std::string AdminView::status_json() const {
   j["listen"] = process_.listen();
   j["workers"] = process_.worker_counters().size();
   j["connections_open"] = process_.connections_open();
+  {
+    std::uint64_t flight[3] = {0, 0, 0};
+    for (const auto* w : process_.worker_counters())
+      for (int p = 0; p < 3; ++p) flight[p] += w->in_flight[p].load(std::memory_order_relaxed);
+    // HTTP/2 streams are the h2 and grpc requests in flight (README "HTTP/2 and gRPC")
+    j["requests_in_flight"] = {{"h1", flight[0]}, {"h2", flight[1]}, {"grpc", flight[2]}};
+  }
   j["reloads"] = {
       {"ok", reloads.ok}, {"failed", reloads.failed}, {"last_error", reloads.last_error}};
   if (current.tls) {

@@ -21,6 +21,7 @@ using asio::ip::tcp;
 Worker::Worker(unsigned index, std::atomic<std::uint32_t>& open_connections)
     : index_(index), open_connections_(open_connections), io_(1), acceptor_(io_), proxy_(context_) {
   context_.access_log = spdlog::get("access");
+  context_.h2 = std::make_unique<upstream::H2Pool>(io_.get_executor());
 }
 
 Worker::~Worker() {
@@ -29,6 +30,7 @@ Worker::~Worker() {
     thread_.join();
   }
   context_.pool.close_all();
+  context_.h2->close_all();
 }
 
 void Worker::listen(const tcp::endpoint& endpoint) {
@@ -149,6 +151,7 @@ asio::awaitable<void> Worker::housekeeping() {
     auto [ec] = co_await timer.async_wait(nothrow);
     if (ec || draining_) co_return;
     context_.pool.sweep(upstream::Clock::now());
+    context_.h2->sweep(upstream::Clock::now());
   }
 }
 
