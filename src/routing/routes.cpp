@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "core/secure.hpp"
 
 namespace scoregate::routing {
@@ -30,14 +32,165 @@ RouteTable::RouteTable(const settings::Config& config) {
         r.mirror_deployment = j;
         r.mirror_percent = pct;
       }
+    r.models = e.models;
     endpoints_.push_back(std::move(r));
   }
-  for (std::size_t i = 0; i < endpoints_.size(); ++i) by_name_.emplace(endpoints_[i].name, i);
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    by_name_.emplace(endpoints_[i].name, i);
+    by_model_.emplace(endpoints_[i].name, i);
+  }
+  // Validation makes every model name unique and no other endpoint's name; emplace keeps the
+  // first claim for configs built in code.
+  for (std::size_t i = 0; i < endpoints_.size(); ++i)
+    for (const auto& m : endpoints_[i].models) by_model_.emplace(m, i);
 }
 
 const EndpointRoute* RouteTable::find(std::string_view endpoint) const {
   auto it = by_name_.find(endpoint);
   return it == by_name_.end() ? nullptr : &endpoints_[it->second];
+}
+
+const EndpointRoute* RouteTable::find_model(std::string_view model) const {
+  auto it = by_model_.find(model);
+  return it == by_model_.end() ? nullptr : &endpoints_[it->second];
+}
+
+namespace {
+
+constexpr std::size_t kShownName = 64;  // longest piece of a request quoted in a message
+
+std::string endpoint_not_found() {
+  return "no scoring endpoint at this path; use /api/v1/endpoint/<endpoint>/<path> or "
+         "/api/v1/service/<endpoint>/<path>";
+}
+
+Unresolved no_endpoint_named(std::string_view name) {
+  return {"no endpoint named '" + std::string(name.substr(0, kShownName)) + "'"};
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// "/package.Service/Method": two non-empty segments, as every gRPC call's :path is.
+bool is_grpc_method_path(std::string_view path) {
+  if (path.size() < 4 || path.front() != '/') return false;
+  const auto slash = path.find('/', 1);
+  return slash != std::string_view::npos && slash > 1 && slash + 1 < path.size() &&
+         path.find('/', slash + 1) == std::string_view::npos;
+}
+
+char ascii_lower(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch; }
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
+}
+
+}  // namespace
+
+std::variant<Resolved, Unresolved> RouteTable::resolve(const RequestFacts& facts) const {
+  if (auto path = parse_scoring_path(facts.target)) {
+    const EndpointRoute* ep = find(path->endpoint);
+    if (ep == nullptr) return no_endpoint_named(path->endpoint);
+    return Resolved{facts.grpc ? RouteKind::grpc : RouteKind::scoring, ep,
+                    std::move(path->forward_target)};
+  }
+  if (facts.grpc) return resolve_grpc(facts);
+  const std::string_view path = path_of(facts.target);
+  if (path == "/v2/health/live") return Resolved{RouteKind::router_live, nullptr, {}};
+  if (path == "/v2/health/ready") return Resolved{RouteKind::router_ready, nullptr, {}};
+  if (path == "/v2" || path.substr(0, 4) == "/v2/") return resolve_open_inference(facts.target);
+  return Unresolved{endpoint_not_found()};
+}
+
+// The endpoint of a gRPC call: the azureml-endpoint header, else the host name's first label,
+// else the only endpoint.
+std::variant<Resolved, Unresolved> RouteTable::resolve_grpc(const RequestFacts& facts) const {
+  if (!is_grpc_method_path(path_of(facts.target)) ||
+      facts.target.find('?') != std::string_view::npos)
+    return Unresolved{
+        "no gRPC method at this path; a gRPC call's path is /<package.Service>/<Method>, "
+        "e.g. /inference.GRPCInferenceService/ModelInfer"};
+  const EndpointRoute* ep = nullptr;
+  if (!facts.grpc_endpoint.empty()) {
+    ep = find(facts.grpc_endpoint);
+    if (ep == nullptr) return no_endpoint_named(facts.grpc_endpoint);
+  } else if ((ep = by_host(facts.authority)) == nullptr) {
+    if (endpoints_.size() != 1)
+      return Unresolved{std::to_string(endpoints_.size()) +
+                        " endpoints: send the azureml-endpoint metadata header or use a host name "
+                        "starting with the endpoint name"};
+    ep = &endpoints_.front();
+  }
+  return Resolved{RouteKind::grpc, ep, std::string(facts.target)};
+}
+
+// "fraud.models.example.com:443" -> endpoint "fraud" (host names ignore case). An IP address or
+// a name whose first label is no endpoint gives nullptr.
+const EndpointRoute* RouteTable::by_host(std::string_view authority) const {
+  if (authority.empty() || authority.front() == '[') return nullptr;
+  const std::string_view label = authority.substr(0, authority.find_first_of(".:"));
+  if (label.empty()) return nullptr;
+  if (const EndpointRoute* ep = find(label)) return ep;
+  for (const auto& ep : endpoints_)
+    if (equal_ignoring_case(ep.name, label)) return &ep;
+  return nullptr;
+}
+
+std::variant<Resolved, Unresolved> RouteTable::resolve_open_inference(
+    std::string_view target) const {
+  const std::string_view path = path_of(target);
+  if (path == "/v2" || path == "/v2/") {
+    if (endpoints_.size() == 1)
+      return Resolved{RouteKind::open_inference, &endpoints_.front(), std::string(target)};
+    return Unresolved{std::to_string(endpoints_.size()) +
+                      " endpoints: server metadata (/v2) is answered only with one endpoint; ask a "
+                      "model instead: /v2/models/<model>"};
+  }
+  auto model = open_inference_model(target);
+  if (!model) return Unresolved{endpoint_not_found()};
+  const EndpointRoute* ep = find_model(*model);
+  if (ep == nullptr)
+    return Unresolved{"no endpoint serves model '" + std::string(model->substr(0, kShownName)) +
+                      "'; a model is an endpoint's name or listed in its models:"};
+  return Resolved{RouteKind::open_inference, ep, std::string(target)};
+}
+
+std::optional<std::string_view> open_inference_model(std::string_view target) {
+  constexpr std::string_view prefix = "/v2/models/";
+  const std::string_view path = path_of(target);
+  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view model = path.substr(prefix.size());
+  model = model.substr(0, model.find('/'));
+  if (model.empty()) return std::nullopt;
+  return model;
+}
+
+std::optional<std::chrono::milliseconds> parse_grpc_timeout(std::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  std::int64_t n = 0;
+  for (char ch : value.substr(0, value.size() - 1)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  using std::chrono::ceil;
+  using std::chrono::milliseconds;
+  switch (value.back()) {
+    case 'H':
+      return milliseconds(std::chrono::hours(n));
+    case 'M':
+      return milliseconds(std::chrono::minutes(n));
+    case 'S':
+      return milliseconds(std::chrono::seconds(n));
+    case 'm':
+      return milliseconds(n);
+    case 'u':
+      return ceil<milliseconds>(std::chrono::microseconds(n));
+    case 'n':
+      return ceil<milliseconds>(std::chrono::nanoseconds(n));
+    default:
+      return std::nullopt;
+  }
 }
 
 std::optional<ScoringPath> parse_scoring_path(std::string_view target) {

@@ -3,11 +3,14 @@
 // settings snapshot; read-only afterwards.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "settings/config.hpp"
@@ -23,18 +26,71 @@ struct EndpointRoute {
   std::vector<unsigned> traffic;         // percent per deployment (sum 0 or 100)
   int mirror_deployment = -1;
   unsigned mirror_percent = 0;
+  std::vector<std::string> models;  // Open Inference Protocol model names besides `name`
+};
+
+// What a request asks for (README "HTTP/2 and gRPC", "Routing").
+enum class RouteKind {
+  scoring,         // /api/v1/endpoint/<name>/... or /api/v1/service/<name>/...
+  open_inference,  // Open Inference Protocol v2 REST: /v2/models/<model>/..., /v2
+  grpc,            // a gRPC call (content-type application/grpc...)
+  router_live,     // /v2/health/live: answered by the router itself
+  router_ready,    // /v2/health/ready: answered by the router itself
+};
+
+// What the router knows of a request before choosing an endpoint. Views into the request.
+struct RequestFacts {
+  std::string_view target;         // request target (HTTP/2 :path), query included
+  std::string_view authority;      // Host / :authority, possibly with a port
+  std::string_view grpc_endpoint;  // the azureml-endpoint header, "" when absent
+  bool grpc = false;               // content-type starts with "application/grpc"
+};
+
+struct Resolved {
+  RouteKind kind = RouteKind::scoring;
+  const EndpointRoute* endpoint = nullptr;  // null for router_live and router_ready
+  std::string forward_target;               // the path (and query) the model receives
+};
+// No endpoint for the request: the message of the 404 EndpointNotFound, saying what to send.
+struct Unresolved {
+  std::string message;
 };
 
 class RouteTable {
  public:
   explicit RouteTable(const settings::Config& config);
   const EndpointRoute* find(std::string_view endpoint) const;
+  // The endpoint serving an Open Inference Protocol model: the endpoint of that name, or the
+  // one whose models: lists it.
+  const EndpointRoute* find_model(std::string_view model) const;
   const std::vector<EndpointRoute>& endpoints() const { return endpoints_; }
+  // Which route a request takes (README "HTTP/2 and gRPC", "Routing").
+  std::variant<Resolved, Unresolved> resolve(const RequestFacts& facts) const;
 
  private:
+  std::variant<Resolved, Unresolved> resolve_grpc(const RequestFacts& facts) const;
+  std::variant<Resolved, Unresolved> resolve_open_inference(std::string_view target) const;
+  const EndpointRoute* by_host(std::string_view authority) const;
+
+  // Owning keys: the table may be copied or moved without the keys dangling.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Index = std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>>;
+
   std::vector<EndpointRoute> endpoints_;
-  std::unordered_map<std::string_view, std::size_t> by_name_;
+  Index by_name_;
+  Index by_model_;  // endpoint names and every models: entry
 };
+
+// "/v2/models/<model>..." -> "<model>" (nullopt when the target is no such path).
+std::optional<std::string_view> open_inference_model(std::string_view target);
+
+// The gRPC grpc-timeout header: 1 to 8 ASCII digits and a unit (H, M, S, m, u, n). Sub-
+// millisecond values round up, so a non-zero timeout never becomes "no time at all". nullopt
+// for anything else.
+std::optional<std::chrono::milliseconds> parse_grpc_timeout(std::string_view value);
 
 // "/api/v1/endpoint/<name>/<rest>" and "/api/v1/service/<name>/<rest>" (legacy).
 struct ScoringPath {

@@ -55,6 +55,10 @@ struct RouterSettings {
   // have a ready target or to finish its first probe round (README "Readiness"); 0 = no wait.
   std::uint32_t readiness_wait_ms = 30000;
   bool access_log = true;  // JSON lines on stdout
+  // HTTP/2 from clients: ALPN "h2" on the TLS listener, prior-knowledge h2c on the insecure one
+  // (README "HTTP/2 and gRPC"). false: HTTP/1.1 only. Applies to new connections.
+  bool http2 = true;
+  std::uint32_t http2_max_concurrent_streams = 128;  // per client connection, 1..1000
 };
 
 struct RequestSettings {
@@ -77,9 +81,17 @@ struct ReadinessProbe {
   std::uint32_t initial_delay_ms = 0;
 };
 
+// How the router talks to a deployment's targets (`protocol:`): HTTP/1.1, HTTP/2 over plain
+// TCP with prior knowledge (h2c), or HTTP/2 over TLS (h2, verified against
+// router.trusted_ca_file and the system store).
+enum class UpstreamProtocol { http1, h2c, h2 };
+// "http1", "h2c", "h2": the spelling of the settings file.
+const char* protocol_name(UpstreamProtocol p);
+
 struct Deployment {
   std::string name;
   std::vector<std::string> targets;  // "host:port", "[v6]:port" or "dns:NAME:PORT"
+  UpstreamProtocol protocol = UpstreamProtocol::http1;
   RequestSettings request_settings;
   std::optional<ReadinessProbe> readiness_probe;  // none = targets are always ready
   std::string where;                              // "file:line" of the deployment, for messages
@@ -101,6 +113,9 @@ struct Endpoint {
   bool traffic_set = false;
   std::vector<std::pair<std::string, unsigned>> mirror_traffic;  // deployment -> percent
   std::vector<Deployment> deployments;
+  // Open Inference Protocol v2 model names served besides the endpoint's own name
+  // (/v2/models/<model>/...); unique across endpoints (README "HTTP/2 and gRPC").
+  std::vector<std::string> models;
   std::string where;
 };
 

@@ -93,6 +93,10 @@ std::string display_value(const Config& c, const std::string& key, std::string_v
 std::optional<std::string> canonical_service_type(std::string_view text);
 extern const char* const kServiceTypes;  // for messages
 
+// A deployment's protocol: from "http1", "h2c" or "h2" (exact spelling), nullopt otherwise.
+std::optional<UpstreamProtocol> parse_protocol(std::string_view text);
+extern const char* const kProtocols;  // for messages
+
 // Records that `key` was set at `where` (explicitly_set + origins).
 void record(Config& c, const std::string& key, const std::string& where);
 

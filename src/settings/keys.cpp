@@ -12,15 +12,22 @@ namespace scoregate::settings {
 namespace detail {
 
 const std::vector<std::string_view> kTopKeys = {"extension", "protected", "router", "endpoints"};
-const std::vector<std::string_view> kEndpointKeys = {"name",    "auth_mode",      "keys",
-                                                     "traffic", "mirror_traffic", "deployments"};
-const std::vector<std::string_view> kDeploymentKeys = {"name", "targets", "request_settings",
-                                                       "readiness_probe"};
+const std::vector<std::string_view> kEndpointKeys = {
+    "name", "auth_mode", "keys", "traffic", "mirror_traffic", "deployments", "models"};
+const std::vector<std::string_view> kDeploymentKeys = {"name", "targets", "protocol",
+                                                       "request_settings", "readiness_probe"};
 const std::vector<std::string_view> kAuthKeysKeys = {"primary", "secondary", "primary_file",
                                                      "secondary_file"};
 
 const char* const kBoolSpellings = "True, False, true or false";
 const char* const kServiceTypes = "LoadBalancer, NodePort or ClusterIP";
+const char* const kProtocols = "http1, h2c or h2";
+
+std::optional<UpstreamProtocol> parse_protocol(std::string_view text) {
+  for (auto p : {UpstreamProtocol::http1, UpstreamProtocol::h2c, UpstreamProtocol::h2})
+    if (text == protocol_name(p)) return p;
+  return std::nullopt;
+}
 
 std::optional<bool> parse_bool(std::string_view text) {
   if (text == "True" || text == "true") return true;
@@ -110,6 +117,18 @@ void mark_unreadable(Config& c, std::string_view key) {
 }
 
 }  // namespace detail
+
+const char* protocol_name(UpstreamProtocol p) {
+  switch (p) {
+    case UpstreamProtocol::h2c:
+      return "h2c";
+    case UpstreamProtocol::h2:
+      return "h2";
+    case UpstreamProtocol::http1:
+      break;
+  }
+  return "http1";
+}
 
 bool Config::is_set(const std::string& key) const {
   return std::find(explicitly_set.begin(), explicitly_set.end(), key) != explicitly_set.end();

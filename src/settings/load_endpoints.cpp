@@ -59,6 +59,8 @@ void YamlReader::endpoint(const YAML::Node& map, std::size_t yaml_index) {
       percentages(ep.traffic, v, sub);
     } else if (k == "mirror_traffic") {
       percentages(ep.mirror_traffic, v, sub);
+    } else if (k == "models") {
+      string_list(ep.models, v, sub, "a list of model names, e.g. [ fraud-xgb, fraud-onnx ]");
     } else if (k == "deployments") {
       if (v.IsNull()) return;
       if (!v.IsSequence()) return wrong_type(v, sub, "a list of deployments");
@@ -81,6 +83,7 @@ void YamlReader::deployment(Endpoint& ep, const YAML::Node& map, const std::stri
   Deployment d;
   d.where = file_line(map);
   c_.origins[path] = where(map, path);
+  std::optional<std::pair<std::string, std::string>> bad_protocol;  // value, where
   each_entry(map, path, [&](const std::string& k, const YAML::Node& key, const YAML::Node& v) {
     const std::string sub = path + "." + display_key(k);
     const std::string at = where(key, sub);
@@ -89,6 +92,12 @@ void YamlReader::deployment(Endpoint& ep, const YAML::Node& map, const std::stri
       if (auto text = scalar(v, at, k)) d.name = *text;
     } else if (k == "targets") {
       string_list(d.targets, v, sub);
+    } else if (k == "protocol") {
+      auto text = scalar(v, at, k);
+      if (auto protocol = text ? parse_protocol(*text) : std::nullopt)
+        d.protocol = *protocol;
+      else if (text)
+        bad_protocol.emplace(*text, at);
     } else if (k == "request_settings") {
       fields(d.request_settings, kRequestFields, v, sub);
     } else if (k == "readiness_probe") {
@@ -99,6 +108,14 @@ void YamlReader::deployment(Endpoint& ep, const YAML::Node& map, const std::stri
       report_unknown(p_, at, k, kDeploymentKeys, "under a deployment");
     }
   });
+  // Reported once the map is read, so the message can name the deployment wherever name: is.
+  if (bad_protocol)
+    p_.error("DEPLOYMENT_PROTOCOL_INVALID", bad_protocol->second,
+             "deployment " + quoted(d.name) + " of endpoint " + quoted(ep.name) + " has protocol " +
+                 quoted(bad_protocol->first) + ", which is not one of " + kProtocols,
+             std::string("write protocol: http1 (HTTP/1.1, the default), h2c (HTTP/2 without "
+                         "TLS, e.g. a gRPC server) or h2 (HTTP/2 over TLS, verified against "
+                         "router.trusted_ca_file and the system store)"));
   ep.deployments.push_back(std::move(d));
 }
 
@@ -161,9 +178,9 @@ void YamlReader::percentages(std::vector<std::pair<std::string, unsigned>>& out,
 }
 
 void YamlReader::string_list(std::vector<std::string>& out, const YAML::Node& seq,
-                             const std::string& path) {
+                             const std::string& path, std::string_view expected) {
   if (seq.IsNull()) return;
-  if (!seq.IsSequence()) return wrong_type(seq, path, "a list, e.g. [ \"10.0.0.5:5001\" ]");
+  if (!seq.IsSequence()) return wrong_type(seq, path, expected);
   std::size_t i = 0;
   for (const auto& item : seq) {
     if (!spend(item)) return;

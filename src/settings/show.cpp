@@ -130,6 +130,7 @@ void deployment(YAML::Emitter& out, const Deployment& d, Mode mode) {
   out << YAML::Key << "targets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (const auto& t : d.targets) out << t;
   out << YAML::EndSeq;
+  out << YAML::Key << "protocol" << YAML::Value << protocol_name(d.protocol);
   out << YAML::Key << "request_settings" << YAML::Value << YAML::Flow;
   fields(out, d.request_settings, detail::kRequestFields);
   if (d.readiness_probe) {
@@ -176,6 +177,15 @@ void endpoint(YAML::Emitter& out, const Endpoint& ep, Mode mode) {
     percentages(out, "traffic", ep.traffic);
   if (mode == Mode::show || !ep.mirror_traffic.empty())
     percentages(out, "mirror_traffic", ep.mirror_traffic);
+  if (mode == Mode::show || !ep.models.empty()) {
+    out << YAML::Key << "models" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    // Quoted when another reader would take a name for a number or a boolean ("1.0", "yes").
+    for (const auto& m : ep.models) {
+      if (reads_as_non_string(m)) out << YAML::DoubleQuoted;
+      out << m;
+    }
+    out << YAML::EndSeq;
+  }
   out << YAML::Key << "deployments" << YAML::Value << YAML::BeginSeq;
   for (const auto& d : ep.deployments) deployment(out, d, mode);
   out << YAML::EndSeq;

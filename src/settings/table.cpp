@@ -64,6 +64,10 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"readiness_wait_ms", &R::readiness_wait_ms,
      "start-up: longest wait of /readyz for ready targets", OnReload::restart},
     {"access_log", &R::access_log, "one JSON line per request on stdout"},
+    // New client connections take the new values; open ones keep what they negotiated.
+    {"http2", &R::http2, "HTTP/2 from clients: ALPN h2 (TLS), prior-knowledge h2c (insecure)"},
+    {"http2_max_concurrent_streams", &R::http2_max_concurrent_streams,
+     "HTTP/2 streams per client connection (1 to 1000)"},
 };
 
 const std::vector<Field<RequestSettings>> kRequestFields = {

@@ -282,6 +282,69 @@ void mirror(const Config& c, const Endpoint& ep, const std::string& path, Proble
   }
 }
 
+// Open Inference Protocol v2 model names: they travel in the URL path (/v2/models/<model>/...),
+// so the characters are those of a path segment that needs no escaping.
+bool valid_model_name(std::string_view m) {
+  auto ok = [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '_' || ch == '.' || ch == '-';
+  };
+  return !m.empty() && m.size() <= 128 && std::isalnum(static_cast<unsigned char>(m.front())) &&
+         std::all_of(m.begin(), m.end(), ok);
+}
+
+// Every model name leads to one endpoint: /v2/models/<model> is looked up among the endpoint
+// names and all models: lists together (README "HTTP/2 and gRPC").
+struct ModelClaims {
+  std::set<std::string> endpoint_names;
+  std::map<std::string, std::pair<std::string, std::string>> seen;  // model -> endpoint, where
+};
+
+void model(const Endpoint& ep, const std::string& m, const std::string& at, ModelClaims& claims,
+           Problems& p) {
+  if (!valid_model_name(m)) {
+    p.error("ENDPOINT_MODEL_INVALID", at,
+            "model name " + quoted(m) + " of endpoint " + quoted(ep.name) +
+                " is not valid: it must be 1 to 128 letters, digits, '_', '.' or '-', starting "
+                "with a letter or digit",
+            "rename it, e.g. models: [ fraud-xgb ]; clients send it in the path "
+            "/v2/models/<model>/infer");
+    return;
+  }
+  // An endpoint always serves its own name: listing it too is harmless.
+  if (m != ep.name && claims.endpoint_names.count(m)) {
+    p.error("ENDPOINT_MODEL_IS_ENDPOINT", at,
+            "endpoint " + quoted(ep.name) + " lists model " + quoted(m) +
+                ", which is the name of another endpoint (that endpoint serves /v2/models/" + m +
+                ")",
+            "remove " + quoted(m) + " from the models: of endpoint " + quoted(ep.name) +
+                ", or rename one of them");
+    return;
+  }
+  auto [it, fresh] = claims.seen.emplace(m, std::make_pair(ep.name, at));
+  if (fresh) return;
+  const std::string& first = it->second.first;
+  p.error(
+      "ENDPOINT_MODEL_DUPLICATE", at,
+      "model " + quoted(m) + " is listed " +
+          (first == ep.name ? "twice by endpoint " + quoted(ep.name)
+                            : "by endpoints " + quoted(first) + " and " + quoted(ep.name)) +
+          " (first at " + it->second.second + ")",
+      "list each model once, under one endpoint: /v2/models/" + m + " must lead to one endpoint");
+}
+
+void models(const Config& c, Problems& p) {
+  ModelClaims claims;
+  for (const auto& ep : c.endpoints) claims.endpoint_names.insert(ep.name);
+  for (std::size_t i = 0; i < c.endpoints.size(); ++i) {
+    const Endpoint& ep = c.endpoints[i];
+    for (std::size_t j = 0; j < ep.models.size(); ++j) {
+      const std::string path =
+          "endpoints[" + std::to_string(i) + "].models[" + std::to_string(j) + "]";
+      model(ep, ep.models[j], where_in(c, path, ep.where), claims, p);
+    }
+  }
+}
+
 }  // namespace
 
 void validate_endpoints(Config& c, Purpose purpose, Problems& p) {
@@ -310,6 +373,7 @@ void validate_endpoints(Config& c, Purpose purpose, Problems& p) {
     traffic(c, ep, path, p);
     mirror(c, ep, path, p);
   }
+  models(c, p);
 }
 
 }  // namespace scoregate::settings::detail

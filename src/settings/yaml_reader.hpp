@@ -77,7 +77,8 @@ class YamlReader {
   void auth_keys(Endpoint& ep, const YAML::Node& map, const std::string& path);
   void percentages(std::vector<std::pair<std::string, unsigned>>& out, const YAML::Node& map,
                    const std::string& path);
-  void string_list(std::vector<std::string>& out, const YAML::Node& seq, const std::string& path);
+  void string_list(std::vector<std::string>& out, const YAML::Node& seq, const std::string& path,
+                   std::string_view expected = "a list, e.g. [ \"10.0.0.5:5001\" ]");
 
   Config& c_;
   Problems& p_;
