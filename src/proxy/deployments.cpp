@@ -1,6 +1,7 @@
 #include "proxy/deployments.hpp"
 
 #include "proxy/plan.hpp"
+#include "upstream/h2_client.hpp"
 #include "upstream/discovery.hpp"
 
 namespace scoregate::proxy {
@@ -140,12 +141,31 @@ DeploymentRegistry::StateMap commit_all(const settings::Config& config,
         state->discovered_specs = r.discovered;
         state->probe = d.readiness_probe;
       }
-      ep.deployments.push_back({state, d.request_settings});
+      ep.deployments.push_back({state, d.request_settings, d.protocol});
       next[r.key] = state;
     }
     plan.endpoints.push_back(std::move(ep));
   }
   return next;
+}
+
+// The client TLS context of `protocol: h2` deployments (README "HTTP/2 and gRPC"): the models'
+// certificates are verified against the system store and router.trusted_ca_file.
+std::shared_ptr<SSL_CTX> upstream_tls_context(const settings::Config& config, Problems& problems) {
+  const settings::Deployment* first = nullptr;
+  for (const auto& e : config.endpoints)
+    for (const auto& d : e.deployments)
+      if (!first && d.protocol == settings::UpstreamProtocol::h2) first = &d;
+  if (!first) return nullptr;
+  std::string error;
+  auto ctx = upstream::make_client_tls_context(config.router.trusted_ca_file, error);
+  if (!ctx)
+    problems.error("UPSTREAM_TLS_UNAVAILABLE", first->where,
+                   "deployment '" + first->name + "' has protocol: h2 but no TLS client context "
+                   "could be made for it (" + error + ")",
+                   "fix router.trusted_ca_file (a PEM file of CA certificates) or use "
+                   "protocol: h2c for a model without TLS");
+  return ctx;
 }
 
 }  // namespace
@@ -155,6 +175,7 @@ std::shared_ptr<const ProxyPlan> DeploymentRegistry::build(const settings::Confi
   auto plan = std::make_shared<ProxyPlan>(config);
   plan->tls = !config.extension.allow_insecure_connections;
   plan->access_log = config.router.access_log;
+  plan->upstream_tls = upstream_tls_context(config, problems);
   std::lock_guard lock(mutex_);
   auto resolved = resolve_all(config, states_, problems);
   if (problems.has_errors()) return nullptr;

@@ -17,7 +17,8 @@ http::ServerLimits limits_of(const settings::RouterSettings& r) {
   l.header_timeout = std::chrono::milliseconds(r.header_timeout_ms);
   l.keepalive_timeout = std::chrono::milliseconds(r.keepalive_timeout_ms);
   l.body_idle_timeout = std::chrono::milliseconds(r.body_idle_timeout_ms);
-  l.http2 = false;  // TODO(coordinator): router.http2 once the HTTP/2 session is merged
+  l.http2 = r.http2;
+  l.h2_max_concurrent_streams = r.http2_max_concurrent_streams;
   return l;
 }
 
@@ -63,7 +64,7 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
       if (certificate && settings_ok && !out.problems.has_errors()) {
         std::string error;
         snapshot->tls =
-            tls::build_server_context(*certificate, {cfg.router.min_tls_version, false}, error);
+            tls::build_server_context(*certificate, {cfg.router.min_tls_version, cfg.router.http2}, error);
         if (!snapshot->tls)
           out.problems.error("TLS_CONTEXT_FAILED", material->cert_label,
                              "OpenSSL refused the certificate and key: " + error,
