@@ -102,7 +102,7 @@ class Connection:
 
     def send_body(self, sid, data, end_stream=True):
         """Sends data as flow control allows (waits for WINDOW_UPDATEs); False if the stream died."""
-        data = memoryview(data)
+        data, last = memoryview(data), False
         while data:
             with self.cond:
                 while True:
@@ -116,13 +116,16 @@ class Connection:
                         break
                     self.cond.wait(1)
                 n = min(window, len(data), self.h2.max_outbound_frame_size)
+                last = end_stream and n == len(data)  # END_STREAM on the last DATA frame
                 try:
-                    self.h2.send_data(sid, data[:n].tobytes())
+                    self.h2.send_data(sid, data[:n].tobytes(), end_stream=last)
                 except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
                     return False
                 self.flush()
             data = data[n:]
-        return self.do(self.h2.end_stream, sid) if end_stream else True
+        if end_stream and not last:  # an empty body: END_STREAM on an empty DATA frame
+            return self.do(self.h2.end_stream, sid)
+        return True
 
     def respond(self, sid, status, body=b"", ctype="application/json", extra=(), end=True):
         if isinstance(body, str):
@@ -160,10 +163,25 @@ class Connection:
             with self.cond:
                 self.dead = True
                 self.cond.notify_all()
+            self.linger()
             try:
                 self.sock.close()
             except OSError:
                 pass
+
+    def linger(self):
+        """Half-closes and reads what the peer still sends (up to 1 s), so that closing with
+        unread input does not turn into a TCP reset that destroys our GOAWAY in flight."""
+        try:
+            if isinstance(self.sock, ssl.SSLSocket):
+                return
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(0.2)
+            end = time.monotonic() + 1
+            while time.monotonic() < end and self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def receive(self, data):
         with self.cond:
