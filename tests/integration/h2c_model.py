@@ -22,20 +22,22 @@ Paths (any method unless noted):
   ANY  /goaway         answers 200, then GOAWAY(NO_ERROR) and closes the connection
   GET  /stats          {"connections": accepted, "work_connections": connections that carried a
                        request other than /stats and /control/*, "requests", "current_streams",
-                       "max_concurrent_streams" (over all connections),
-                       "max_streams_per_connection", "resets_received", "goaways_received"}
+                       "max_concurrent_streams" (requests being handled at once, over all
+                       connections), "max_streams_per_connection" (most streams open at once on
+                       one connection, as the protocol counts them), "refused_streams", "resets_received", "goaways_received"}
   POST /control/reset-stats   zeroes the counters
   GET  /health         200 "ok"
 Every response carries x-model-port and x-model-connection (a per-process connection number).
 
 usage: h2c_model.py [--host 127.0.0.1] [--port 0] [--max-streams N] [--window N]
                     [--tls-cert PEM --tls-key PEM]
-  --max-streams  SETTINGS_MAX_CONCURRENT_STREAMS announced (default 100); h2 enforces it with
-                 a GOAWAY(PROTOCOL_ERROR) when a client opens more
+  --max-streams  SETTINGS_MAX_CONCURRENT_STREAMS announced (default 100); a stream beyond it is
+                 refused with RST_STREAM(REFUSED_STREAM) (counted in /stats "refused_streams")
   --window       SETTINGS_INITIAL_WINDOW_SIZE announced (default 65535)
 Prints "LISTENING <port>" on stdout once bound.
 """
 import argparse
+import collections
 import itertools
 import json
 import socket
@@ -54,7 +56,7 @@ import h2.settings
 
 STATS_LOCK = threading.Lock()
 ZERO = {"connections": 0, "work_connections": 0, "requests": 0, "current_streams": 0,
-        "max_concurrent_streams": 0, "max_streams_per_connection": 0, "resets_received": 0,
+        "max_concurrent_streams": 0, "max_streams_per_connection": 0, "resets_received": 0, "refused_streams": 0,
         "goaways_received": 0}
 STATS = dict(ZERO)
 CONN_IDS = itertools.count(1)
@@ -74,7 +76,6 @@ class Connection:
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding="utf-8", validate_inbound_headers=False))
         self.streams = {}  # stream id -> {"headers", "body", "counted"}
-        self.current = 0
         self.worked = False
         self.dead = False
 
@@ -150,6 +151,11 @@ class Connection:
                     h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: ARGS.max_streams,
                     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: ARGS.window})
                 self.h2.initiate_connection()
+                # Announce --max-streams but enforce it here (event()) with REFUSED_STREAM, as
+                # RFC 9113 5.1.2 allows: h2 itself would end the whole connection, and a client
+                # may open more streams before our SETTINGS reach it.
+                self.h2.local_settings._settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = \
+                    collections.deque([2**31 - 1])
                 self.flush()
             while not self.dead:
                 data = self.sock.recv(65536)
@@ -202,6 +208,11 @@ class Connection:
     def event(self, ev):
         """Handles one h2 event under self.cond; False ends the connection."""
         if isinstance(ev, h2.events.RequestReceived):
+            if self.h2.open_inbound_streams > ARGS.max_streams:
+                self.h2.reset_stream(ev.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                with STATS_LOCK:
+                    STATS["refused_streams"] += 1
+                return True
             headers = list(ev.headers)
             path = dict(headers).get(":path", "/")
             st = {"headers": headers, "body": bytearray(), "counted": is_work(path)}
@@ -227,12 +238,14 @@ class Connection:
         return True
 
     def started(self, path):
-        self.current += 1
         with STATS_LOCK:
             STATS["requests"] += 1
             STATS["current_streams"] += 1
             STATS["max_concurrent_streams"] = max(STATS["max_concurrent_streams"], STATS["current_streams"])
-            STATS["max_streams_per_connection"] = max(STATS["max_streams_per_connection"], self.current)
+            # h2's own count of open streams: the protocol's view, free of the race between a
+            # handler thread finishing and the client opening the next stream.
+            STATS["max_streams_per_connection"] = max(STATS["max_streams_per_connection"],
+                                                      self.h2.open_inbound_streams)
             if not self.worked:
                 self.worked = True
                 STATS["work_connections"] += 1
@@ -240,7 +253,6 @@ class Connection:
     def finished(self, sid):
         st = self.streams.pop(sid, None)
         if st and st["counted"]:
-            self.current -= 1
             with STATS_LOCK:
                 STATS["current_streams"] -= 1
 
