@@ -17,7 +17,8 @@ Controls, as request metadata (any method):
   x-fail: CODE        answer with that grpc.StatusCode name (e.g. NOT_FOUND) and the details
                       "x-fail asked for CODE"
   x-die-after: N      streaming: after N messages sent (Count, ModelStreamInfer) or received
-                      (Collect), kill the whole process (os._exit(3)); unary: die before answering
+                      (Collect), kill the whole process (os._exit(3)); N=0 dies before the
+                      first message; unary methods die before answering whatever N is
 What every call answers with:
   initial metadata  x-model-name (--name), x-model-port, x-deadline-ms (time left when the call
                     arrived, integer ms, or "none"), x-seen-authorization ("present"/"absent",
@@ -81,6 +82,11 @@ class Call:
             code = getattr(grpc.StatusCode, self.fail.upper(), grpc.StatusCode.UNKNOWN)
             self.context.abort(code, f"x-fail asked for {self.fail}")
 
+    def unary(self):
+        """A unary call has no mid-stream: any x-die-after kills it before it answers."""
+        if self.die_after is not None:
+            die()
+
     def count(self, done):
         """Dies once `done` messages have gone (or come) through, if x-die-after asked for it."""
         if self.die_after is not None and done >= self.die_after:
@@ -99,7 +105,7 @@ def infer(req):
 def model_infer(req, context):
     call = Call(context)
     call.start()
-    call.count(0)
+    call.unary()
     return infer(req)
 
 
@@ -140,7 +146,7 @@ def simple(answer):
     def handler(req, context):
         call = Call(context)
         call.start()
-        call.count(0)
+        call.unary()
         return answer(req)
     return handler
 

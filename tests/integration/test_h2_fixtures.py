@@ -155,7 +155,7 @@ def test_grpc_x_sleep_ms_outlasts_a_short_deadline(channel):
     assert oip.output_values(resp) == [2.0]
 
 
-@pytest.mark.parametrize("method", ["Count", "ModelStreamInfer", "Collect"])
+@pytest.mark.parametrize("method", ["Count", "ModelStreamInfer", "Collect", "ModelInfer"])
 def test_grpc_x_die_after_kills_the_process_mid_stream(method):
     peer = start_peer("grpc_model.py")
     try:
@@ -171,10 +171,12 @@ def test_grpc_x_die_after_kills_the_process_mid_stream(method):
                     reqs = (oip.infer_request("m", [[i]], id=str(i)) for i in range(10))
                     for r in call(reqs, metadata=die, timeout=10):
                         got.append(int(r.infer_response.id))
-                else:
+                elif method == "Collect":
                     call(iter(oip.Chunk(data=b"x") for _ in range(10)), metadata=die, timeout=10)
+                else:
+                    call(oip.infer_request("m", [[1]]), metadata=die, timeout=10)
             assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL), e.value
-            if method != "Collect":
+            if method in ("Count", "ModelStreamInfer"):
                 assert got == [0, 1, 2]
         assert peer.proc.wait(5) == 3  # the whole process is gone, not just the stream
     finally:
