@@ -32,7 +32,7 @@ import h2.events
 import h2.exceptions
 import hpack
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
-                              RstStreamFrame, SettingsFrame, WindowUpdateFrame)
+                              RstStreamFrame, SettingsFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ERROR_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
@@ -140,15 +140,16 @@ class RawConnection:
     def send(self, data, frames=1):
         """Writes bytes (`frames` frames); False once the connection cannot take more."""
         if self.result.closed or self.result.send_error:
-            return False
+            return False  # after a send error, only reading goes on
         try:
             self.sock.sendall(data)
         except socket.timeout:
             self.result.send_error = "timeout"
             return False
         except (OSError, ssl.SSLError) as e:
+            # Not yet `closed`: what the server sent before its reset (its GOAWAY) is still
+            # queued in our socket, and the next poll() reads it before the error.
             self.result.send_error = type(e).__name__
-            self.result.closed = True
             return False
         self.result.frames_sent += frames
         self.result.bytes_sent += len(data)

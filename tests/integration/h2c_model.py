@@ -19,7 +19,8 @@ Paths (any method unless noted):
                        error code `code` (default 2 INTERNAL_ERROR)
   ANY  /stream?n=&gap_ms=   n DATA frames ("data: event i\n\n"), gap_ms apart, text/event-stream
   ANY  /big?bytes=     a body of that many bytes (default 1 MiB), sent as flow control allows
-  ANY  /goaway         answers 200, then GOAWAY(NO_ERROR) and closes the connection
+  ANY  /goaway         the head, GOAWAY(NO_ERROR, last_stream_id = this stream), the body
+                       {"goaway": true}, then closes the connection
   GET  /stats          {"connections": accepted, "work_connections": connections that carried a
                        request other than /stats and /control/*, "requests", "current_streams",
                        "max_concurrent_streams" (requests being handled at once, over all
@@ -42,7 +43,6 @@ import itertools
 import json
 import socket
 import ssl
-import sys
 import threading
 import time
 from urllib.parse import parse_qs, urlparse
@@ -53,6 +53,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hyperframe.frame import GoAwayFrame
 
 STATS_LOCK = threading.Lock()
 ZERO = {"connections": 0, "work_connections": 0, "requests": 0, "current_streams": 0,
@@ -77,6 +78,7 @@ class Connection:
             client_side=False, header_encoding="utf-8", validate_inbound_headers=False))
         self.streams = {}  # stream id -> {"headers", "body", "counted"}
         self.worked = False
+        self.accepted = set()  # stream ids not refused (see open_accepted)
         self.dead = False
 
     # -- sending (always under self.cond) -------------------------------------------------------
@@ -208,11 +210,12 @@ class Connection:
     def event(self, ev):
         """Handles one h2 event under self.cond; False ends the connection."""
         if isinstance(ev, h2.events.RequestReceived):
-            if self.h2.open_inbound_streams > ARGS.max_streams:
+            if self.open_accepted() >= ARGS.max_streams:
                 self.h2.reset_stream(ev.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
                 with STATS_LOCK:
                     STATS["refused_streams"] += 1
                 return True
+            self.accepted.add(ev.stream_id)
             headers = list(ev.headers)
             path = dict(headers).get(":path", "/")
             st = {"headers": headers, "body": bytearray(), "counted": is_work(path)}
@@ -237,15 +240,21 @@ class Connection:
             return False
         return True
 
+    def open_accepted(self):
+        """Streams accepted so far that h2 still sees open. Not h2's open_inbound_streams: h2
+        opens every stream of a read before we see the first event, so that count would refuse
+        the earliest streams of a burst instead of the latest."""
+        self.accepted = {s for s in self.accepted if s in self.h2.streams and not self.h2.streams[s].closed}
+        return len(self.accepted)
+
     def started(self, path):
         with STATS_LOCK:
             STATS["requests"] += 1
             STATS["current_streams"] += 1
             STATS["max_concurrent_streams"] = max(STATS["max_concurrent_streams"], STATS["current_streams"])
-            # h2's own count of open streams: the protocol's view, free of the race between a
-            # handler thread finishing and the client opening the next stream.
-            STATS["max_streams_per_connection"] = max(STATS["max_streams_per_connection"],
-                                                      self.h2.open_inbound_streams)
+            # h2's view of open streams (closed by the last frame sent, under self.cond): free of
+            # the race between a handler thread's bookkeeping and the client's next stream.
+            STATS["max_streams_per_connection"] = max(STATS["max_streams_per_connection"], self.open_accepted())
             if not self.worked:
                 self.worked = True
                 STATS["work_connections"] += 1
@@ -348,9 +357,21 @@ class Handler:
         self.conn.respond(self.sid, 200, b"b" * n, "application/octet-stream")
 
     def goaway(self):
+        """Graceful shutdown with a stream in flight: head, GOAWAY(NO_ERROR, last stream = this
+        one), then the body, then close. The GOAWAY is written by hand: h2 refuses to send
+        DATA after its own close_connection()."""
         c = self.conn
-        self.json(200, {"goaway": True})
-        c.do(c.h2.close_connection, error_code=0)
+        body = json.dumps({"goaway": True}).encode()
+        if not c.do(c.h2.send_headers, self.sid, [(":status", "200"), ("content-type", "application/json"),
+                                                  ("content-length", str(len(body)))]):
+            return
+        with c.cond:
+            c.flush()
+            try:
+                c.sock.sendall(GoAwayFrame(0, last_stream_id=self.sid, error_code=0).serialize())
+            except OSError:
+                return
+        c.send_body(self.sid, body)
         with c.cond:
             c.dead = True
             c.cond.notify_all()

@@ -120,24 +120,34 @@ def message_class(full_name):
     return get(desc) if get else _FACTORY.GetPrototype(desc)
 
 
-for _n in ("ServerLiveRequest", "ServerLiveResponse", "ServerReadyRequest", "ServerReadyResponse",
-           "ModelReadyRequest", "ModelReadyResponse", "ModelMetadataRequest", "ModelMetadataResponse",
-           "InferTensorContents", "ModelInferRequest", "ModelInferResponse", "ModelStreamInferResponse"):
-    globals()[_n] = message_class("inference." + _n)
-for _n in ("CountRequest", "CountReply", "Chunk", "CollectReply"):
-    globals()[_n] = message_class("scoregate.test." + _n)
+ServerLiveRequest = message_class("inference.ServerLiveRequest")
+ServerLiveResponse = message_class("inference.ServerLiveResponse")
+ServerReadyRequest = message_class("inference.ServerReadyRequest")
+ServerReadyResponse = message_class("inference.ServerReadyResponse")
+ModelReadyRequest = message_class("inference.ModelReadyRequest")
+ModelReadyResponse = message_class("inference.ModelReadyResponse")
+ModelMetadataRequest = message_class("inference.ModelMetadataRequest")
+ModelMetadataResponse = message_class("inference.ModelMetadataResponse")
+InferTensorContents = message_class("inference.InferTensorContents")
+ModelInferRequest = message_class("inference.ModelInferRequest")
+ModelInferResponse = message_class("inference.ModelInferResponse")
+ModelStreamInferResponse = message_class("inference.ModelStreamInferResponse")
+CountRequest = message_class("scoregate.test.CountRequest")
+CountReply = message_class("scoregate.test.CountReply")
+Chunk = message_class("scoregate.test.Chunk")
+CollectReply = message_class("scoregate.test.CollectReply")
 
 # method name -> (service, request class, response class, kind); kind is
 # unary_unary | unary_stream | stream_unary | stream_stream.
 METHODS = {
-    "ServerLive": (OIP_SERVICE, ServerLiveRequest, ServerLiveResponse, "unary_unary"),  # noqa: F821
-    "ServerReady": (OIP_SERVICE, ServerReadyRequest, ServerReadyResponse, "unary_unary"),  # noqa: F821
-    "ModelReady": (OIP_SERVICE, ModelReadyRequest, ModelReadyResponse, "unary_unary"),  # noqa: F821
-    "ModelMetadata": (OIP_SERVICE, ModelMetadataRequest, ModelMetadataResponse, "unary_unary"),  # noqa: F821
-    "ModelInfer": (OIP_SERVICE, ModelInferRequest, ModelInferResponse, "unary_unary"),  # noqa: F821
-    "ModelStreamInfer": (OIP_SERVICE, ModelInferRequest, ModelStreamInferResponse, "stream_stream"),  # noqa: F821
-    "Count": (PROBE_SERVICE, CountRequest, CountReply, "unary_stream"),  # noqa: F821
-    "Collect": (PROBE_SERVICE, Chunk, CollectReply, "stream_unary"),  # noqa: F821
+    "ServerLive": (OIP_SERVICE, ServerLiveRequest, ServerLiveResponse, "unary_unary"),
+    "ServerReady": (OIP_SERVICE, ServerReadyRequest, ServerReadyResponse, "unary_unary"),
+    "ModelReady": (OIP_SERVICE, ModelReadyRequest, ModelReadyResponse, "unary_unary"),
+    "ModelMetadata": (OIP_SERVICE, ModelMetadataRequest, ModelMetadataResponse, "unary_unary"),
+    "ModelInfer": (OIP_SERVICE, ModelInferRequest, ModelInferResponse, "unary_unary"),
+    "ModelStreamInfer": (OIP_SERVICE, ModelInferRequest, ModelStreamInferResponse, "stream_stream"),
+    "Count": (PROBE_SERVICE, CountRequest, CountReply, "unary_stream"),
+    "Collect": (PROBE_SERVICE, Chunk, CollectReply, "stream_unary"),
 }
 
 
@@ -156,7 +166,7 @@ def stub(channel, method):
 def infer_request(model_name, rows, id="", raw=False):
     """A ModelInferRequest with one FP32 input 'input-0' of shape [len(rows), len(row)];
     raw=True puts the values in raw_input_contents (little-endian) instead of contents."""
-    req = ModelInferRequest(model_name=model_name, id=id)  # noqa: F821
+    req = ModelInferRequest(model_name=model_name, id=id)
     width = len(rows[0]) if rows else 0
     t = req.inputs.add(name="input-0", datatype="FP32", shape=[len(rows), width])
     flat = [float(v) for r in rows for v in r]
@@ -183,3 +193,23 @@ def input_rows(req, index=0):
 def output_values(resp, index=0):
     """The FP32 output `index` of a ModelInferResponse as a flat list."""
     return list(resp.outputs[index].contents.fp32_contents)
+
+
+def grpc_frame(message):
+    """A message as gRPC puts it in HTTP/2 DATA: flag byte 0 (uncompressed), 4-byte length, bytes.
+    For raw HTTP/2 clients (h2_attack.normal_request) that talk gRPC by hand."""
+    data = message.SerializeToString()
+    return b"\x00" + struct.pack(">I", len(data)) + data
+
+
+def grpc_unframe(body, cls):
+    """The messages of class `cls` in a gRPC HTTP/2 body (uncompressed frames only)."""
+    out, i = [], 0
+    while i + 5 <= len(body):
+        n = struct.unpack(">I", body[i + 1:i + 5])[0]
+        out.append(cls.FromString(body[i + 5:i + 5 + n]))
+        i += 5 + n
+    return out
+
+
+GRPC_HEADERS = (("content-type", "application/grpc"), ("te", "trailers"))
