@@ -266,3 +266,29 @@ def curl(router, path, *args, key=KEY, tls=None, pki=None, data=None, headers=()
             k, v = line.split(":", 1)
             hdrs[k.strip().lower()] = v.strip()
     return status, p.stdout, hdrs, p.returncode
+
+
+def start_peer(script, *args, timeout=15):
+    """Starts a test peer of this folder that prints "LISTENING <port>" (grpc_model.py,
+    h2c_model.py, ...) with this interpreter; returns a namespace with proc, port, address
+    ("127.0.0.1:port") and stop() (kills it if it still runs)."""
+    import select
+    import tempfile
+    import types
+    err = tempfile.TemporaryFile()  # a file, not a pipe: a chatty peer must never block on it
+    proc = subprocess.Popen([sys.executable, str(HERE / script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=err, text=True)
+    ready = select.select([proc.stdout], [], [], timeout)[0]
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("LISTENING"):
+        proc.kill()
+        proc.wait()
+        err.seek(0)
+        raise AssertionError(f"{script} did not start: {line!r} {err.read()[-2000:].decode(errors='replace')}")
+    port = int(line.split()[1])
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    return types.SimpleNamespace(proc=proc, port=port, address=f"127.0.0.1:{port}", stop=stop)
