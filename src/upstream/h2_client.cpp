@@ -50,29 +50,37 @@ H2Pool::H2Pool(asio::any_io_executor ex, H2PoolLimits limits)
 
 H2Pool::~H2Pool() { close_all(); }
 
+// Picks a connection by the rules at the top of this file; null: open a new one.
+std::shared_ptr<H2Connection> H2Pool::pick(std::uint64_t target_id) {
+  auto& conns = by_target_[target_id];
+  prune(conns);
+  auto conn = least_loaded(conns, true);
+  if (!conn && without_goaway(conns) >= std::max<std::uint32_t>(1, limits_.max_connections_per_target))
+    conn = least_loaded(conns, false);
+  return conn;
+}
+
 asio::awaitable<H2OpenResult> H2Pool::open(const TargetPtr& target, H2Mode mode, SSL_CTX* tls,
                                            const H2RequestHead& head,
                                            std::chrono::milliseconds connect_timeout) {
   H2OpenResult r;
-  std::shared_ptr<H2Connection> conn;
-  {
-    auto& conns = by_target_[target->id];
-    prune(conns);
-    conn = least_loaded(conns, true);
-    if (!conn && without_goaway(conns) >= std::max<std::uint32_t>(1, limits_.max_connections_per_target))
-      conn = least_loaded(conns, false);
+  for (;;) {
+    auto conn = pick(target->id);
+    error_code ec;
     if (!conn) {
       conn = std::make_shared<H2Connection>(ex_, target, mode, limits_);
-      conns.push_back(conn);
+      by_target_[target->id].push_back(conn);
       r.new_connection = true;
+      conn->reserve();  // its first stream is ours
+      ec = co_await conn->connect(tls, connect_timeout);
+      conn->unreserve();
+    } else if (conn->connecting()) {
+      // Join a connection being opened; once it is up (and its SETTINGS known) pick again.
+      conn->reserve();
+      ec = co_await conn->wait_connected();
+      conn->unreserve();
+      if (!ec) continue;
     }
-  }  // `conns` may move while we wait below (other opens add targets)
-  error_code ec;
-  if (conn->connecting()) {
-    conn->reserve();
-    ec = r.new_connection ? co_await conn->connect(tls, connect_timeout)
-                          : co_await conn->wait_connected();
-    conn->unreserve();
     if (ec) {
       r.ec = ec;
       r.timed_out = conn->timed_out();
@@ -80,9 +88,9 @@ asio::awaitable<H2OpenResult> H2Pool::open(const TargetPtr& target, H2Mode mode,
       prune(by_target_[target->id]);
       co_return r;
     }
+    r.stream = conn->submit(head, r.ec);
+    co_return r;
   }
-  r.stream = conn->submit(head, r.ec);
-  co_return r;
 }
 
 std::size_t H2Pool::sweep(Clock::time_point now) {

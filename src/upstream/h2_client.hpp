@@ -115,6 +115,8 @@ class H2Pool {
   std::size_t connection_count() const;
 
  private:
+  std::shared_ptr<H2Connection> pick(std::uint64_t target_id);
+
   boost::asio::any_io_executor ex_;
   H2PoolLimits limits_;
   std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<H2Connection>>> by_target_;

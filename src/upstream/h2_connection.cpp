@@ -68,19 +68,31 @@ asio::awaitable<error_code> H2Connection::connect(SSL_CTX* tls,
   });
   std::tie(ec) = co_await transport_->socket().async_connect(target_->endpoint, nothrow);
   if (!ec && !timed_out_ && ssl_) ec = co_await tls_handshake();
+  if (!ec && !timed_out_) ec = start_session();
+  if (!ec && !timed_out_) {
+    asio::co_spawn(ex_, reader(self), asio::detached);
+    asio::co_spawn(ex_, writer(self), asio::detached);
+    // No stream goes out before the model's SETTINGS: its SETTINGS_MAX_CONCURRENT_STREAMS
+    // may be below what we would send, and a peer that is not HTTP/2 fails here, as a
+    // connect failure. The model sends SETTINGS first thing, so this costs at most a trip.
+    while (!settings_received_ && state_ != State::dead) {
+      connected_event_.expires_at(asio::steady_timer::time_point::max());
+      co_await connected_event_.async_wait(nothrow);
+    }
+  }
   deadline.cancel();
-  if (timed_out_) ec = asio::error::timed_out;
-  if (!ec && state_ == State::dead) ec = make_error_code(h2_errc::connection_closed);
-  if (!ec) ec = start_session();
+  if (timed_out_)
+    ec = asio::error::timed_out;
+  else if (!ec && state_ == State::dead)
+    ec = connect_ec_ ? connect_ec_ : make_error_code(h2_errc::connection_closed);
   if (ec) {
     fail(ec);
+    connect_ec_ = ec;  // what waiting opens report (fail() may have run already)
     co_return ec;
   }
   state_ = State::ready;
   idle_since_ = Clock::now();
   connected_event_.cancel();
-  asio::co_spawn(ex_, reader(self), asio::detached);
-  asio::co_spawn(ex_, writer(self), asio::detached);
   co_return error_code{};
 }
 
@@ -130,9 +142,9 @@ error_code H2Connection::start_session() {
 // `self` keeps the connection alive for as long as the coroutine runs.
 asio::awaitable<void> H2Connection::reader(std::shared_ptr<H2Connection> self) {
   (void)self;
-  while (state_ == State::ready) {
+  while (state_ != State::dead) {
     auto r = co_await transport_->read_some(read_buf_.data(), read_buf_.size());
-    if (state_ != State::ready) break;
+    if (state_ == State::dead) break;
     if (r.ec || r.bytes == 0) {
       fail(r.ec && r.ec != asio::error::eof ? r.ec : make_error_code(h2_errc::connection_closed));
       break;
@@ -150,7 +162,7 @@ asio::awaitable<void> H2Connection::reader(std::shared_ptr<H2Connection> self) {
 asio::awaitable<void> H2Connection::writer(std::shared_ptr<H2Connection> self) {
   (void)self;
   std::string out;
-  while (state_ == State::ready) {
+  while (state_ != State::dead) {
     out.clear();
     if (!gather(out)) {
       fail(make_error_code(h2_errc::protocol_error));
@@ -160,7 +172,7 @@ asio::awaitable<void> H2Connection::writer(std::shared_ptr<H2Connection> self) {
       writing_ = true;
       error_code ec = co_await transport_->write_all(out);
       writing_ = false;
-      if (state_ != State::ready) break;
+      if (state_ == State::dead) break;
       if (ec) {
         fail(ec);
         break;
@@ -280,7 +292,7 @@ std::unique_ptr<H2Stream> H2Connection::submit(const H2RequestHead& head, error_
 void H2Connection::consume(StreamState& s, std::size_t n) {
   if (n == 0) return;
   s.unconsumed -= std::min(n, s.unconsumed);
-  if (state_ != State::ready) return;
+  if (state_ == State::dead) return;
   // Also right for a closed stream: nghttp2 then gives back the connection window only.
   nghttp2_session_consume(session_, s.id, n);
   wake_writer();

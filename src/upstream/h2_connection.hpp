@@ -140,6 +140,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   State state_ = State::connecting;
   bool timed_out_ = false;
   bool goaway_ = false;
+  bool settings_received_ = false;  // the model's first SETTINGS frame
   bool writing_ = false;  // the writer is inside write_all (a TLS write must be retried as is)
   std::size_t reserved_ = 0;
   Clock::time_point idle_since_ = Clock::now();

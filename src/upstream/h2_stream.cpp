@@ -85,6 +85,11 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     c.on_goaway(frame->goaway);
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    c.settings_received_ = true;
+    c.connected_event_.cancel();  // connect() waits for it
+    return 0;
+  }
   StreamState* s = c.stream_of(frame->hd.stream_id);
   if (!s) return 0;
   switch (frame->hd.type) {
