@@ -55,7 +55,8 @@ std::shared_ptr<H2Connection> H2Pool::pick(std::uint64_t target_id) {
   auto& conns = by_target_[target_id];
   prune(conns);
   auto conn = least_loaded(conns, true);
-  if (!conn && without_goaway(conns) >= std::max<std::uint32_t>(1, limits_.max_connections_per_target))
+  if (!conn &&
+      without_goaway(conns) >= std::max<std::uint32_t>(1, limits_.max_connections_per_target))
     conn = least_loaded(conns, false);
   return conn;
 }
@@ -64,6 +65,7 @@ asio::awaitable<H2OpenResult> H2Pool::open(const TargetPtr& target, H2Mode mode,
                                            const H2RequestHead& head,
                                            std::chrono::milliseconds connect_timeout) {
   H2OpenResult r;
+  std::weak_ptr<int> pool_alive = life_;
   for (;;) {
     auto conn = pick(target->id);
     error_code ec;
@@ -79,7 +81,11 @@ asio::awaitable<H2OpenResult> H2Pool::open(const TargetPtr& target, H2Mode mode,
       conn->reserve();
       ec = co_await conn->wait_connected();
       conn->unreserve();
-      if (!ec) continue;
+      if (!ec && !pool_alive.expired()) continue;
+    }
+    if (pool_alive.expired()) {
+      r.ec = boost::asio::error::operation_aborted;
+      co_return r;
     }
     if (ec) {
       r.ec = ec;

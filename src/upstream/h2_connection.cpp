@@ -37,8 +37,7 @@ H2Connection::~H2Connection() {
   if (session_) nghttp2_session_del(session_);
 }
 
-asio::awaitable<error_code> H2Connection::connect(SSL_CTX* tls,
-                                                  std::chrono::milliseconds timeout) {
+asio::awaitable<error_code> H2Connection::connect(SSL_CTX* tls, std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
   asio::ip::tcp::socket socket(ex_);
   error_code ec;
@@ -134,8 +133,8 @@ error_code H2Connection::start_session() {
   };
   rv = nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   if (rv == 0)
-    rv = nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                               static_cast<std::int32_t>(limits_.connection_window));
+    rv = nghttp2_session_set_local_window_size(
+        session_, NGHTTP2_FLAG_NONE, 0, static_cast<std::int32_t>(limits_.connection_window));
   return rv == 0 ? error_code{} : make_error_code(h2_errc::protocol_error);
 }
 

@@ -50,8 +50,8 @@ struct StreamState {
   // Request body not yet handed to nghttp2.
   std::string send_buf;
   std::size_t send_off = 0;
-  bool send_end = false;   // write_body(end_stream) came (or the head ended the request)
-  bool deferred = false;   // the data provider returned NGHTTP2_ERR_DEFERRED
+  bool send_end = false;  // write_body(end_stream) came (or the head ended the request)
+  bool deferred = false;  // the data provider returned NGHTTP2_ERR_DEFERRED
   bool headers_sent = false;
   // Response.
   H2ResponseHead head, building;
@@ -163,8 +163,7 @@ class H2StreamImpl final : public H2Stream {
   boost::asio::awaitable<boost::system::error_code> write_body(std::string_view data,
                                                                bool end_stream) override;
   boost::asio::awaitable<boost::system::error_code> read_head(H2ResponseHead& out) override;
-  boost::asio::awaitable<boost::system::error_code> read_body(std::string& out,
-                                                              bool& end) override;
+  boost::asio::awaitable<boost::system::error_code> read_body(std::string& out, bool& end) override;
   const std::vector<H2Header>& trailers() const override { return s_->trailers; }
   void cancel() override;
   bool refused() const override { return s_->refused; }

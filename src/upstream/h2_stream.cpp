@@ -28,10 +28,9 @@ int H2Connection::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
   return 0;
 }
 
-int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame,
-                            const std::uint8_t* name, std::size_t namelen,
-                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
-                            void* ud) {
+int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                            std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                            std::uint8_t, void* ud) {
   H2Connection& c = conn_of(ud);
   StreamState* s = c.stream_of(frame->hd.stream_id);
   if (!s) return 0;
@@ -208,7 +207,8 @@ error_code H2StreamImpl::failure() const {
 
 asio::awaitable<error_code> H2StreamImpl::write_body(std::string_view data, bool end_stream) {
   if (s_->cancelled) co_return asio::error::operation_aborted;
-  if (s_->send_end || s_->closed) co_return s_->ec ? s_->ec : make_error_code(h2_errc::stream_ended);
+  if (s_->send_end || s_->closed)
+    co_return s_->ec ? s_->ec : make_error_code(h2_errc::stream_ended);
   auto c = conn_.lock();
   if (!c || c->dead()) co_return make_error_code(h2_errc::connection_closed);
   s_->send_buf.append(data);

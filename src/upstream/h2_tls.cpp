@@ -140,8 +140,10 @@ asio::awaitable<error_code> H2Connection::tls_handshake() {
       long verify = SSL_get_verify_result(ssl_);
       unsigned long e = ERR_get_error();
       ERR_clear_error();
-      if (verify != X509_V_OK) co_return error_code(static_cast<int>(verify), x509_verify_category());
-      if (kind == SSL_ERROR_SSL) co_return error_code(static_cast<int>(e ? e : 1), ssl_category_instance);
+      if (verify != X509_V_OK)
+        co_return error_code(static_cast<int>(verify), x509_verify_category());
+      if (kind == SSL_ERROR_SSL)
+        co_return error_code(static_cast<int>(e ? e : 1), ssl_category_instance);
       co_return error_code(asio::error::connection_reset);
     }
     auto [ec] = co_await transport_->socket().async_wait(want, nothrow);
@@ -150,7 +152,8 @@ asio::awaitable<error_code> H2Connection::tls_handshake() {
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
-  if (alpn_len != 2 || alpn[0] != 'h' || alpn[1] != '2') co_return make_error_code(h2_errc::alpn_not_h2);
+  if (alpn_len != 2 || alpn[0] != 'h' || alpn[1] != '2')
+    co_return make_error_code(h2_errc::alpn_not_h2);
   co_return error_code{};
 }
 

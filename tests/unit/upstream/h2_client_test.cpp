@@ -218,15 +218,18 @@ TEST_F(H2ClientTest, ManyConcurrentStreamsShareOneConnection) {
   auto t = target_at(server.port());
   int ok = 0;
   for (int i = 0; i < 20; ++i)
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      auto o = co_await open(t, head("GET", "/hold?ms=300", true));
-      if (!o.stream) {
-      ADD_FAILURE() << "no stream: " << o.ec.message();
-      co_return;
-    }
-      Reply r = co_await read_all(*o.stream);
-      if (!r.ec && r.head.status == 200 && r.body == "held") ++ok;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto o = co_await open(t, head("GET", "/hold?ms=300", true));
+          if (!o.stream) {
+            ADD_FAILURE() << "no stream: " << o.ec.message();
+            co_return;
+          }
+          Reply r = co_await read_all(*o.stream);
+          if (!r.ec && r.head.status == 200 && r.body == "held") ++ok;
+        },
+        asio::detached);
   run([&]() -> asio::awaitable<void> {
     while (ok < 20) co_await sleep(10ms);
   });
@@ -275,15 +278,18 @@ TEST_F(H2ClientTest, ModelsMaxConcurrentStreamsOpensMoreConnections) {
     if (warm.stream) co_await read_all(*warm.stream);
   });
   for (int i = 0; i < 5; ++i)
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      auto o = co_await open(t, head("GET", "/hold?ms=200", true));
-      if (!o.stream) {
-      ADD_FAILURE() << "no stream: " << o.ec.message();
-      co_return;
-    }
-      Reply r = co_await read_all(*o.stream);
-      if (!r.ec && r.head.status == 200) ++ok;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto o = co_await open(t, head("GET", "/hold?ms=200", true));
+          if (!o.stream) {
+            ADD_FAILURE() << "no stream: " << o.ec.message();
+            co_return;
+          }
+          Reply r = co_await read_all(*o.stream);
+          if (!r.ec && r.head.status == 200) ++ok;
+        },
+        asio::detached);
   run([&]() -> asio::awaitable<void> {
     while (ok < 5) co_await sleep(10ms);
   });
@@ -497,6 +503,27 @@ TEST_F(H2ClientTest, ConnectTimeoutWhenNobodyAnswers) {
     EXPECT_EQ(o.ec, asio::error::timed_out);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   });
+}
+
+TEST_F(H2ClientTest, PoolGoingAwayEndsAWaitingOpen) {
+  FullBacklog silent;
+  auto t = target_at(silent.port);
+  bool finished = false;
+  H2OpenResult result;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        result = co_await open(t, head("GET", "/", true), H2Mode::h2c, nullptr, 10s);
+        finished = true;
+      },
+      asio::detached);
+  spin(50ms);
+  EXPECT_FALSE(finished);
+  pool.reset();  // worker exit while the connect is pending
+  for (int i = 0; i < 100 && !finished; ++i) spin(10ms);
+  EXPECT_TRUE(finished);
+  EXPECT_FALSE(result.stream);
+  EXPECT_EQ(result.ec, asio::error::operation_aborted);
 }
 
 TEST_F(H2ClientTest, IdleConnectionsAreSwept) {

@@ -47,9 +47,8 @@ nghttp2_nv nv(const std::string& n, const std::string& v) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-ssize_t read_reply(nghttp2_session* session, std::int32_t id, std::uint8_t* buf,
-                   std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
-                   void* ud) {
+ssize_t read_reply(nghttp2_session* session, std::int32_t id, std::uint8_t* buf, std::size_t length,
+                   std::uint32_t* flags, nghttp2_data_source* source, void* ud) {
   auto* r = static_cast<Request*>(source->ptr);
   std::size_t n = std::min(length, r->reply.size() - r->off);
   std::memcpy(buf, r->reply.data() + r->off, n);
@@ -144,8 +143,8 @@ int on_frame_recv(nghttp2_session* s, const nghttp2_frame* f, void* ud) {
   return 0;
 }
 
-int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d,
-            std::size_t n, void* ud) {
+int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d, std::size_t n,
+            void* ud) {
   static_cast<Conn*>(ud)->requests[id].body.append(reinterpret_cast<const char*>(d), n);
   return 0;
 }
@@ -161,8 +160,8 @@ int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t, void* ud) 
 
 bool write_all(Conn& c, const std::uint8_t* data, std::size_t n) {
   while (n > 0) {
-    ssize_t w = c.ssl ? SSL_write(c.ssl, data, static_cast<int>(n))
-                      : ::send(c.fd, data, n, MSG_NOSIGNAL);
+    ssize_t w =
+        c.ssl ? SSL_write(c.ssl, data, static_cast<int>(n)) : ::send(c.fd, data, n, MSG_NOSIGNAL);
     if (w <= 0) return false;
     data += w;
     n -= static_cast<std::size_t>(w);
@@ -188,8 +187,7 @@ bool step(Conn& c) {
     if (c.requests.count(it->second)) respond(c, it->second, "200", "held");
     it = c.due.erase(it);
   }
-  if (!nghttp2_session_want_read(c.session) && !nghttp2_session_want_write(c.session))
-    return false;
+  if (!nghttp2_session_want_read(c.session) && !nghttp2_session_want_write(c.session)) return false;
   if (!(c.ssl && SSL_pending(c.ssl) > 0)) {
     pollfd p{c.fd, POLLIN, 0};
     if (::poll(&p, 1, 5) <= 0) return true;
@@ -305,8 +303,7 @@ int select_h2(SSL*, const unsigned char** out, unsigned char* outlen, const unsi
 }
 }  // namespace
 
-SSL_CTX* make_server_tls(const std::string& chain_pem, const std::string& key_pem,
-                         bool alpn_h2) {
+SSL_CTX* make_server_tls(const std::string& chain_pem, const std::string& key_pem, bool alpn_h2) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   BIO* bio = BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
   X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
