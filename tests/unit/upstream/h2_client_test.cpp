@@ -357,6 +357,56 @@ TEST_F(H2ClientTest, RefusedStreamIsRefused) {
   });
 }
 
+TEST_F(H2ClientTest, ConnectionLossRefusesOnlyStreamsThatNeverLeft) {
+  // One connection, one stream allowed by the model: the second request waits in nghttp2
+  // with its HEADERS unsent. The model then goes away.
+  H2PoolLimits limits;
+  limits.max_connections_per_target = 1;
+  make_pool(limits);
+  auto server = std::make_unique<H2TestServer>(H2ServerOptions{.max_concurrent_streams = 1});
+  auto t = target_at(server->port());
+  std::unique_ptr<H2Stream> sent, waiting;
+  run([&]() -> asio::awaitable<void> {
+    sent = (co_await open(t, head("GET", "/hold?ms=-1", true))).stream;
+    waiting = (co_await open(t, head("GET", "/hello", true))).stream;
+    co_await sleep(100ms);
+  });
+  ASSERT_TRUE(sent && waiting);
+  EXPECT_EQ(server->max_in_flight(), 1);
+  server.reset();
+  run([&]() -> asio::awaitable<void> {
+    H2ResponseHead h;
+    EXPECT_TRUE(co_await sent->read_head(h));
+    EXPECT_FALSE(sent->refused());  // the model had it: it may have acted on it
+    EXPECT_EQ(co_await waiting->read_head(h), make_error_code(h2_errc::stream_refused));
+    EXPECT_TRUE(waiting->refused());
+  });
+  EXPECT_EQ(pool->connection_count(), 0u);
+}
+
+TEST_F(H2ClientTest, OversizedResponseHeadFailsTheStreamOnly) {
+  H2PoolLimits limits;
+  limits.max_header_list = 16 * 1024;
+  make_pool(limits);
+  H2TestServer server;
+  auto t = target_at(server.port());
+  run([&]() -> asio::awaitable<void> {
+    auto o = co_await open(t, head("GET", "/hugehead", true));
+    if (!o.stream) {
+      ADD_FAILURE() << "no stream: " << o.ec.message();
+      co_return;
+    }
+    H2ResponseHead h;
+    EXPECT_EQ(co_await o.stream->read_head(h), make_error_code(h2_errc::header_too_large));
+    EXPECT_FALSE(o.stream->refused());
+    auto next = co_await open(t, head("GET", "/hello", true));
+    EXPECT_FALSE(next.new_connection);
+    if (next.stream) {
+      EXPECT_EQ((co_await read_all(*next.stream)).body, "hello");
+    }
+  });
+}
+
 TEST_F(H2ClientTest, GoawayRefusesLaterStreamsAndNewOnesGoToANewConnection) {
   H2TestServer server;
   auto t = target_at(server.port());

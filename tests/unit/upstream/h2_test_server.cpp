@@ -96,6 +96,8 @@ void request_ended(Conn& c, std::int32_t id) {
     respond(c, id, "200", r.body, {{"x-got", std::to_string(r.body.size())}});
   } else if (p.rfind("/big?n=", 0) == 0) {
     respond(c, id, "200", std::string(std::stoul(p.substr(7)), 'x'));
+  } else if (p == "/hugehead") {
+    respond(c, id, "200", "", {{"x-big", std::string(40000, 'h')}});
   } else if (p == "/trailers") {
     r.trailers = true;
     respond(c, id, "200", "abc");

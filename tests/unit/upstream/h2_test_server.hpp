@@ -5,6 +5,7 @@
 //   /empty      204, the response ends with its HEADERS
 //   /echo       200 with the request body (x-got: its length)
 //   /big?n=N    200 with N bytes
+//   /hugehead   200 with a 40000-byte x-big field
 //   /trailers   200 "abc" then trailers grpc-status: 0, grpc-message: fine
 //   /rst        RST_STREAM INTERNAL_ERROR on the request's HEADERS
 //   /refuse     RST_STREAM REFUSED_STREAM on the request's HEADERS
