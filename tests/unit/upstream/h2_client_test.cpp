@@ -384,6 +384,32 @@ TEST_F(H2ClientTest, ConnectionLossRefusesOnlyStreamsThatNeverLeft) {
   EXPECT_EQ(pool->connection_count(), 0u);
 }
 
+TEST_F(H2ClientTest, CancellingAQueuedStreamNeverSendsIt) {
+  H2PoolLimits limits;
+  limits.max_connections_per_target = 1;
+  make_pool(limits);
+  H2TestServer server(H2ServerOptions{.max_concurrent_streams = 1});
+  auto t = target_at(server.port());
+  run([&]() -> asio::awaitable<void> {
+    auto sent = (co_await open(t, head("GET", "/hold?ms=-1", true))).stream;
+    auto queued = (co_await open(t, head("GET", "/hello", true))).stream;
+    if (!sent || !queued) {
+      ADD_FAILURE() << "no stream";
+      co_return;
+    }
+    co_await sleep(50ms);
+    queued->cancel();
+    sent->cancel();
+    for (int i = 0; i < 200 && server.resets_received().empty(); ++i) co_await sleep(10ms);
+    co_await sleep(50ms);
+  });
+  // Only the stream the model saw is reset; the queued one never left.
+  EXPECT_EQ(server.resets_received(), std::vector<std::uint32_t>{8u});
+  EXPECT_EQ(server.completed_requests(), 0);
+  // Both are gone from the connection: it is idle now.
+  EXPECT_EQ(pool->sweep(Clock::now() + 1h), 1u);
+}
+
 TEST_F(H2ClientTest, OversizedResponseHeadFailsTheStreamOnly) {
   H2PoolLimits limits;
   limits.max_header_list = 16 * 1024;
