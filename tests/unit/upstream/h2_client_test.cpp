@@ -710,6 +710,41 @@ TEST_F(H2TlsTest, VerifiedByNameAndByIp) {
   EXPECT_EQ(body_dns, "hello");
 }
 
+TEST_F(H2TlsTest, LargeBodiesBothWaysOverTls) {
+  SSL_CTX* server_ctx = testing::make_server_tls(chain, key);
+  {
+    H2TestServer server(H2ServerOptions{.tls = server_ctx});
+    std::string error;
+    auto ctx = make_client_tls_context(ca_file, error);
+    ASSERT_TRUE(ctx) << error;
+    auto t = target_at(server.port(), "model.test:8443");
+    run([&]() -> asio::awaitable<void> {
+      auto post = head("POST", "/echo", false);
+      post.scheme = "https";
+      auto o = co_await open(t, post, H2Mode::h2, ctx.get());
+      auto big = head("GET", "/big?n=3000000", true);
+      big.scheme = "https";
+      auto b = co_await open(t, big, H2Mode::h2, ctx.get());
+      if (!o.stream || !b.stream) {
+        ADD_FAILURE() << "no stream: " << o.ec.message() << " / " << b.ec.message();
+        co_return;
+      }
+      std::string piece(64 * 1024, 'q');
+      for (int i = 0; i < 16; ++i) EXPECT_FALSE(co_await o.stream->write_body(piece, i == 15));
+      Reply r = co_await read_all(*o.stream);
+      EXPECT_FALSE(r.ec) << r.ec.message();
+      EXPECT_EQ(r.body.size(), 16u * 64 * 1024);
+      Reply rb = co_await read_all(*b.stream);
+      EXPECT_FALSE(rb.ec) << rb.ec.message();
+      EXPECT_EQ(rb.body.size(), 3000000u);
+    });
+    EXPECT_EQ(server.connections(), 1);
+    pool->close_all();
+    spin(20ms);
+  }
+  SSL_CTX_free(server_ctx);
+}
+
 TEST_F(H2TlsTest, WrongNameFailsVerification) {
   auto [r, body] = hello("other.test:8443");
   EXPECT_FALSE(r.stream);
