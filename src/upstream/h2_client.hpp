@@ -117,6 +117,11 @@ class H2Pool {
   std::size_t connection_count() const;
 
  private:
+  std::shared_ptr<H2Connection> pick(std::uint64_t target_id);
+
+  // Expires with the pool: an open() waiting for a connection when the pool goes (worker
+  // exit) must not touch it again.
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
   boost::asio::any_io_executor ex_;
   H2PoolLimits limits_;
   std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<H2Connection>>> by_target_;
