@@ -6,6 +6,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "http/errors.hpp"
+#include "http/http2_session.hpp"
 #include "http/serialize.hpp"
 
 namespace scoregate::http {
@@ -69,12 +70,12 @@ asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
 // The HTTP/2 client preface (RFC 9113 §3.4) on a plain connection's first request: true when
 // it is there whole; need_more while the bytes so far are a prefix of it.
 bool Http1Connection::h2_preface_seen(bool& need_more) const {
-  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  constexpr std::size_t kPrefaceSize = 24;  // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
   need_more = false;
   if (!limits_.http2 || requests_ != 0 || transport_.secure()) return false;
-  auto have = in_.data().substr(0, kPreface.size());
-  if (kPreface.substr(0, have.size()) != have) return false;
-  need_more = have.size() < kPreface.size();
+  auto have = in_.data().substr(0, kPrefaceSize);
+  if (!is_h2_preface_prefix(have)) return false;
+  need_more = have.size() < kPrefaceSize;
   return !need_more;
 }
 

@@ -1,4 +1,5 @@
 #include "runtime/worker.hpp"
+#include "http/http2_session.hpp"
 #include "http/awaitable.hpp"
 
 #include <pthread.h>
@@ -127,8 +128,11 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
   if (draining_) conn.begin_drain();
   if (co_await conn.run() != http::Http1Connection::Outcome::switch_to_h2) co_return;
   // HTTP/2 (README "HTTP/2 and gRPC"): ALPN chose h2, or a plain connection began with the
-  // HTTP/2 preface.
-  transport.close();
+  // HTTP/2 preface (already read: the session starts from those bytes).
+  http::Http2Session session(transport, snap->limits, proxy_, conn.peer_address(), conn.buffered());
+  registration.replace(&session);
+  if (draining_) session.begin_drain();
+  co_await session.run();
 }
 
 Worker::Registration::Registration(Worker& worker, http::ClientConnection* c) : w(worker) {
