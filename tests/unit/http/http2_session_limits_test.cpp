@@ -95,8 +95,10 @@ TEST(Http2Limits, ContinuationFloodEndsTheConnection) {
   out += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, "\x82\x84\x86\x41\x0b" "example.com");
   // small fields, each in its own CONTINUATION: the block stays far below max_header_bytes,
   // the frame count is what nghttp2 limits (CVE-2024-27316 / CVE-2024-28182)
+  // (100 x 34 bytes of fields, then empty frames: 3400 bytes, a tenth of the default limit)
   for (int i = 0; i < 1000; ++i)
-    out += frame(NGHTTP2_CONTINUATION, 0, 1, std::string_view("\x00\x01x\x01y", 5));
+    out += frame(NGHTTP2_CONTINUATION, 0, 1,
+                 i < 100 ? std::string_view("\x00\x01x\x01y", 5) : std::string_view());
   raw.send(out);
   EXPECT_TRUE(raw.read_until_closed(5s));
   EXPECT_TRUE(server.wait_finished(5s));
