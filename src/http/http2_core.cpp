@@ -244,8 +244,8 @@ Http2Core::Http2Core(const ServerLimits& limits, H2Events& events)
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<std::uint32_t>(kH2StreamWindow)},
   }};
   if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv.data(), iv.size()) != 0 ||
-      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                            kH2ConnectionWindow) != 0)
+      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kH2ConnectionWindow) !=
+          0)
     fatal_ = true;
 }
 

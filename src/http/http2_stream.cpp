@@ -24,10 +24,8 @@ asio::awaitable<bool> H2ServerStream::wait_until(clock::time_point deadline) {
   co_return !ec && clock::now() >= deadline;
 }
 
-error_code H2ServerStream::gone_error() const {
-  return session_.core_.goaway_sent() && !state_.closed ? error_code(asio::error::shut_down)
-                                                        : error_code(asio::error::connection_reset);
-}
+// The stream was reset by the client, or the connection is over.
+error_code H2ServerStream::gone_error() const { return asio::error::connection_reset; }
 
 bool H2ServerStream::client_gone() const { return session_.core_.gone(state_); }
 const ServerLimits& H2ServerStream::limits() const { return session_.limits_; }

@@ -37,7 +37,10 @@ bool answer(Http2Core& core, H2Stream& s, bool last) {
     core.submit_head_with_trailers(s, trailers);
   } else if (core.submit_head(s, true)) {
     core.queue_data(s, "answer", false);
-    if (s.id % 4 == 3) core.finish_data(s, trailers); else core.queue_data(s, {}, true);
+    if (s.id % 4 == 3)
+      core.finish_data(s, trailers);
+    else
+      core.queue_data(s, {}, true);
   }
   core.handler_done(s);
   return true;

@@ -82,10 +82,11 @@ H2Client::~H2Client() {
 std::int32_t H2Client::request(const std::string& method, const std::string& path,
                                std::optional<std::string> body, const Headers& extra) {
   // CONNECT carries only :method and :authority (RFC 9113 §8.5).
-  Headers h = method == "CONNECT"
-                  ? Headers{{":method", method}, {":authority", "example.com:443"}}
-                  : Headers{{":method", method}, {":scheme", "http"}, {":path", path},
-                            {":authority", "example.com"}};
+  Headers h = method == "CONNECT" ? Headers{{":method", method}, {":authority", "example.com:443"}}
+                                  : Headers{{":method", method},
+                                            {":scheme", "http"},
+                                            {":path", path},
+                                            {":authority", "example.com"}};
   for (const auto& e : extra) h.push_back(e);
   std::vector<nghttp2_nv> nva;
   for (auto& [n, v] : h)

@@ -63,7 +63,9 @@ ResponseStart echo_start(const std::string& method, const std::string& host,
 }
 ResponseStart grpc_start() { return ok_with({{"content-type", "application/grpc"}}); }
 ResponseStart fields_start() {
-  return ok_with({{"X-Custom", "A"}, {"Connection", "close"}, {"Transfer-Encoding", "chunked"},
+  return ok_with({{"X-Custom", "A"},
+                  {"Connection", "close"},
+                  {"Transfer-Encoding", "chunked"},
                   {"Upgrade", "x"}});
 }
 OutFields grpc_ok() { return {{"grpc-status", "0"}, {"Grpc-Message", "ok"}}; }
@@ -72,10 +74,14 @@ ServerStream::Extra retry_after() { return {{"Retry-After", "1"}}; }
 
 const char* framing_name(BodyFraming f) {
   switch (f) {
-    case BodyFraming::none: return "none";
-    case BodyFraming::content_length: return "content_length";
-    case BodyFraming::chunked: return "chunked";
-    default: return "other";
+    case BodyFraming::none:
+      return "none";
+    case BodyFraming::content_length:
+      return "content_length";
+    case BodyFraming::chunked:
+      return "chunked";
+    default:
+      return "other";
   }
 }
 

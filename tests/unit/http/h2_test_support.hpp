@@ -85,8 +85,7 @@ class H2Client {
   explicit H2Client(std::uint16_t port, std::vector<nghttp2_settings_entry> settings = {});
   ~H2Client();
   std::int32_t request(const std::string& method, const std::string& path,
-                       std::optional<std::string> body = std::nullopt,
-                       const Headers& extra = {});
+                       std::optional<std::string> body = std::nullopt, const Headers& extra = {});
   void reset(std::int32_t id, std::uint32_t code = NGHTTP2_CANCEL);
   void flush();
   // Sends what is queued and reads until done() or the timeout; false on timeout.

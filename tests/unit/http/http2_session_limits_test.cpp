@@ -18,7 +18,8 @@ TEST(Http2Limits, RefusesStreamsBeyondMaxConcurrentStreams) {
   c.flush();  // all ten go out before the server's SETTINGS are read
   auto refused = [&] {
     int n = 0;
-    for (auto id : ids) n += c.responses[id].closed && c.responses[id].error == NGHTTP2_REFUSED_STREAM;
+    for (auto id : ids)
+      n += c.responses[id].closed && c.responses[id].error == NGHTTP2_REFUSED_STREAM;
     return n;
   };
   ASSERT_TRUE(c.pump([&] { return refused() == 6; }));
@@ -92,7 +93,9 @@ TEST(Http2Limits, ContinuationFloodEndsTheConnection) {
   std::string out(kPreface);
   out += frame(NGHTTP2_SETTINGS, 0, 0, {});
   // :method GET, :path /, :scheme http, :authority example.com; no END_HEADERS
-  out += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, "\x82\x84\x86\x41\x0b" "example.com");
+  out += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1,
+               "\x82\x84\x86\x41\x0b"
+               "example.com");
   // small fields, each in its own CONTINUATION: the block stays far below max_header_bytes,
   // the frame count is what nghttp2 limits (CVE-2024-27316 / CVE-2024-28182)
   // (100 x 34 bytes of fields, then empty frames: 3400 bytes, a tenth of the default limit)
@@ -142,7 +145,8 @@ TEST(Http2Limits, ResetStreamsGiveTheirUnreadBodyCreditBack) {
   H2Client c(server.port());
   // 8 x 200 KiB bodies nobody reads: more than the connection window.
   std::vector<std::int32_t> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back(c.request("POST", "/hold", std::string(200 * 1024, 'u')));
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(c.request("POST", "/hold", std::string(200 * 1024, 'u')));
   ASSERT_TRUE(c.pump([&] { return server.handler.started.load() == 8; }));
   c.pump([] { return false; }, 300ms);  // let the bodies flow until the windows are full
   for (auto id : ids) c.reset(id);

@@ -226,8 +226,8 @@ TEST(Http2Session, ServesTheNghttpClient) {
   TestServer server;
   std::string data = "/tmp/h2-session-test-body-" + std::to_string(::getpid());
   std::ofstream(data) << std::string(100000, 'q');
-  std::string cmd = "nghttp -d " + data + " http://127.0.0.1:" + std::to_string(server.port()) +
-                    "/echo 2>&1";
+  std::string cmd =
+      "nghttp -d " + data + " http://127.0.0.1:" + std::to_string(server.port()) + "/echo 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
