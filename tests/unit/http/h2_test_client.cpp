@@ -52,6 +52,7 @@ struct ClientCallbacks {
   static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
                            std::uint32_t* flags, nghttp2_data_source* src, void*) {
     auto* b = static_cast<H2Client::Body*>(src->ptr);
+    if (b->stall) return NGHTTP2_ERR_DEFERRED;
     std::size_t n = std::min(len, b->bytes.size() - b->offset);
     std::memcpy(buf, b->bytes.data() + b->offset, n);
     b->offset += n;
@@ -88,6 +89,22 @@ std::int32_t H2Client::request(const std::string& method, const std::string& pat
                                             {":path", path},
                                             {":authority", "example.com"}};
   for (const auto& e : extra) h.push_back(e);
+  std::optional<Body> b;
+  if (body) b = Body{std::move(*body), 0};
+  return submit_with(h, std::move(b));
+}
+
+std::int32_t H2Client::submit(const Headers& fields) { return submit_with(fields, std::nullopt); }
+
+std::int32_t H2Client::request_stalled(const std::string& path) {
+  Body b;
+  b.stall = true;
+  return submit_with(
+      {{":method", "POST"}, {":scheme", "http"}, {":path", path}, {":authority", "example.com"}},
+      std::move(b));
+}
+
+std::int32_t H2Client::submit_with(Headers h, std::optional<Body> body) {
   std::vector<nghttp2_nv> nva;
   for (auto& [n, v] : h)
     nva.push_back({reinterpret_cast<std::uint8_t*>(n.data()),
@@ -95,7 +112,7 @@ std::int32_t H2Client::request(const std::string& method, const std::string& pat
                    NGHTTP2_NV_FLAG_NONE});
   nghttp2_data_provider provider{};
   if (body) {
-    bodies_.push_back(std::make_unique<Body>(Body{std::move(*body), 0}));
+    bodies_.push_back(std::make_unique<Body>(std::move(*body)));
     provider.source.ptr = bodies_.back().get();
     provider.read_callback = ClientCallbacks::read_body;
   }

@@ -105,6 +105,12 @@ asio::awaitable<void> ScriptedHandler::handle(ServerStream& s) {
       co_await s.reply_error(413, "RequestBodyTooLarge", "too big", {}, "router.max_body_bytes");
     else
       co_await s.reply_error(500, "Unexpected", ec.message());
+  } else if (path == "/read") {
+    co_await read_all(s, ec);
+    if (ec == boost::asio::error::operation_aborted && s.timed_out())
+      co_await s.reply_error(408, "ClientBodyTimeout", "body too slow");
+    else
+      co_await s.reply_error(500, "Unexpected", ec.message());
   } else if (path == "/trailers") {
     co_await read_all(s, ec);
     co_await s.start_response(grpc_start());

@@ -29,9 +29,9 @@ using namespace std::chrono_literals;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Paths: /echo (body back, request head in x-* fields), /trailers (body + grpc-status
-// trailer), /trailers-only, /error (reply_error), /hold (waits for release or client_gone),
-// /big (writes big_bytes in 16 KiB pieces), /fields (mixed-case and forbidden fields),
-// /limit (reads the body, reply 413 on body_limit).
+// trailer), /trailers-only, /read (reads the body; 408 when it times out), /error (reply_error),
+// /hold (waits for release or client_gone), /big (writes big_bytes in 16 KiB pieces), /fields
+// (mixed-case and forbidden fields), /limit (reads the body, reply 413 on body_limit).
 class ScriptedHandler : public StreamHandler {
  public:
   boost::asio::awaitable<void> handle(ServerStream& stream) override;
@@ -86,6 +86,10 @@ class H2Client {
   ~H2Client();
   std::int32_t request(const std::string& method, const std::string& path,
                        std::optional<std::string> body = std::nullopt, const Headers& extra = {});
+  // A request with exactly these header fields (pseudo-headers included).
+  std::int32_t submit(const Headers& fields);
+  // A request whose body never comes (HEADERS without END_STREAM, then nothing).
+  std::int32_t request_stalled(const std::string& path);
   void reset(std::int32_t id, std::uint32_t code = NGHTTP2_CANCEL);
   void flush();
   // Sends what is queued and reads until done() or the timeout; false on timeout.
@@ -105,7 +109,9 @@ class H2Client {
   struct Body {
     std::string bytes;
     std::size_t offset = 0;
+    bool stall = false;
   };
+  std::int32_t submit_with(Headers fields, std::optional<Body> body);
   int fd_ = -1;
   std::vector<std::unique_ptr<Body>> bodies_;
   friend struct ClientCallbacks;

@@ -167,6 +167,41 @@ TEST(Http2Session, RejectsConnect) {
   EXPECT_EQ(server.handler.started.load(), 0);
 }
 
+TEST(Http2Session, RejectsMissingPseudoHeaders) {
+  TestServer server;
+  H2Client c(server.port());
+  auto no_path = c.submit({{":method", "GET"}, {":scheme", "http"}, {":authority", "a"}});
+  auto no_method = c.submit({{":path", "/echo"}, {":scheme", "http"}, {":authority", "a"}});
+  ASSERT_TRUE(c.pump([&] { return c.responses[no_path].closed && c.responses[no_method].closed; }));
+  EXPECT_EQ(c.responses[no_path].error, static_cast<std::uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_EQ(c.responses[no_method].error, static_cast<std::uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  auto ok = c.request("GET", "/echo");
+  ASSERT_TRUE(c.complete(ok));
+  EXPECT_EQ(c.responses[ok].status, 200);
+  EXPECT_EQ(server.handler.started.load(), 1);
+}
+
+TEST(Http2Session, BodyReadTimesOutAfterBodyIdleTimeout) {
+  ServerLimits limits;
+  limits.body_idle_timeout = 200ms;
+  TestServer server(limits);
+  H2Client c(server.port());
+  auto id = c.request_stalled("/read");
+  ASSERT_TRUE(c.complete(id));
+  EXPECT_EQ(c.responses[id].status, 408);
+}
+
+TEST(Http2Session, ClosedConnectionIsSeenAsClientGone) {
+  TestServer server;
+  {
+    H2Client c(server.port());
+    c.request("GET", "/hold");
+    ASSERT_TRUE(c.pump([&] { return server.handler.started.load() == 1; }));
+  }  // the socket closes
+  EXPECT_TRUE(server.wait_finished(5s));
+  EXPECT_EQ(server.handler.gone_seen.load(), 1);
+}
+
 TEST(Http2Session, ClientResetIsSeenAsClientGone) {
   TestServer server;
   H2Client c(server.port());
