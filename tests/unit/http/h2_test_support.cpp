@@ -149,8 +149,10 @@ asio::awaitable<void> ScriptedHandler::handle(ServerStream& s) {
   ++finished;
 }
 
-TestServer::TestServer(ServerLimits limits)
-    : limits_(limits), acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+TestServer::TestServer(ServerLimits limits, SSL_CTX* tls)
+    : limits_(limits),
+      tls_(tls),
+      acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, serve(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
@@ -165,7 +167,15 @@ TestServer::~TestServer() {
 asio::awaitable<void> TestServer::serve() {
   auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
   if (ec) co_return;
-  ClientTransport transport(std::move(socket), nullptr);
+  SSL* ssl = tls_ ? SSL_new(tls_) : nullptr;  // owned by the transport
+  ClientTransport transport(std::move(socket), ssl);
+  if (tls_) {
+    if (co_await transport.handshake()) co_return;
+    const unsigned char* proto = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(ssl, &proto, &len);
+    alpn_h2 = std::string_view(reinterpret_cast<const char*>(proto), len) == "h2";
+  }
   Http2Session session(transport, limits_, handler, "127.0.0.1");
   session_ = &session;
   co_await session.run();

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <chrono>
@@ -47,7 +48,8 @@ class ScriptedHandler : public StreamHandler {
 
 class TestServer {
  public:
-  explicit TestServer(ServerLimits limits = {});
+  // tls: serve TLS (the handshake must choose "h2" in ALPN) instead of prior-knowledge h2c.
+  explicit TestServer(ServerLimits limits = {}, SSL_CTX* tls = nullptr);
   ~TestServer();
   std::uint16_t port() const { return port_; }
   void drain();
@@ -57,11 +59,17 @@ class TestServer {
  private:
   boost::asio::awaitable<void> serve();
   ServerLimits limits_;
+  SSL_CTX* tls_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   Http2Session* session_ = nullptr;
   std::atomic<bool> finished_{false};
+
+ public:
+  std::atomic<bool> alpn_h2{false};
+
+ private:
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "http/h2_test_support.hpp"
+#include "tls/test_pki.hpp"
 
 namespace scoregate::http::test {
 namespace {
@@ -255,23 +256,62 @@ TEST(Http2Session, FirstRequestMustComeWithinHeaderTimeout) {
   EXPECT_TRUE(server.wait_finished(5s));
 }
 
+std::string run_nghttp(const std::string& args) {
+  // stdout only: nghttp warns on stderr about the test certificate it does not verify
+  FILE* p = ::popen(("nghttp " + args + " 2>/dev/null").c_str(), "r");
+  if (!p) return "popen failed";
+  std::string out;
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  if (::pclose(p) != 0) out += "\n(nghttp failed)";
+  return out;
+}
+
 // The real nghttp client (prior-knowledge h2c) against the session.
 TEST(Http2Session, ServesTheNghttpClient) {
   if (std::system("command -v nghttp >/dev/null 2>&1") != 0) GTEST_SKIP() << "nghttp missing";
   TestServer server;
   std::string data = "/tmp/h2-session-test-body-" + std::to_string(::getpid());
   std::ofstream(data) << std::string(100000, 'q');
-  std::string cmd =
-      "nghttp -d " + data + " http://127.0.0.1:" + std::to_string(server.port()) + "/echo 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int rc = ::pclose(p);
+  auto out =
+      run_nghttp("-d " + data + " http://127.0.0.1:" + std::to_string(server.port()) + "/echo");
   std::remove(data.c_str());
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_EQ(out, std::string(100000, 'q'));
+  EXPECT_TRUE(out == std::string(100000, 'q')) << out.size() << " bytes: " << out.substr(0, 200);
+}
+
+int select_h2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+              unsigned inlen, void*) {
+  static const unsigned char kH2[] = {2, 'h', '2'};
+  if (SSL_select_next_proto(const_cast<unsigned char**>(out), outlen, kH2, sizeof kH2, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// TLS with ALPN h2: SSL_read and SSL_write interleave on one socket while a 2 MiB body is
+// echoed (the response starts only after the whole body was read: both directions are busy
+// with flow control in between).
+TEST(Http2Session, ServesNghttpOverTlsWithAlpnH2) {
+  if (std::system("command -v nghttp >/dev/null 2>&1") != 0) GTEST_SKIP() << "nghttp missing";
+  auto leaf = tls::testpki::issue(tls::testpki::leaf_spec({"localhost"}), nullptr);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  ASSERT_EQ(SSL_CTX_use_certificate(ctx, leaf.cert.get()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey(ctx, leaf.key.get()), 1);
+  SSL_CTX_set_alpn_select_cb(ctx, select_h2, nullptr);
+  std::string data = "/tmp/h2-session-tls-body-" + std::to_string(::getpid());
+  std::string body(2 << 20, 'z');
+  std::ofstream(data) << body;
+  std::string out;
+  {
+    TestServer server({}, ctx);
+    out =
+        run_nghttp("-d " + data + " https://127.0.0.1:" + std::to_string(server.port()) + "/echo");
+    EXPECT_TRUE(server.wait_finished(5s));
+    EXPECT_TRUE(server.alpn_h2.load());
+  }
+  SSL_CTX_free(ctx);
+  std::remove(data.c_str());
+  EXPECT_TRUE(out == body) << out.size() << " bytes: " << out.substr(0, 200);
 }
 
 }  // namespace
