@@ -131,7 +131,13 @@ void Http2Session::stream_finished(H2ServerStream* stream) {
   --in_flight_;
   wake_writer();
   done_event_.cancel();
-  if (in_flight_ == 0 && !closing_ && !idle_goaway_) watchdog_.arm(limits_.keepalive_timeout);
+  if (in_flight_ > 0 || closing_ || idle_goaway_) return;
+  if (core_.goaway_sent()) {  // draining: the last stream is done, the client gets the grace
+    idle_goaway_ = true;
+    watchdog_.arm(kGoawayGrace);
+  } else {
+    watchdog_.arm(limits_.keepalive_timeout);
+  }
 }
 
 void Http2Session::on_stream_event(H2Stream& s) {

@@ -149,9 +149,10 @@ asio::awaitable<void> ScriptedHandler::handle(ServerStream& s) {
   ++finished;
 }
 
-TestServer::TestServer(ServerLimits limits, SSL_CTX* tls)
+TestServer::TestServer(ServerLimits limits, SSL_CTX* tls, std::size_t pre_read)
     : limits_(limits),
       tls_(tls),
+      pre_read_(pre_read),
       acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, serve(), asio::detached);
@@ -176,7 +177,14 @@ asio::awaitable<void> TestServer::serve() {
     SSL_get0_alpn_selected(ssl, &proto, &len);
     alpn_h2 = std::string_view(reinterpret_cast<const char*>(proto), len) == "h2";
   }
-  Http2Session session(transport, limits_, handler, "127.0.0.1");
+  std::string first(pre_read_, '\0');  // what a protocol sniffer would have read already
+  for (std::size_t got = 0; got < first.size();) {
+    auto r = co_await transport.read_some(first.data() + got, first.size() - got);
+    if (r.ec) co_return;
+    got += r.bytes;
+  }
+  preface_seen = !first.empty() && is_h2_preface_prefix(first);
+  Http2Session session(transport, limits_, handler, "127.0.0.1", first);
   session_ = &session;
   co_await session.run();
   session_ = nullptr;

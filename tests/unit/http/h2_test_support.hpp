@@ -49,7 +49,8 @@ class ScriptedHandler : public StreamHandler {
 class TestServer {
  public:
   // tls: serve TLS (the handshake must choose "h2" in ALPN) instead of prior-knowledge h2c.
-  explicit TestServer(ServerLimits limits = {}, SSL_CTX* tls = nullptr);
+  // pre_read: bytes the server reads before the session starts (passed as already_read).
+  explicit TestServer(ServerLimits limits = {}, SSL_CTX* tls = nullptr, std::size_t pre_read = 0);
   ~TestServer();
   std::uint16_t port() const { return port_; }
   void drain();
@@ -60,6 +61,7 @@ class TestServer {
   boost::asio::awaitable<void> serve();
   ServerLimits limits_;
   SSL_CTX* tls_;
+  std::size_t pre_read_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
@@ -68,6 +70,7 @@ class TestServer {
 
  public:
   std::atomic<bool> alpn_h2{false};
+  std::atomic<bool> preface_seen{false};
 
  private:
   std::thread thread_;

@@ -48,6 +48,17 @@ TEST(Http2Session, MapsTheRequestHead) {
   EXPECT_EQ(c.responses[odd].field("x-verb-known"), "0");
 }
 
+TEST(Http2Session, TakesBytesAlreadyReadBeforeIt) {
+  for (std::size_t pre : {10, 24, 40}) {  // inside the preface, all of it, past it
+    TestServer server({}, nullptr, pre);
+    H2Client c(server.port());
+    auto id = c.request("POST", "/echo", std::string("sniffed"));
+    ASSERT_TRUE(c.complete(id)) << pre;
+    EXPECT_TRUE(server.preface_seen.load()) << pre;
+    EXPECT_EQ(c.responses[id].body, "sniffed") << pre;
+  }
+}
+
 TEST(Http2Session, EchoesBodiesLargerThanTheWindowsOnConcurrentStreams) {
   TestServer server;
   H2Client c(server.port());
