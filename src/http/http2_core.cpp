@@ -73,8 +73,14 @@ struct H2Callbacks {
     // limit is checked before anything is stored (CONTINUATION floods, CVE-2024-27316).
     s->header_bytes += namelen + valuelen + 32;
     if (s->header_bytes > c.limits_.max_header_bytes) {
-      c.terminate(NGHTTP2_ENHANCE_YOUR_CALM);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      // Somewhat over: stop storing and answer 431 like HTTP/1.1 (RFC 9113 §10.5.1). Far
+      // over (kH2HeaderHardFactor times the limit): an attack, the connection ends.
+      if (s->header_bytes > kH2HeaderHardFactor * std::size_t{c.limits_.max_header_bytes}) {
+        c.terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      s->header_overflow = true;
+      return 0;
     }
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // request trailers: dropped
     auto start = static_cast<std::uint32_t>(s->head.raw.size());
@@ -383,10 +389,15 @@ void Http2Core::build_head(H2Stream& s, bool ended) {
 void Http2Core::on_head_complete(H2Stream& s, bool ended) {
   build_head(s, ended);
   s.in_ended = ended;
+  if (s.header_overflow) {
+    reject(s, 431, "RequestHeaderTooLarge",
+           "the request's header list is larger than router.max_header_bytes");
+    return;
+  }
   // nghttp2 checked the pseudo-headers (RFC 9113 §8.3.1) and refused extended CONNECT; a
   // plain CONNECT is valid HTTP/2 but the router is no tunnel.
   if (s.head.method == bhttp::verb::connect) {
-    reject(s, 400, "CONNECT is not supported");
+    reject(s, 400, "BadRequest", "CONNECT is not supported");
     return;
   }
   // Handlers of streams the client reset may still be running: they count too, so resets
@@ -401,8 +412,9 @@ void Http2Core::on_head_complete(H2Stream& s, bool ended) {
   events_.on_request(s);
 }
 
-void Http2Core::reject(H2Stream& s, unsigned status, std::string_view message) {
-  std::string body = json_error_body("BadRequest", message);
+void Http2Core::reject(H2Stream& s, unsigned status, std::string_view code,
+                       std::string_view message) {
+  std::string body = json_error_body(code, message);
   ResponseStart start;
   start.status = status;
   start.fields = {{"content-type", "application/json"}};

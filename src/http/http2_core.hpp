@@ -36,6 +36,9 @@ inline constexpr std::size_t kH2OutputHighWater = 64 * 1024;
 // with GOAWAY(ENHANCE_YOUR_CALM).
 inline constexpr unsigned kH2ResetLimit = 200;
 inline constexpr std::chrono::seconds kH2ResetWindow{10};
+// A header list over max_header_bytes is answered 431; over this many times the limit, the
+// connection ends with GOAWAY(ENHANCE_YOUR_CALM) (nothing past the limit is stored either way).
+inline constexpr std::size_t kH2HeaderHardFactor = 4;
 
 // One request stream. Owned by the core; it stays valid while its handler runs, even after
 // nghttp2 closed the stream (the handler then sees client_gone()).
@@ -47,6 +50,7 @@ struct H2Stream {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> offsets;  // start, name length
   std::vector<std::uint32_t> value_lengths;
   std::size_t header_bytes = 0;  // RFC 9113 §6.5.2 accounting: name + value + 32 per field
+  bool header_overflow = false;  // over max_header_bytes: answered 431, never handled
 
   // Request body: pieces received and not yet handed out, and those handed out by the last
   // read_body() (their flow-control credit is returned when the handler asks for more).
@@ -139,7 +143,7 @@ class Http2Core {
   void build_head(H2Stream& s, bool ended);
   void on_head_complete(H2Stream& s, bool ended);
   void count_reset();
-  void reject(H2Stream& s, unsigned status, std::string_view message);
+  void reject(H2Stream& s, unsigned status, std::string_view code, std::string_view message);
 
   const ServerLimits& limits_;
   H2Events& events_;

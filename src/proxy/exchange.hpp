@@ -70,6 +70,7 @@ class Exchange {
   asio::awaitable<void> h2_failed(http::Watchdog& dog, bool started);
   void h2_response_start(const upstream::H2ResponseHead& rh, http::ResponseStart& out) const;
   void client_stopped_reading();
+  void arm_body_timer(http::Watchdog& dog) const;
   asio::awaitable<void> reply_grpc(unsigned status, std::string_view code,
                                    const std::string& message, std::string_view limit);
 

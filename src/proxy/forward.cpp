@@ -48,8 +48,9 @@ asio::awaitable<bool> Exchange::connect_upstream() {
       upstream_ = std::move(c.connection);
       co_return true;
     }
-    if (!co_await retry_elsewhere(target, c.timed_out ? "timed out" : c.ec.message()))
-      co_return false;
+    // named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice
+    const std::string why = c.timed_out ? "timed out" : c.ec.message();
+    if (!co_await retry_elsewhere(target, why)) co_return false;
   }
 }
 

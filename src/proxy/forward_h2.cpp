@@ -215,11 +215,19 @@ asio::awaitable<void> Exchange::h2_failed(http::Watchdog& dog, bool started) {
     }
     co_return;
   }
-  error_code_ = dog.expired() ? "UpstreamBodyTimeout" : "UpstreamReset";
+  const bool deadline_passed = grpc_timeout_ && Clock::now() >= start_ + *grpc_timeout_;
+  error_code_ = !dog.expired()    ? "UpstreamReset"
+                : deadline_passed ? "UpstreamTimeout"
+                                  : "UpstreamBodyTimeout";
   if (grpc_ && conn_.protocol() == http::Protocol::h2) {
-    grpc_status_ = 14;  // UNAVAILABLE, in trailers: the client reads a status, not a reset
+    // In trailers: the client reads a status, not a reset. DEADLINE_EXCEEDED when the model
+    // went quiet (body_idle_timeout) or the client's grpc-timeout passed, else UNAVAILABLE.
+    grpc_status_ = dog.expired() ? 4 : 14;
     const http::OutField trailers[] = {
-        {"grpc-status", "14"}, {"grpc-message", "the model's stream broke before its end"}};
+        {"grpc-status", dog.expired() ? "4" : "14"},
+        {"grpc-message", dog.expired() ? "UpstreamTimeout: the model's stream outlived "
+                                         "grpc-timeout or went quiet for body_idle_timeout_ms"
+                                       : "UpstreamReset: the model's stream broke before its end"}};
     co_await conn_.end_response(trailers);
     co_return;
   }
@@ -242,14 +250,14 @@ asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog) {
     if (co_await conn_.end_response()) client_stopped_reading();
     co_return;
   }
-  dog.arm(conn_.limits().body_idle_timeout);
+  arm_body_timer(dog);
   std::string out;
   bool head_sent = false;  // a head without body bytes yet goes out at once (streams)
   for (;;) {
     out.clear();
     bool end = false;
     if (co_await h2_->read_body(out, end)) co_return co_await h2_failed(dog, true);
-    dog.arm(conn_.limits().body_idle_timeout);
+    arm_body_timer(dog);
     bytes_out_ += out.size();
     if (end) stop_watching();
     if (!out.empty() || !head_sent || end) {
@@ -267,6 +275,14 @@ asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog) {
     }
     co_return;
   }
+}
+
+// While the answer streams: body_idle_timeout between pieces, and a gRPC client's grpc-timeout
+// bounds the whole call (its deadline), as the client expects of every hop.
+void Exchange::arm_body_timer(http::Watchdog& dog) const {
+  auto idle = std::chrono::duration_cast<Clock::duration>(conn_.limits().body_idle_timeout);
+  if (grpc_timeout_) idle = std::min(idle, start_ + *grpc_timeout_ - Clock::now());
+  dog.arm(std::max(idle, Clock::duration::zero()));
 }
 
 void Exchange::client_stopped_reading() {

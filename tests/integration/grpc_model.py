@@ -14,6 +14,8 @@ Services (messages in oip_v2.py):
 
 Controls, as request metadata (any method):
   x-sleep-ms: N       sleep N ms before answering (before the first message of a stream)
+  x-hold-ms: N        sleep N ms before even the response headers (a model that has not
+                      answered at all yet, for the router's request_timeout_ms)
   x-fail: CODE        answer with that grpc.StatusCode name (e.g. NOT_FOUND) and the details
                       "x-fail asked for CODE"
   x-die-after: N      streaming: after N messages sent (Count, ModelStreamInfer) or received
@@ -68,6 +70,8 @@ class Call:
         initial = [("x-model-name", ARGS.name), ("x-model-port", str(PORT)), ("x-deadline-ms", deadline),
                    ("x-seen-authorization", "present" if "authorization" in md else "absent")]
         initial += [(f"x-seen-{k}", md[k]) for k in ECHOED if k in md]
+        if md.get("x-hold-ms"):
+            time.sleep(int(md["x-hold-ms"]) / 1000)
         context.send_initial_metadata(initial)
         context.set_trailing_metadata([("x-model-trailer", "ok")])
         self.sleep_ms = int(md.get("x-sleep-ms", "0") or 0)

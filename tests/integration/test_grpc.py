@@ -59,6 +59,7 @@ def test_unary_call_through_the_router(pki, grpc_model, start_router):
     assert initial["x-seen-authorization"] == "absent"  # the key stays in the router
     assert initial["x-seen-x-forwarded-for"] == "127.0.0.1"
     assert initial["azureml-model-deployment"] == "blue" and initial["x-request-id"]
+    wait_until(lambda: r.access_log())  # stdout is read by a thread
     entry = r.access_log()[-1]
     assert (entry["protocol"], entry["status"], entry["grpc_status"]) == ("grpc", 200, 0)
     assert entry["path"] == "/inference.GRPCInferenceService/ModelInfer"
@@ -116,7 +117,7 @@ def test_router_refusals_are_grpc_statuses(pki, grpc_model, start_router):
             (infer, AUTH + (("azureml-endpoint", "nope"),), grpc.StatusCode.NOT_FOUND, "EndpointNotFound"),
             (infer, AUTH + (("azureml-model-deployment", "green"),), grpc.StatusCode.NOT_FOUND,
              "DeploymentNotFound"),
-            (infer, AUTH + (("x-sleep-ms", "3000"),), grpc.StatusCode.DEADLINE_EXCEEDED, "UpstreamTimeout"),
+            (infer, AUTH + (("x-hold-ms", "3000"),), grpc.StatusCode.DEADLINE_EXCEEDED, "UpstreamTimeout"),
         ]
         for call, metadata, code, text in cases:
             with pytest.raises(grpc.RpcError) as e:
@@ -131,6 +132,7 @@ def test_router_refusals_are_grpc_statuses(pki, grpc_model, start_router):
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.value
         assert "max_concurrent_requests_per_instance" in e.value.details()
         busy.result()
+    wait_until(lambda: len(r.access_log()) >= 6)
     log = r.access_log()
     assert sorted({e["grpc_status"] for e in log}) == [0, 4, 5, 8, 16]
 
@@ -217,6 +219,7 @@ def test_many_requests_share_few_model_connections(pki, h2_model, start_router):
     p = subprocess.run(["nghttp", "-n", "--no-verify-peer", "-H", f"authorization: Bearer {KEY}", *urls],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+    wait_until(lambda: len([e for e in r.access_log() if "/sleep" in e["path"]]) == 40)
     assert [e["status"] for e in r.access_log() if "/sleep" in e["path"]] == [200] * 40
     stats = json.loads(curl(r, "/api/v1/endpoint/fraud/stats", pki=pki)[1])
     assert stats["connections"] <= 2 * 2  # at most a couple per worker, not one per request

@@ -38,8 +38,8 @@ def test_curl_negotiates_h2_over_verified_tls(pki, model, start_router):
     # a client that offers only http/1.1 still gets it
     status, version, _ = version_of(r, pki, "--http1.1")
     assert (status, version) == (200, "1.1")
-    log = r.access_log()
-    assert [e["protocol"] for e in log[-2:]] == ["h2", "h1"]
+    wait_until(lambda: len(r.access_log()) >= 2)  # stdout is read by a thread
+    assert [e["protocol"] for e in r.access_log()[-2:]] == ["h2", "h1"]
 
 
 def test_router_http2_false_serves_http11_to_h2_clients(pki, model, start_router):
@@ -73,6 +73,7 @@ def test_nghttp_runs_many_concurrent_streams_on_one_connection(pki, model, start
                         *urls], capture_output=True, text=True, timeout=60)
     elapsed = time.monotonic() - t0
     assert p.returncode == 0, p.stdout + p.stderr
+    wait_until(lambda: len([e for e in r.access_log() if "/work" in e["path"]]) == 40)
     log = [e for e in r.access_log() if "/work" in e["path"]]
     assert len(log) == 40 and all(e["status"] == 200 and e["protocol"] == "h2" for e in log)
     # 40 requests of 200 ms each, served concurrently over one connection

@@ -74,7 +74,23 @@ TEST(Http2Limits, CompletedStreamsAreNotCountedAsResets) {
   EXPECT_EQ(c.responses[last].status, 200);
 }
 
-TEST(Http2Limits, HeaderListLargerThanTheLimitEndsTheConnection) {
+TEST(Http2Limits, HeaderListSomewhatOverTheLimitIsAnswered431) {
+  ServerLimits limits;
+  limits.max_header_bytes = 4096;
+  TestServer server(limits);
+  H2Client c(server.port());
+  auto id = c.request("GET", "/echo", std::nullopt, {{"x-big", std::string(6 * 1024, 'h')}});
+  ASSERT_TRUE(c.complete(id));
+  EXPECT_EQ(c.responses[id].status, 431);
+  EXPECT_NE(c.responses[id].body.find("RequestHeaderTooLarge"), std::string::npos);
+  EXPECT_FALSE(c.goaway);
+  auto next = c.request("GET", "/echo");  // the connection serves on
+  ASSERT_TRUE(c.complete(next));
+  EXPECT_EQ(c.responses[next].status, 200);
+  EXPECT_EQ(server.handler.started.load(), 1);
+}
+
+TEST(Http2Limits, HeaderListFarOverTheLimitEndsTheConnection) {
   ServerLimits limits;
   limits.max_header_bytes = 4096;
   TestServer server(limits);
