@@ -1,0 +1,148 @@
+"""HTTP/2 attacks against the real binary (README "HTTP/2 and gRPC", "Limits"): the ones that
+broke nginx, Envoy, HAProxy and others in 2023-2024, sent frame by frame (h2_attack.py). Each
+time the router ends or refuses what it must, stays up, keeps serving other connections and
+keeps its memory bounded."""
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import h2_attack
+from conftest import KEY, settings_for, start_peer, wait_until
+
+SCORE = "/api/v1/endpoint/fraud"
+AUTH = (("authorization", f"Bearer {KEY}"),)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def router(pki, model, start_router):
+    r = start_router(settings_for(pki, [model.address], router={"max_header_bytes": 8192},
+                                  request_settings={"max_concurrent_requests_per_instance": 64,
+                                                    "max_queue_length": 2000}))
+    r.cafile = str(pki / "ca.pem")
+    return r
+
+
+def attack_kw(r):
+    return dict(tls=r.cafile, server_hostname="localhost", authority=f"localhost:{r.port}")
+
+
+def still_serves(r):
+    resp = h2_attack.normal_request("127.0.0.1", r.port, SCORE + "/score", method="POST",
+                                    body=b'{"data": [[1, 2]]}', headers=AUTH, **attack_kw(r))
+    assert (resp.status, json.loads(resp.body)) == (200, {"result": [3]}), resp
+    assert r.proc.poll() is None
+
+
+def test_rapid_reset_gets_goaway_enhance_your_calm(router):
+    res = h2_attack.rapid_reset("127.0.0.1", router.port, n=100, rounds=20, path=SCORE + "/work?ms=50",
+                                headers=AUTH, drain=3.0, **attack_kw(router))
+    assert res.goaway and res.goaway_error_name == "ENHANCE_YOUR_CALM", res.summary()
+    # cut off long before the client was done (the close follows GOAWAY after a short linger)
+    assert res.goaway_last_stream < 2 * 2000 and res.detail["streams_opened"] < 2000, res.summary()
+    still_serves(router)
+
+
+def test_continuation_flood_ends_the_connection(router):
+    res = h2_attack.continuation_flood("127.0.0.1", router.port, frames=5000, frame_size=16,
+                                       path=SCORE + "/score", **attack_kw(router))
+    assert res.closed and res.elapsed < 3, res.summary()
+    still_serves(router)
+
+
+def test_oversized_header_lists(router):
+    # a little over max_header_bytes: 431 on that stream, like HTTP/1.1
+    resp = h2_attack.normal_request("127.0.0.1", router.port, SCORE + "/score",
+                                    headers=AUTH + (("x-big", "a" * 10000),), **attack_kw(router))
+    assert resp.status == 431 and b"RequestHeaderTooLarge" in resp.body, resp
+    # 1 MiB of header fields: the connection ends, nothing of it is kept
+    before = rss_kib(router.proc.pid)
+    res = h2_attack.big_header_list("127.0.0.1", router.port, size=1 << 20, path=SCORE + "/score",
+                                    **attack_kw(router))
+    assert res.goaway_error_name == "ENHANCE_YOUR_CALM" and res.closed, res.summary()
+    assert rss_kib(router.proc.pid) - before < 4096
+    still_serves(router)
+
+
+def test_settings_and_ping_floods_end_the_connection(router):
+    before = rss_kib(router.proc.pid)
+    # A client that floods without reading: the answers queue up in the router until nghttp2's
+    # bound (1000 unsent ACKs) ends the connection. 300k frames are more than the socket
+    # buffers between us can absorb.
+    res = h2_attack.settings_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
+    assert res.closed, res.summary()
+    res = h2_attack.ping_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
+    assert res.closed and res.ping_acks < 300000, res.summary()
+    assert rss_kib(router.proc.pid) - before < 16 * 1024
+    still_serves(router)
+
+
+def test_zero_window_stream_times_out_and_memory_stays_bounded(pki, start_router):
+    big = start_peer("h2c_model.py")  # an HTTP/2 model: /big answers as many bytes as asked
+    s = settings_for(pki, [big.address], router={"body_idle_timeout_ms": 1000})
+    s["endpoints"][0]["deployments"][0]["protocol"] = "h2c"
+    r = start_router(s)
+    r.cafile = str(pki / "ca.pem")
+    before = rss_kib(r.proc.pid)
+    results = []
+
+    def stall():  # 8 MiB answers nobody reads (SETTINGS_INITIAL_WINDOW_SIZE 0)
+        results.append(h2_attack.zero_window("127.0.0.1", r.port, path=SCORE + "/big?bytes=8000000",
+                                             headers=AUTH, hold=8, **attack_kw(r)))
+    threads = [threading.Thread(target=stall) for _ in range(10)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    resp = h2_attack.normal_request("127.0.0.1", r.port, SCORE + "/big?bytes=1000", headers=AUTH,
+                                    **attack_kw(r))
+    assert resp.status == 200 and len(resp.body) == 1000, resp  # others are served meanwhile
+    for t in threads:
+        t.join()
+    assert len(results) == 10
+    for res in results:
+        assert not res.timed_out, res.summary()  # the router reset the stream: it did not wait forever
+        assert res.detail["reacted_after"] < 6, res.summary()
+    assert rss_kib(r.proc.pid) - before < 16 * 1024
+    big.stop()
+
+
+def test_idle_connection_gets_goaway(pki, model, start_router):
+    r = start_router(settings_for(pki, [model.address],
+                                  router={"keepalive_timeout_ms": 500, "header_timeout_ms": 500}))
+    kw = dict(tls=str(pki / "ca.pem"), server_hostname="localhost", authority=f"localhost:{r.port}")
+    c = h2_attack.RawConnection("127.0.0.1", r.port, timeout=5, result=h2_attack.AttackResult("idle"), **kw)
+    t0 = time.monotonic()
+    while not c.over() and time.monotonic() - t0 < 4:
+        c.poll(0.05)
+    assert c.result.goaway and c.result.goaway_error_name == "NO_ERROR", c.result.summary()
+    assert 0.4 < time.monotonic() - t0 < 3
+    c.close()
+
+
+def test_sigterm_sends_goaway_and_finishes_streams_in_flight(pki, model, start_router):
+    """nghttp (a C client: Python's h2 refuses frames after a GOAWAY) keeps a stream open while
+    the router drains: GOAWAY(NO_ERROR) arrives first, then the answer of the stream."""
+    r = start_router(settings_for(pki, [model.address]))
+    p = subprocess.Popen(["nghttp", "-v", "--no-verify-peer", "-H", f"authorization: Bearer {KEY}",
+                          r.url(SCORE + "/sleep?ms=1000")], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # the stream is at the model now (it sleeps 1 s)
+    r.signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 0, out
+    goaway = out.find("recv GOAWAY")
+    assert goaway >= 0 and "error_code=NO_ERROR(0x00)" in out[goaway:goaway + 200], out
+    assert '{"slept_ms": 1000}' in out or "slept_ms" in out, out
+    assert out.find("recv DATA", goaway) > goaway, out  # the answer came after the GOAWAY
+    assert r.wait(15) == 0
