@@ -1,11 +1,13 @@
 """Certificate renewal without a failed request (issue 4)."""
 import json
+import re
 import os
 import signal
 import ssl
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -302,3 +304,52 @@ def test_status_never_shows_protected_settings(pki, model, start_router, tmp_pat
     assert cert["sslCname"] == "(protected)" and cert["fingerprint_sha256"] == fingerprint_of(a)
     assert "hidden-tls-name" not in r.admin("/metrics")[1]
     assert "hidden-tls-name" not in r.stderr()
+
+
+def test_renewal_under_http2_load_loses_nothing(pki, model, start_router, tmp_path):
+    """The same rotation under HTTP/2 load (README "HTTP/2 and gRPC"): h2load multiplexes
+    keep-alive streams while curl opens a new HTTP/2 connection (full handshake) per request."""
+    a, ak = leaf(pki, "renew-h2-a")
+    b, bk = leaf(pki, "renew-h2-b")
+    live, cert, key = live_pair(tmp_path, a, ak)
+    s = pem_settings(pki, model, cert, key)
+    s["endpoints"][0]["deployments"][0]["request_settings"] = {
+        "max_concurrent_requests_per_instance": 64, "max_queue_length": 1000}
+    r = start_router(s)
+    body = tmp_path / "body.json"
+    body.write_text('{"data": [[1, 2, 3]]}')
+    h2load = subprocess.Popen(["h2load", "-D", "5", "-c", "4", "-m", "8", "-d", str(body),
+                               "-H", f"authorization: Bearer {KEY}", r.url("/api/v1/endpoint/fraud/score")],
+                              stdout=subprocess.PIPE, text=True)
+    fresh = {"ok": 0, "failed": []}
+    stop = threading.Event()
+
+    def new_connections():
+        while not stop.is_set():
+            p = subprocess.run(["curl", "-sS", "--http2", "--cacert", str(pki / "ca.pem"), "-o", "/dev/null",
+                                "-w", "%{http_code} %{http_version}", "-H", f"Authorization: Bearer {KEY}",
+                                r.url("/api/v1/endpoint/fraud/health")], capture_output=True, text=True, timeout=10)
+            if p.stdout == "200 2":
+                fresh["ok"] += 1
+            else:
+                fresh["failed"].append(p.stdout + p.stderr)
+    t = threading.Thread(target=new_connections)
+    t.start()
+    time.sleep(0.5)
+    for i in range(12):
+        src, src_key = (b, bk) if i % 2 == 0 else (a, ak)
+        replace_atomically(src, cert)
+        replace_atomically(src_key, key)
+        wait_for_fingerprint(r.port, fingerprint_of(src))
+        time.sleep(0.1)
+    out, _ = h2load.communicate(timeout=30)
+    stop.set()
+    t.join()
+    print("renewal under HTTP/2 load:", out.splitlines()[-8:], fresh["ok"], "new connections")
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored",
+                  out)
+    assert m and int(m.group(4)) > 100 and m.group(5) == "0" and m.group(6) == "0", out
+    assert re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", out), out
+    assert fresh["failed"] == [] and fresh["ok"] > 5, fresh
+    status = json.loads(r.admin("/status")[1])
+    assert status["reloads"]["ok"] >= 12 and status["reloads"]["failed"] == 0
