@@ -3,8 +3,7 @@
 namespace scoregate::http {
 
 boost::asio::awaitable<error_code> send_simple(ServerStream& stream, unsigned status,
-                                               std::string_view content_type,
-                                               std::string_view body,
+                                               std::string_view content_type, std::string_view body,
                                                const ServerStream::Extra& extra) {
   ResponseStart start;
   start.status = status;

@@ -1,8 +1,8 @@
 #include "proxy/deployments.hpp"
 
 #include "proxy/plan.hpp"
-#include "upstream/h2_client.hpp"
 #include "upstream/discovery.hpp"
+#include "upstream/h2_client.hpp"
 
 namespace scoregate::proxy {
 
@@ -161,8 +161,10 @@ std::shared_ptr<SSL_CTX> upstream_tls_context(const settings::Config& config, Pr
   auto ctx = upstream::make_client_tls_context(config.router.trusted_ca_file, error);
   if (!ctx)
     problems.error("UPSTREAM_TLS_UNAVAILABLE", first->where,
-                   "deployment '" + first->name + "' has protocol: h2 but no TLS client context "
-                   "could be made for it (" + error + ")",
+                   "deployment '" + first->name +
+                       "' has protocol: h2 but no TLS client context "
+                       "could be made for it (" +
+                       error + ")",
                    "fix router.trusted_ca_file (a PEM file of CA certificates) or use "
                    "protocol: h2c for a model without TLS");
   return ctx;

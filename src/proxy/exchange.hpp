@@ -105,14 +105,16 @@ class Exchange {
   std::vector<std::uint64_t> tried_;
   upstream::ConnectionPtr upstream_;
   std::unique_ptr<upstream::H2Stream> h2_;  // the model's stream (protocol: h2c | h2)
-  http::error_code body_error_;                  // the client's body failed (HTTP/2 pump)
+  http::error_code body_error_;             // the client's body failed (HTTP/2 pump)
   bool grpc_ = false;                       // content-type application/grpc[+...]
   std::optional<std::chrono::milliseconds> grpc_timeout_;
   int grpc_status_ = -1;
   int protocol_index_ = 0;
-  routing::RouteKind route_kind_ = routing::RouteKind::scoring;  // WorkerCounters::requests_by_protocol  // for the access log: the model's, or the router's own
-  bool watching_ = false;     // registered with worker_.sweep
-  bool client_left_ = false;  // the sweep saw the client hang up
+  routing::RouteKind route_kind_ =
+      routing::RouteKind::scoring;  // WorkerCounters::requests_by_protocol  // for the access log:
+                                    // the model's, or the router's own
+  bool watching_ = false;           // registered with worker_.sweep
+  bool client_left_ = false;        // the sweep saw the client hang up
   bool upstream_reusable_ = false;
   bool request_sent_ = false;
   std::string mirror_body_;

@@ -58,8 +58,7 @@ asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& targe
                                                 const std::string& why) {
   tried_.push_back(target->id);
   slot_.release();
-  auto again =
-      co_await deployment_->state->gate->admit(tried_, [this] { return client_gone(); });
+  auto again = co_await deployment_->state->gate->admit(tried_, [this] { return client_gone(); });
   if (again.status == upstream::AdmitStatus::granted) {
     slot_ = std::move(again.slot);
     co_return true;
@@ -68,13 +67,11 @@ asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& targe
     client_closed_request();
   } else if (again.status == upstream::AdmitStatus::no_ready_target) {
     co_await reply(502, "UpstreamConnectFailed",
-                   "could not connect to any instance of deployment '" +
-                       deployment_->state->name + "' (last " + target->address + ": " + why +
-                       ")");
+                   "could not connect to any instance of deployment '" + deployment_->state->name +
+                       "' (last " + target->address + ": " + why + ")");
   } else {
-    co_await refuse(again.status,
-                    "an instance of deployment '" + deployment_->state->name +
-                        "' refused the connection and no other became free in time");
+    co_await refuse(again.status, "an instance of deployment '" + deployment_->state->name +
+                                      "' refused the connection and no other became free in time");
   }
   co_return false;
 }
@@ -86,9 +83,9 @@ std::chrono::milliseconds Exchange::request_timeout() const {
 
 std::string Exchange::timeout_message() const {
   return "the model did not answer within " +
-         std::string(grpc_timeout_ && *grpc_timeout_ < milliseconds(
-                                                          deployment_->request_settings
-                                                              .request_timeout_ms)
+         std::string(grpc_timeout_ &&
+                             *grpc_timeout_ <
+                                 milliseconds(deployment_->request_settings.request_timeout_ms)
                          ? "the client's grpc-timeout"
                          : "request_timeout_ms") +
          " (" + std::to_string(request_timeout().count()) + " ms)";

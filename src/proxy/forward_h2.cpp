@@ -73,7 +73,8 @@ void Exchange::build_h2_head(upstream::H2RequestHead& h) const {
   if (auto te = req.find(bhttp::field::te); boost::beast::iequals(te, "trailers") || grpc_)
     h.headers.push_back({"te", "trailers"});
   h.headers.push_back({"x-request-id", request_id_});
-  if (!client_request_id_.empty()) h.headers.push_back({"x-ms-client-request-id", client_request_id_});
+  if (!client_request_id_.empty())
+    h.headers.push_back({"x-ms-client-request-id", client_request_id_});
   std::string xff(forwarded_for);
   if (!xff.empty()) xff += ", ";
   xff += conn_.peer_address();
@@ -145,7 +146,7 @@ asio::awaitable<void> Exchange::forward_h2() {
     request_sent_ = true;
     watch_client();
   } else {
-    asio::co_spawn(ex_, pump_h2_body(), [&](std::exception_ptr) {
+    asio::co_spawn(ex_, pump_h2_body(), [&](const std::exception_ptr&) {
       pump_done = true;
       pump_end.cancel();
     });
@@ -179,8 +180,8 @@ void Exchange::h2_response_start(const upstream::H2ResponseHead& rh,
   out.fields.push_back({"x-request-id", request_id_});
   if (!client_request_id_.empty())
     out.fields.push_back({"x-ms-client-request-id", client_request_id_});
-  out.bodiless = conn_.request().method == bhttp::verb::head || rh.status == 204 ||
-                 rh.status == 304;
+  out.bodiless =
+      conn_.request().method == bhttp::verb::head || rh.status == 204 || rh.status == 304;
   if (rh.end_stream && !out.bodiless && !out.content_length) out.content_length = 0;
 }
 

@@ -63,8 +63,8 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
       auto certificate = tls::check_certificate(*material, check, out.problems);
       if (certificate && settings_ok && !out.problems.has_errors()) {
         std::string error;
-        snapshot->tls =
-            tls::build_server_context(*certificate, {cfg.router.min_tls_version, cfg.router.http2}, error);
+        snapshot->tls = tls::build_server_context(
+            *certificate, {cfg.router.min_tls_version, cfg.router.http2}, error);
         if (!snapshot->tls)
           out.problems.error("TLS_CONTEXT_FAILED", material->cert_label,
                              "OpenSSL refused the certificate and key: " + error,

@@ -1,6 +1,6 @@
 #include "runtime/worker.hpp"
-#include "http/http2_session.hpp"
 #include "http/awaitable.hpp"
+#include "http/http2_session.hpp"
 
 #include <pthread.h>
 #include <sys/socket.h>
