@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["current"] -= 1
             self._send(200, json.dumps({"slept_ms": ms, "host": self.server.server_address[0],
                                         "port": self.server.server_address[1]}))
-        elif path == "/headers":
+        elif path == "/headers" or path.endswith("/headers"):  # also under /v2/models/<m>/
             self._send(200, json.dumps({"method": self.command, "path": self.path,
                                         "headers": [[k, v] for k, v in self.headers.items()],
                                         "body_len": len(body)}))
