@@ -268,6 +268,7 @@ def run_row(s, ctx, rnd, row, out, record, notes):
         notes.append(f"round {rnd}: {err}")
         log(f"  {err}")
         return
+    ctx["row"] = row
     try:
         grpc = [sc for sc in "gh" if sc in s["scenarios"]] if row in h2b.GRPC_PROXIES else []
         err = grpc and h2b.check_proxy_grpc(row, s["ports"][row], ctx["certs"]["ca"])
@@ -299,6 +300,7 @@ def run_row(s, ctx, rnd, row, out, record, notes):
 
 def run_direct(s, ctx, rnd, out, scenarios, record):
     """The no-proxy row: e as plain HTTP/1.1 to the upstream, g and h as h2c to the models."""
+    ctx["row"] = "direct"
     for sc in scenarios:
         raw = out / "raw" / f"r{rnd}-direct-{sc}.txt"
         if sc == "e":

@@ -114,6 +114,27 @@ def parse_h2load(text):
     return out
 
 
+def scoregate_counters(s):
+    """Counters of scoregate's /metrics (admin listener) that h2load cannot see: the router's own
+    answers (a gRPC refusal is HTTP 200 + grpc-status, which h2load counts as a success), the
+    gRPC calls received and the model connections opened."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", s["ports"]["scoregate-admin"], timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    except (OSError, http.client.HTTPException):
+        return {}
+    finally:
+        conn.close()
+    out = {}
+    for key, pattern in (("router_errors", r"^scoregate_router_errors_total\{[^}]*\} (\d+)"),
+                         ("grpc_calls", r'^scoregate_protocol_requests_total\{protocol="grpc"\} (\d+)'),
+                         ("upstream_connects", r"^scoregate_upstream_connects_total (\d+)")):
+        out[key] = sum(int(v) for v in re.findall(pattern, text, re.M))
+    return out
+
+
 def _measure(s, cmd, proc, raw, extra_pids=()):
     """A warm-up run, then the measured run with the proxy's (and models') CPU sampled."""
     warm = cmd[:cmd.index("-D") + 1] + [str(s["warmup"])] + cmd[cmd.index("-D") + 2:]
@@ -142,11 +163,26 @@ def _result(r, w, s, unit_key, proc):
     return m
 
 
+def add_counters(s, m, before):
+    """scoregate only: its own refusals count as errors; model connections opened are kept."""
+    if before is None:
+        return
+    after = scoregate_counters(s)
+    if not before or not after:
+        m["note"] = "could not read scoregate's /metrics"
+        return
+    d = {k: after[k] - before.get(k, 0) for k in after}
+    m["router_errors"], m["upstream_connects"] = d["router_errors"], d["upstream_connects"]
+    m["errors"] = (m["errors"] or 0) + d["router_errors"]
+
+
 def scenario_f(s, ctx, proc, port, raw):
     cmd = h2load_cmd(s, f"https://127.0.0.1:{port}{REST_PATH}", s["h2_conns"], s["h2_streams"],
                      s["duration"], ctx["body_1k"], ["content-type: application/json"])
+    before = scoregate_counters(s) if ctx.get("row") == "scoregate" else None
     r, w, _ = _measure(s, cmd, proc, raw)
     m = _result(r, w, s, "cpu_us_per_req", proc)
+    add_counters(s, m, before)
     if m["alpn"] != "h2":
         m["errors"] = (m["errors"] or 0) + 1
         m["note"] = f"negotiated {m['alpn']}, not h2"
@@ -163,8 +199,10 @@ def scenario_grpc(which):
                          s["duration"], ctx["grpc_request"],
                          ["content-type: application/grpc", "te: trailers",
                           f"azureml-endpoint: {GRPC_ENDPOINT[which]}"])
+        before = scoregate_counters(s) if ctx.get("row") == "scoregate" else None
         r, w, (mw,) = _measure(s, cmd, proc, raw, extra_pids=[model.pid])
         m = _result(r, w, s, "cpu_us_per_call", proc)
+        add_counters(s, m, before)
         n = r.get("s2xx", 0)
         m["model_cpu_us_per_call"] = mw.cpu * 1e6 / n if n else None
         m["model_cpu_pct"] = 100 * mw.cpu / mw.wall

@@ -26,16 +26,19 @@ METRICS = [
     ("f", "cpu_us_per_req", "f. proxy CPU per HTTP/2 request, µs", "{:.1f}", "lower"),
     ("f", "proxy_cpu_pct", "f. proxy CPU busy, % of one core", "{:.0f}", None),
     ("f", "load_cpu_pct", "f. load CPU busy (h2load + upstream), %", "{:.0f}", None),
+    ("f", "upstream_connects", "f. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
     ("g", "rps", "g. gRPC unary calls/s, Python grpcio model", "{:.0f}", "higher"),
     ("g", "cpu_us_per_call", "g. proxy CPU per gRPC call, µs", "{:.1f}", "lower"),
     ("g", "proxy_cpu_pct", "g. proxy CPU busy, % of one core", "{:.0f}", None),
     ("g", "model_cpu_us_per_call", "g. model CPU per call, µs", "{:.0f}", None),
     ("g", "load_cpu_pct", "g. load CPU busy (h2load + model), %", "{:.0f}", None),
+    ("g", "upstream_connects", "g. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
     ("h", "rps", "h. gRPC unary calls/s, fast h2c model (nginx)", "{:.0f}", "higher"),
     ("h", "cpu_us_per_call", "h. proxy CPU per gRPC call, µs", "{:.1f}", "lower"),
     ("h", "proxy_cpu_pct", "h. proxy CPU busy, % of one core", "{:.0f}", None),
     ("h", "model_cpu_us_per_call", "h. model CPU per call, µs", "{:.1f}", None),
     ("h", "load_cpu_pct", "h. load CPU busy (h2load + model), %", "{:.0f}", None),
+    ("h", "upstream_connects", "h. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
 ]
 
 
