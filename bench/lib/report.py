@@ -73,6 +73,16 @@ def medians(results):
     return {k: statistics.median(v) for k, v in acc.items()}
 
 
+def loads(s):
+    """What each scenario sends, for the line above the table."""
+    grpc = f"h2load -c{s['grpc_conns']} -m{s['grpc_streams']} gRPC ModelInfer (direct = h2c to the model)"
+    return {"a": f"a: wrk -t1 -c{s['conns']} 1 KB JSON POST", "b": f"b: sgload handshake -c{s['hs_conns']}",
+            "c": f"c: wrk -t1 -c{s['upload_conns']} 8 MiB POST", "d": f"d: sgload idle -c{s['idle_conns']}",
+            "e": f"e: sgload rate -r{s['rate']} -c{s['rate_conns']} (direct = plain HTTP to the upstream, no proxy)",
+            "f": f"f: h2load -c{s['h2_conns']} -m{s['h2_streams']} 1 KB POST over h2 (min–max of rounds in parentheses)",
+            "g": f"g: {grpc}, Python grpcio model", "h": f"h: {grpc}, nginx h2c stub model"}
+
+
 def summary(results, rows, scenarios, settings, notes, meta):
     add_direct_deltas(results)
     med = medians(results)
@@ -115,12 +125,7 @@ def summary(results, rows, scenarios, settings, notes, meta):
     out = [f"# scoregate bench {meta['started']}", "",
            f"{s['rounds']} round(s) x {s['duration']} s, cert {s['cert']}, proxy on CPU {s['proxy_cpu']}, "
            f"load + upstream on CPU {s['load_cpu']}{' — QUICK smoke run, not a result' if s['quick'] else ''}", "",
-           f"a: wrk -t1 -c{s['conns']} 1 KB JSON POST · b: sgload handshake -c{s['hs_conns']} · "
-           f"c: wrk -t1 -c{s['upload_conns']} 8 MiB POST · d: sgload idle -c{s['idle_conns']} · "
-           f"e: sgload rate -r{s['rate']} -c{s['rate_conns']} (direct = plain HTTP to the upstream, no proxy) · "
-           f"f: h2load -c{s['h2_conns']} -m{s['h2_streams']} 1 KB POST over h2 · "
-           f"g, h: h2load -c{s['grpc_conns']} -m{s['grpc_streams']} gRPC ModelInfer "
-           f"(direct = h2c to the model, no proxy; values in parentheses: min–max of rounds)",
+           " · ".join(v for k, v in loads(s).items() if k in scenarios),
            "", *lines, ""]
     if tls:
         out.append("Negotiated: " + "; ".join(f"{k} {v}" for k, v in tls.items()))
