@@ -284,6 +284,8 @@ def run_row(s, ctx, rnd, row, out, record, notes):
                 notes.append(f"round {rnd} {row} scenario {sc}: {m['note']} — see {raw}")
             if m.get("errors"):
                 notes.append(f"round {rnd} {row} scenario {sc}: {m['errors']} errors/non-2xx — see {raw}")
+            elif sc in "fgh" and m.get("errors") is None:
+                notes.append(f"round {rnd} {row} scenario {sc}: h2load printed no summary — see {raw}")
             if not proc.alive():
                 notes.append(f"round {rnd}: {row} DIED during scenario {sc} (exit status "
                              f"{proc.popen.returncode}); log {proc.log_path}:\n{proc.log_tail()}")

@@ -156,7 +156,8 @@ def _result(r, w, s, unit_key, proc):
          unit_key: w.cpu * 1e6 / n if n and proc else None,
          "proxy_cpu_pct": 100 * w.cpu / w.wall if proc else None,
          "load_cpu_pct": w.busy_pct.get(s["load_cpu"]),
-         "errors": r.get("failed", 0) + r.get("non2xx", 0) if r else None,
+         # no summary at all (h2load crashed or was killed): unknown, shown as "?" in the table
+         "errors": r["failed"] + r["non2xx"] if "s2xx" in r and "failed" in r else None,
          "alpn": r.get("alpn")}
     if r.get("tls"):
         m["tls"] = r["tls"]
@@ -173,7 +174,8 @@ def add_counters(s, m, before):
         return
     d = {k: after[k] - before.get(k, 0) for k in after}
     m["router_errors"], m["upstream_connects"] = d["router_errors"], d["upstream_connects"]
-    m["errors"] = (m["errors"] or 0) + d["router_errors"]
+    if m["errors"] is not None:
+        m["errors"] += d["router_errors"]
 
 
 def scenario_f(s, ctx, proc, port, raw):
@@ -184,7 +186,7 @@ def scenario_f(s, ctx, proc, port, raw):
     m = _result(r, w, s, "cpu_us_per_req", proc)
     add_counters(s, m, before)
     if m["alpn"] != "h2":
-        m["errors"] = (m["errors"] or 0) + 1
+        m["errors"] = (m["errors"] or 0) + 1   # an HTTP/1.1 run is not scenario f
         m["note"] = f"negotiated {m['alpn']}, not h2"
     return m
 
