@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
+import h2bench as h2b  # noqa: E402
 from benchlib import log  # noqa: E402
 
 PATH = "/api/v1/service/demo/score"
@@ -38,9 +39,13 @@ def settings():
         "rate": env_int("RATE", 2000),
         "rate_conns": env_int("RATE_CONNS", 16),
         "idle_conns": env_int("IDLE_CONNS", 500 if quick else 2000),
+        "h2_conns": env_int("H2_CONNS", 64),
+        "h2_streams": env_int("H2_STREAMS", 16),
+        "grpc_conns": env_int("GRPC_CONNS", 16),
+        "grpc_streams": env_int("GRPC_STREAMS", 16),
         "cert": os.environ.get("CERT", "ecdsa"),
         "proxies": os.environ.get("PROXIES", "scoregate nginx haproxy").split(),
-        "scenarios": os.environ.get("SCENARIOS", "a b c d e").split(),
+        "scenarios": os.environ.get("SCENARIOS", "a b c d e f g h").split(),
         "scoregate_bin": os.environ.get("SCOREGATE_BIN", str(bl.ROOT / "build" / "scoregate")),
         "proxy_cpu": env_int("PROXY_CPU", 0),
         "load_cpu": env_int("LOAD_CPU", 1),
@@ -49,7 +54,7 @@ def settings():
     if s["cert"] not in ("ecdsa", "rsa"):
         sys.exit("bench: CERT must be ecdsa or rsa")
     unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy", "h2o")]
-    unknown += [x for x in s["scenarios"] if x not in "abcde" or len(x) != 1]
+    unknown += [x for x in s["scenarios"] if x not in ALL_SCENARIOS or len(x) != 1]
     if unknown:
         sys.exit(f"bench: unknown PROXIES/SCENARIOS entries: {unknown}")
     if not 1 <= s["idle_conns"] <= 9000:
@@ -59,13 +64,15 @@ def settings():
         s["proxy_cpu"] = s["load_cpu"] = None
     b = s["port_base"]
     s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
-                  "h2o": b + 4, "scoregate-admin": b + 9}
+                  "h2o": b + 4, "grpc-py": b + 5, "grpc-fast": b + 6, "scoregate-admin": b + 9}
     return s
 
 
 def preflight(s, need_proxies):
     missing = [t for t in ("openssl", "taskset", "wrk", "nginx") if not shutil.which(t)]
     missing += [p for p in ("haproxy", "h2o") if p in need_proxies and not shutil.which(p)]
+    if set("fgh") & set(s["scenarios"]) and not shutil.which("h2load"):
+        missing.append("h2load (nghttp2-client)")
     if not Path(bl.ECHO_MODULE).exists():
         missing.append("libnginx-mod-http-echo")
     if missing:
@@ -91,7 +98,7 @@ def versions(s):
                          capture_output=True, text=True).stdout.strip()
     return {"nginx": first_line(["nginx", "-v"]), "haproxy": first_line(["haproxy", "-v"]),
             "h2o": first_line(["h2o", "--version"]),
-            "wrk": first_line(["wrk", "-v"]), "openssl": first_line(["openssl", "version"]),
+            "wrk": first_line(["wrk", "-v"]), "h2load": h2b.tool_version(), "openssl": first_line(["openssl", "version"]),
             "kernel": os.uname().release, "cpus": os.cpu_count(), "scoregate_git": git,
             "scoregate_bin": s["scoregate_bin"]}
 
@@ -114,8 +121,12 @@ def start_upstream(s, out, ports, delay_ms=0):
     return proc
 
 
+def grpc_targets(s):
+    return {"grpc_py": f"127.0.0.1:{s['ports']['grpc-py']}", "grpc_fast": f"127.0.0.1:{s['ports']['grpc-fast']}"}
+
+
 def scoregate_values(s, certs, rundir, targets, max_concurrent=1000, queue_wait_ms=1000, queue_length=10000):
-    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}",
+    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}", **grpc_targets(s),
             "admin": f"127.0.0.1:{s['ports']['scoregate-admin']}",
             "targets": ", ".join(f'"{t}"' for t in targets), "max_concurrent": max_concurrent,
             "max_queue_wait_ms": queue_wait_ms, "max_queue_length": queue_length}
@@ -126,7 +137,7 @@ def start_proxy(s, name, certs, rundir, sg_values=None):
     rundir.mkdir(parents=True, exist_ok=True)
     port, upstream = s["ports"][name], f"127.0.0.1:{s['ports']['upstream']}"
     values = {**certs, "rundir": rundir, "listen": f"127.0.0.1:{port}", "port": port,
-              "upstream": upstream}
+              "upstream": upstream, **grpc_targets(s)}
     if name == "nginx":
         conf = bl.render("nginx.conf", rundir / "nginx.conf", values)
         cmd = ["nginx", "-p", rundir, "-c", conf, "-e", rundir / "error.log", "-g", "daemon off;"]
@@ -228,8 +239,11 @@ def scenario_e(s, ctx, proc, port, raw, direct=False):
             "errors": r.get("errors", 0) + r.get("non2xx", 0) if r else None}
 
 
-SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e}
-ORDER = "dabce"   # d first, on the freshly started proxy (its RSS before any load)
+SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e,
+             "f": h2b.scenario_f, "g": h2b.scenario_grpc("g"), "h": h2b.scenario_grpc("h")}
+ALL_SCENARIOS = "abcdefgh"
+ORDER = "dabcefgh"   # d first, on the freshly started proxy (its RSS before any load)
+DIRECT = "egh"       # the scenarios that also run with no proxy (the `direct` row)
 
 
 # ---- the comparison run -----------------------------------------------------------------
@@ -254,15 +268,24 @@ def run_row(s, ctx, rnd, row, out, record, notes):
         notes.append(f"round {rnd}: {err}")
         log(f"  {err}")
         return
+    ctx["row"] = row
     try:
+        grpc = [sc for sc in "gh" if sc in s["scenarios"]] if row in h2b.GRPC_PROXIES else []
+        err = grpc and h2b.check_proxy_grpc(row, s["ports"][row], ctx["certs"]["ca"])
+        if err:
+            notes.append(f"round {rnd}: {row} does not proxy gRPC correctly, g/h skipped: {err}")
         for sc in ORDER:
-            if sc not in s["scenarios"]:
+            if sc not in s["scenarios"] or (sc in "gh" and (sc not in grpc or err)):
                 continue
             raw = out / "raw" / f"r{rnd}-{row}-{sc}.txt"
             m = SCENARIOS[sc](s, ctx, proc, s["ports"][row], raw)
             record(rnd, row, sc, m)
+            if m.get("note"):
+                notes.append(f"round {rnd} {row} scenario {sc}: {m['note']} — see {raw}")
             if m.get("errors"):
                 notes.append(f"round {rnd} {row} scenario {sc}: {m['errors']} errors/non-2xx — see {raw}")
+            elif sc in "fgh" and m.get("errors") is None:
+                notes.append(f"round {rnd} {row} scenario {sc}: h2load printed no summary — see {raw}")
             if not proc.alive():
                 notes.append(f"round {rnd}: {row} DIED during scenario {sc} (exit status "
                              f"{proc.popen.returncode}); log {proc.log_path}:\n{proc.log_tail()}")
@@ -277,6 +300,18 @@ def run_row(s, ctx, rnd, row, out, record, notes):
             notes.append(f"round {rnd}: {row} exited with status {status} on SIGTERM; log {proc.log_path}")
 
 
+def run_direct(s, ctx, rnd, out, scenarios, record):
+    """The no-proxy row: e as plain HTTP/1.1 to the upstream, g and h as h2c to the models."""
+    ctx["row"] = "direct"
+    for sc in scenarios:
+        raw = out / "raw" / f"r{rnd}-direct-{sc}.txt"
+        if sc == "e":
+            m = scenario_e(s, ctx, None, s["ports"]["upstream"], raw, direct=True)
+        else:
+            m = SCENARIOS[sc](s, ctx, None, s["ports"]["grpc-py" if sc == "g" else "grpc-fast"], raw)
+        record(rnd, "direct", sc, m)
+
+
 def run():
     s = settings()
     preflight(s, s["proxies"])
@@ -284,6 +319,8 @@ def run():
     need = {"upstream": s["ports"]["upstream"]}
     for p in s["proxies"]:
         need[p] = s["ports"][p]
+    if set("gh") & set(s["scenarios"]):
+        need.update({"grpc-py": s["ports"]["grpc-py"], "grpc-fast": s["ports"]["grpc-fast"]})
     if "scoregate" in s["proxies"]:
         need["scoregate-admin"] = s["ports"]["scoregate-admin"]
     bl.require_free_ports(need)
@@ -296,7 +333,11 @@ def run():
            "body_1k": bl.make_json_body(out / "body-1k.json", 1024),
            "body_8m": bl.make_json_body(out / "body-8m.json", 8 * 1024 * 1024)}
     upstream = start_upstream(s, out, [s["ports"]["upstream"]])
-    rows = list(s["proxies"]) + (["direct"] if "e" in s["scenarios"] else [])
+    if set("gh") & set(s["scenarios"]):
+        ctx["grpc_request"], answer = h2b.make_grpc_files(out)
+        ctx["grpc_models"] = h2b.start_models(s, out, answer)
+    direct = [sc for sc in DIRECT if sc in s["scenarios"]]
+    rows = list(s["proxies"]) + (["direct"] if direct else [])
     results, notes = [], []
     raw_jsonl = open(out / "raw.jsonl", "a")
 
@@ -315,11 +356,12 @@ def run():
             if not upstream.alive():
                 sys.exit(f"bench: the upstream died:\n{upstream.log_tail()}")
             if row == "direct":
-                raw = out / "raw" / f"r{rnd}-direct-e.txt"
-                record(rnd, row, "e", scenario_e(s, ctx, None, s["ports"]["upstream"], raw, direct=True))
+                run_direct(s, ctx, rnd, out, direct, record)
             else:
                 run_row(s, ctx, rnd, row, out, record, notes)
     upstream.stop()
+    for model in ctx.get("grpc_models", {}).values():
+        model.stop()
     import report
     text = report.summary(results, rows, s["scenarios"], s, notes, meta)
     (out / "summary.md").write_text(text)

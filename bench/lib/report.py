@@ -22,7 +22,33 @@ METRICS = [
     ("e", "added_p50_us", "e. **added** p50 vs direct, µs", "{:.0f}", "lower"),
     ("e", "added_p99_us", "e. **added** p99 vs direct, µs", "{:.0f}", "lower"),
     ("e", "achieved_rps", "e. achieved rate, req/s", "{:.0f}", None),
+    ("f", "rps", "f. HTTP/2 keep-alive 1 KB POST: req/s", "{:.0f}", "higher"),
+    ("f", "cpu_us_per_req", "f. proxy CPU per HTTP/2 request, µs", "{:.1f}", "lower"),
+    ("f", "proxy_cpu_pct", "f. proxy CPU busy, % of one core", "{:.0f}", None),
+    ("f", "load_cpu_pct", "f. load CPU busy (h2load + upstream), %", "{:.0f}", None),
+    ("f", "upstream_connects", "f. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
+    ("g", "rps", "g. gRPC unary calls/s, Python grpcio model", "{:.0f}", "higher"),
+    ("g", "cpu_us_per_call", "g. proxy CPU per gRPC call, µs", "{:.1f}", "lower"),
+    ("g", "proxy_cpu_pct", "g. proxy CPU busy, % of one core", "{:.0f}", None),
+    ("g", "model_cpu_us_per_call", "g. model CPU per call, µs", "{:.0f}", None),
+    ("g", "load_cpu_pct", "g. load CPU busy (h2load + model), %", "{:.0f}", None),
+    ("g", "upstream_connects", "g. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
+    ("h", "rps", "h. gRPC unary calls/s, fast h2c model (nginx)", "{:.0f}", "higher"),
+    ("h", "cpu_us_per_call", "h. proxy CPU per gRPC call, µs", "{:.1f}", "lower"),
+    ("h", "proxy_cpu_pct", "h. proxy CPU busy, % of one core", "{:.0f}", None),
+    ("h", "model_cpu_us_per_call", "h. model CPU per call, µs", "{:.1f}", None),
+    ("h", "load_cpu_pct", "h. load CPU busy (h2load + model), %", "{:.0f}", None),
+    ("h", "upstream_connects", "h. model connections opened by scoregate (warm-up + run)", "{:.0f}", None),
 ]
+
+
+def spread(results, row, sc, key, fmt):
+    """min–max over rounds, for the rows where rounds disagree most (f, g, h)."""
+    vals = [r[key] for r in results if r["row"] == row and r["scenario"] == sc and r.get(key) is not None]
+    if len(vals) < 2:
+        return ""
+    return f" ({fmt.format(min(vals))}–{fmt.format(max(vals))})"
+
 
 
 def add_direct_deltas(results):
@@ -47,6 +73,16 @@ def medians(results):
     return {k: statistics.median(v) for k, v in acc.items()}
 
 
+def loads(s):
+    """What each scenario sends, for the line above the table."""
+    grpc = f"h2load -c{s['grpc_conns']} -m{s['grpc_streams']} gRPC ModelInfer (direct = h2c to the model)"
+    return {"a": f"a: wrk -t1 -c{s['conns']} 1 KB JSON POST", "b": f"b: sgload handshake -c{s['hs_conns']}",
+            "c": f"c: wrk -t1 -c{s['upload_conns']} 8 MiB POST", "d": f"d: sgload idle -c{s['idle_conns']}",
+            "e": f"e: sgload rate -r{s['rate']} -c{s['rate_conns']} (direct = plain HTTP to the upstream, no proxy)",
+            "f": f"f: h2load -c{s['h2_conns']} -m{s['h2_streams']} 1 KB POST over h2 (min–max of rounds in parentheses)",
+            "g": f"g: {grpc}, Python grpcio model", "h": f"h: {grpc}, nginx h2c stub model"}
+
+
 def summary(results, rows, scenarios, settings, notes, meta):
     add_direct_deltas(results)
     med = medians(results)
@@ -63,7 +99,8 @@ def summary(results, rows, scenarios, settings, notes, meta):
         cells = [label + (" ↑" if better == "higher" else " ↓" if better == "lower" else "")]
         for row in rows:
             v = med.get((row, sc, key))
-            cells.append(fmt.format(v) if v is not None else "—")
+            rng = spread(results, row, sc, key, fmt) if sc in "fgh" and better else ""
+            cells.append(fmt.format(v) + rng if v is not None else "—")
         for p in others:
             a, b = med.get((p, sc, key)), med.get((ref, sc, key))
             cells.append(f"{a / b:.2f}" if better and a is not None and b not in (None, 0) else "")
@@ -71,7 +108,7 @@ def summary(results, rows, scenarios, settings, notes, meta):
     errs = []
     for row in rows:
         per = []
-        for sc in "abcde":
+        for sc in "abcdefgh":
             vals = [r.get("errors") for r in results if r["row"] == row and r["scenario"] == sc]
             if vals:
                 per.append(f"{sc}:{sum(v for v in vals if v is not None)}"
@@ -81,21 +118,20 @@ def summary(results, rows, scenarios, settings, notes, meta):
 
     tls = {}
     for r in results:
-        if r.get("tls") and r["row"] not in tls and "None" not in r["tls"]:
-            tls[r["row"]] = r["tls"]
+        key = r["row"] + (" (h2load, ALPN " + str(r.get("alpn")) + ")" if r["scenario"] in "fgh" else "")
+        if r.get("tls") and key not in tls and "None" not in r["tls"]:
+            tls[key] = r["tls"]
     s = settings
     out = [f"# scoregate bench {meta['started']}", "",
            f"{s['rounds']} round(s) x {s['duration']} s, cert {s['cert']}, proxy on CPU {s['proxy_cpu']}, "
            f"load + upstream on CPU {s['load_cpu']}{' — QUICK smoke run, not a result' if s['quick'] else ''}", "",
-           f"a: wrk -t1 -c{s['conns']} 1 KB JSON POST · b: sgload handshake -c{s['hs_conns']} · "
-           f"c: wrk -t1 -c{s['upload_conns']} 8 MiB POST · d: sgload idle -c{s['idle_conns']} · "
-           f"e: sgload rate -r{s['rate']} -c{s['rate_conns']} (direct = plain HTTP to the upstream, no proxy)",
+           " · ".join(v for k, v in loads(s).items() if k in scenarios),
            "", *lines, ""]
     if tls:
         out.append("Negotiated: " + "; ".join(f"{k} {v}" for k, v in tls.items()))
         out.append("")
     v = meta["versions"]
-    out.append(f"Versions: {v['nginx']}; {v['haproxy']}; {v['openssl']}; scoregate {v['scoregate_git']}; "
+    out.append(f"Versions: {v['nginx']}; {v['haproxy']}; {v.get('h2load', '?')}; {v['openssl']}; scoregate {v['scoregate_git']}; "
                f"kernel {v['kernel']}, {v['cpus']} CPUs")
     if notes:
         out += ["", "Notes:"] + [f"- {n}" for n in notes]
