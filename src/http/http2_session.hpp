@@ -37,6 +37,7 @@ class Http2Session final : public ClientConnection, private H2Events {
   boost::asio::awaitable<void> run();
   // GOAWAY with the last stream id; streams in flight finish, then the connection closes.
   void begin_drain() override;
+  void on_new_generation() override { begin_drain(); }
   std::size_t streams_in_flight() const { return in_flight_; }
 
  private:

@@ -135,6 +135,11 @@ class ClientConnection {
   // Draining: an idle connection closes now; a busy one after its current response(s)
   // (HTTP/2: GOAWAY with the last stream id, streams in flight finish).
   virtual void begin_drain() = 0;
+  // A new settings generation was published (a reload, a renewed certificate). HTTP/1.1
+  // connections keep theirs until they close; an HTTP/2 connection, which may live for hours,
+  // is asked to move (GOAWAY with the last stream id; its streams finish), so every client
+  // reconnects to the new certificate and settings.
+  virtual void on_new_generation() {}
 };
 
 }  // namespace scoregate::http
