@@ -51,6 +51,23 @@ asio::awaitable<error_code> H2ServerStream::read_body(std::vector<std::string_vi
   }
 }
 
+// Before an error reply: a request body that is about to end is read and dropped (at most
+// 64 KiB more, for at most a second), so the reply ends the stream cleanly instead of being
+// followed by RST_STREAM(NO_ERROR), which some clients (curl 7.88) report as a failed transfer.
+// A larger or stalled body still gets the reset after the reply (RFC 9113 §8.1).
+asio::awaitable<void> H2ServerStream::discard_body() {
+  constexpr std::uint64_t kMaxDiscard = 64 * 1024;
+  const auto deadline = clock::now() + std::chrono::seconds(1);
+  const std::uint64_t start = state_.received;
+  std::vector<std::string_view> pieces;
+  while (!state_.in_ended && !client_gone() && state_.received - start <= kMaxDiscard) {
+    session_.core_.take_body(state_, pieces);
+    if (!pieces.empty()) continue;
+    if (co_await wait_until(deadline)) break;
+  }
+  session_.core_.take_body(state_, pieces);  // credit back what was taken
+}
+
 asio::awaitable<error_code> H2ServerStream::start_response(const ResponseStart& start) {
   if (response_started_) co_return asio::error::already_started;
   response_started_ = true;
@@ -112,6 +129,7 @@ asio::awaitable<void> H2ServerStream::reply_error(unsigned status, std::string_v
     abort();
     co_return;
   }
+  co_await discard_body();
   std::string body = json_error_body(code, message, limit);
   ResponseStart start;
   start.status = status;

@@ -41,6 +41,7 @@ class H2ServerStream final : public ServerStream {
  private:
   using clock = std::chrono::steady_clock;
   // Waits for wake() or the deadline; true when the deadline passed.
+  boost::asio::awaitable<void> discard_body();
   boost::asio::awaitable<bool> wait_until(clock::time_point deadline);
   error_code gone_error() const;
 
