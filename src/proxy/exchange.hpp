@@ -46,6 +46,7 @@ class Exchange {
 
   // forward.cpp
   asio::awaitable<bool> connect_upstream(bool fresh = false);
+  bool left_while_connecting();  // true (and 499 recorded) when the client left meanwhile
   asio::awaitable<bool> send_request();
   asio::awaitable<void> write_failed(std::string message);
   enum class HeadRead : std::uint8_t { ok, failed, resend };  // failed: answered the client

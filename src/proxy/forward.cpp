@@ -37,7 +37,8 @@ asio::awaitable<void> Exchange::forward() {
   if (head == HeadRead::resend) {
     // README "Retries": the model reset a pooled connection with this request unread
     upstream_.reset();
-    if (!co_await connect_upstream(true) || !co_await send_request()) co_return;
+    if (!co_await connect_upstream(true) || left_while_connecting() || !co_await send_request())
+      co_return;
     head = co_await read_response_head(rp, false);
   }
   if (head != HeadRead::ok) co_return;
@@ -64,6 +65,14 @@ asio::awaitable<bool> Exchange::connect_upstream(bool fresh) {
     const std::string why = c.timed_out ? "timed out" : c.ec.message();
     if (!co_await retry_elsewhere(target, why)) co_return false;
   }
+}
+
+// The client watch (client_watch.cpp) had no model connection to close while a retry
+// connected: the request ends here instead.
+bool Exchange::left_while_connecting() {
+  if (!client_left()) return false;
+  client_closed_request();
+  return true;
 }
 
 asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& target,
@@ -221,7 +230,7 @@ asio::awaitable<bool> Exchange::first_write(std::span<const asio::const_buffer> 
         co_return false;
     }
     upstream_.reset();
-    if (!co_await connect_upstream()) co_return false;  // it answered the client
+    if (!co_await connect_upstream() || left_while_connecting()) co_return false;  // answered
     upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   }
   std::vector<asio::const_buffer> rest;

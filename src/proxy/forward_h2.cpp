@@ -253,7 +253,8 @@ asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog, const upstream::H2
     }
     h2_.reset();
     if (!co_await open_h2(head)) co_return;  // it answered the client
-    if (dog.expired()) h2_->cancel();        // the timeout passed while it opened: 504
+    // the timeout passed (504) or the client left (499) while it opened
+    if (dog.expired() || client_left()) h2_->cancel();
   }
   upstream_time_ = Clock::now() - upstream_start_;
   status_ = rh.status;
