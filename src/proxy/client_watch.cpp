@@ -73,6 +73,8 @@ bool Exchange::cancel_if_client_left() {
     h2_->cancel();  // RST_STREAM: the model sees the stream end; the connection stays shared
     return true;
   }
+  // Null while a retry (README "Retries") connects anew: it sees client_left() after.
+  if (!upstream_) return true;
   boost::system::error_code ec;
   upstream_->socket.close(ec);  // the model sees the connection end; the pending I/O ends
   return true;

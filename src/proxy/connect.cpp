@@ -15,10 +15,12 @@ namespace asio = boost::asio;
 
 asio::awaitable<ConnectResult> connect_to(WorkerContext& worker, upstream::Gate& gate,
                                           const upstream::TargetPtr& target,
-                                          std::chrono::milliseconds request_timeout) {
+                                          std::chrono::milliseconds request_timeout,
+                                          bool pooled_ok) {
   ConnectResult r;
-  if ((r.connection = worker.pool.take(target))) {
+  if (pooled_ok && (r.connection = worker.pool.take(target))) {
     WorkerCounters::add(worker.counters.upstream_reused);
+    r.pooled = true;
     co_return r;
   }
   auto executor = co_await asio::this_coro::executor;

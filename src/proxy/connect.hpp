@@ -20,13 +20,15 @@ struct ConnectResult {
   upstream::ConnectionPtr connection;  // null on failure
   boost::system::error_code ec;
   bool timed_out = false;
+  bool pooled = false;  // an idle connection from the pool, not a new one
 };
 
-// A pooled connection to target when one is idle, else a new one. The outcome of a new
-// connect is reported to gate (a failure counts toward ejection) and counted in
-// worker.counters.
+// A pooled connection to target when one is idle (and pooled_ok), else a new one. The
+// outcome of a new connect is reported to gate (a failure counts toward ejection) and counted
+// in worker.counters.
 boost::asio::awaitable<ConnectResult> connect_to(WorkerContext& worker, upstream::Gate& gate,
                                                  const upstream::TargetPtr& target,
-                                                 std::chrono::milliseconds request_timeout);
+                                                 std::chrono::milliseconds request_timeout,
+                                                 bool pooled_ok = true);
 
 }  // namespace scoregate::proxy

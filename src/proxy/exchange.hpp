@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,15 +45,21 @@ class Exchange {
   void account();
 
   // forward.cpp
-  asio::awaitable<bool> connect_upstream();
+  asio::awaitable<bool> connect_upstream(bool fresh = false);
+  bool left_while_connecting();  // true (and 499 recorded) when the client left meanwhile
   asio::awaitable<bool> send_request();
   asio::awaitable<void> write_failed(std::string message);
-  asio::awaitable<bool> read_response_head(std::optional<http::ResponseParser>& rp);
+  enum class HeadRead : std::uint8_t { ok, failed, resend };  // failed: answered the client
+  asio::awaitable<HeadRead> read_response_head(std::optional<http::ResponseParser>& rp,
+                                               bool may_resend);
+  asio::awaitable<bool> resendable(boost::system::error_code ec, bool answer_started);
   asio::awaitable<void> relay_response(http::ResponseParser& rp);
   // body_length: a fixed Content-Length (mirror copies), else the client's framing
   void build_upstream_head(std::string& out, std::optional<std::uint64_t> body_length = {}) const;
   void client_response_start(const http::ResponseHead& head, http::ResponseStart& out) const;
   void start_mirror();
+  // the first write on a pooled connection, done directly; a stale one is replaced
+  asio::awaitable<bool> first_write(std::span<const asio::const_buffer> buffers);
   // connect failure: re-admit on another target; false when that failed (replied)
   asio::awaitable<bool> retry_elsewhere(const upstream::TargetPtr& target, const std::string& why);
   // the client's body could not be read (too large, malformed, client gone or stalled)
@@ -66,7 +73,7 @@ class Exchange {
   void build_h2_head(upstream::H2RequestHead& h) const;
   asio::awaitable<bool> open_h2(const upstream::H2RequestHead& head);
   asio::awaitable<void> pump_h2_body();
-  asio::awaitable<void> relay_h2(http::Watchdog& dog);
+  asio::awaitable<void> relay_h2(http::Watchdog& dog, const upstream::H2RequestHead& head);
   asio::awaitable<void> h2_failed(http::Watchdog& dog, bool started);
   void h2_response_start(const upstream::H2ResponseHead& rh, http::ResponseStart& out) const;
   void client_stopped_reading();
@@ -116,6 +123,8 @@ class Exchange {
   bool watching_ = false;           // registered with worker_.sweep
   bool client_left_ = false;        // the sweep saw the client hang up
   bool upstream_reusable_ = false;
+  bool upstream_pooled_ = false;     // upstream_ came from the pool (README "Retries")
+  bool upstream_untouched_ = false;  // nothing written to upstream_ yet
   bool request_sent_ = false;
   std::string mirror_body_;
   int mirror_ = -1;

@@ -1,5 +1,6 @@
 // Phase 5: forward the request to the admitted target and stream the answer back.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -24,6 +25,7 @@ namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
+constexpr int kResetWaitSteps = 20;  // × 1 ms: see Exchange::resendable()
 
 asio::awaitable<void> Exchange::forward() {
   if (deployment_->protocol != settings::UpstreamProtocol::http1) co_return co_await forward_h2();
@@ -31,7 +33,15 @@ asio::awaitable<void> Exchange::forward() {
   if (!co_await send_request()) co_return;
   if (mirror_ >= 0) start_mirror();
   std::optional<http::ResponseParser> rp;
-  if (!co_await read_response_head(rp)) co_return;
+  auto head = co_await read_response_head(rp, true);
+  if (head == HeadRead::resend) {
+    // README "Retries": the model reset a pooled connection with this request unread
+    upstream_.reset();
+    if (!co_await connect_upstream(true) || left_while_connecting() || !co_await send_request())
+      co_return;
+    head = co_await read_response_head(rp, false);
+  }
+  if (head != HeadRead::ok) co_return;
   co_await relay_response(*rp);
   stop_watching();  // before the connection changes hands
   upstream_->watchdog.disarm();
@@ -40,18 +50,29 @@ asio::awaitable<void> Exchange::forward() {
 
 // A connect failure means the request never reached a model, so another target may be
 // tried; nothing after the first byte written is ever retried.
-asio::awaitable<bool> Exchange::connect_upstream() {
+asio::awaitable<bool> Exchange::connect_upstream(bool fresh) {
   for (;;) {
     const auto target = slot_.target();
-    auto c = co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout());
+    auto c =
+        co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout(), !fresh);
     if (c.connection) {
       upstream_ = std::move(c.connection);
+      upstream_pooled_ = c.pooled;
+      upstream_untouched_ = true;
       co_return true;
     }
     // named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice
     const std::string why = c.timed_out ? "timed out" : c.ec.message();
     if (!co_await retry_elsewhere(target, why)) co_return false;
   }
+}
+
+// The client watch (client_watch.cpp) had no model connection to close while a retry
+// connected: the request ends here instead.
+bool Exchange::left_while_connecting() {
+  if (!client_left()) return false;
+  client_closed_request();
+  return true;
 }
 
 asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& target,
@@ -183,12 +204,52 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
   upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   auto span = spill ? std::span<const asio::const_buffer>(many)
                     : std::span<const asio::const_buffer>(inline_buffers.data(), n);
+  if (upstream_untouched_) co_return co_await first_write(span);
   co_return !co_await http::write_fully(upstream_->socket, span);
+}
+
+// README "Retries": a pooled connection the model closed while it sat idle is replaced by a
+// fresh one as long as no byte of the request was accepted by the kernel — found by the check
+// when the connection was taken (ConnectionPool::take()), again here when reading the client's
+// body came in between, or by the first direct write failing with EPIPE/ECONNRESET: the model
+// provably never read the request. Once a byte was accepted, nothing is retried (the model may
+// have read it, and a POST need not be idempotent).
+asio::awaitable<bool> Exchange::first_write(std::span<const asio::const_buffer> buffers) {
+  std::size_t done = 0;
+  for (;;) {
+    upstream_untouched_ = false;
+    auto& socket = upstream_->socket;
+    const bool waited = conn_.request().framing != http::BodyFraming::none;
+    if (!upstream_pooled_ || !waited || !upstream::peer_closed_or_dirty(socket.native_handle())) {
+      boost::system::error_code ec;
+      done = socket.write_some(buffers, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+      if (!ec) break;
+      if (!upstream_pooled_ ||
+          (ec != asio::error::broken_pipe && ec != asio::error::connection_reset))
+        co_return false;
+    }
+    upstream_.reset();
+    if (!co_await connect_upstream() || left_while_connecting()) co_return false;  // answered
+    upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
+  }
+  std::vector<asio::const_buffer> rest;
+  for (auto b : buffers) {
+    if (done >= b.size()) {
+      done -= b.size();
+      continue;
+    }
+    rest.push_back(b + done);
+    done = 0;
+  }
+  if (rest.empty()) co_return true;
+  co_return !co_await http::write_fully(upstream_->socket, rest);
 }
 
 // A write to the model failed: because the client left (client_watch.cpp closed the model's
 // connection), or because the model's connection broke.
 asio::awaitable<void> Exchange::write_failed(std::string message) {
+  if (status_ != 0) co_return;  // first_write()'s fresh connection failed: answered already
   if (client_left())
     client_closed_request();
   else
@@ -243,8 +304,39 @@ asio::awaitable<bool> Exchange::send_request() {
   co_return true;
 }
 
-asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseParser>& rp) {
+// README "Retries": a request without a body and with an idempotent method, on a pooled
+// connection the model reset before any byte of its answer, may be sent again on a fresh
+// connection. A socket closed with unread bytes sends RST, one whose reader took every byte
+// sends FIN: the reset means the model's application never had the whole request head, so it
+// cannot have acted on it. Nothing of the client was consumed, so the request is rebuilt whole.
+asio::awaitable<bool> Exchange::resendable(boost::system::error_code ec, bool answer_started) {
+  const auto& req = conn_.request();
+  const bool idempotent = req.method == bhttp::verb::get || req.method == bhttp::verb::head ||
+                          req.method == bhttp::verb::options;
+  if (!upstream_pooled_ || answer_started || !idempotent ||
+      req.framing != http::BodyFraming::none || client_left() || upstream_->watchdog.expired())
+    co_return false;
+  const int fd = upstream_->socket.native_handle();
+  if (upstream::peer_reset(fd, ec)) co_return true;
+  if (ec != asio::error::eof) co_return false;
+  // Only the model's FIN so far. If the request reached a socket the model had already
+  // closed, the model's kernel answers it with RST: on loopback within microseconds, across a
+  // network within a round trip. Wait that long for it; a model that read the request and
+  // closed sends none.
+  asio::steady_timer timer(ex_);
+  for (int step = 0; step < kResetWaitSteps; ++step) {
+    timer.expires_after(std::chrono::milliseconds(1));
+    co_await timer.async_wait(nothrow);
+    if (client_left() || !upstream_->socket.is_open()) co_return false;
+    if (upstream::peer_reset(fd, ec)) co_return true;
+  }
+  co_return false;
+}
+
+asio::awaitable<Exchange::HeadRead> Exchange::read_response_head(
+    std::optional<http::ResponseParser>& rp, bool may_resend) {
   auto& up = *upstream_;
+  bool answer_started = false;
   upstream_start_ = Clock::now();
   up.watchdog.arm(request_timeout());
   rp.emplace(kMaxResponseHead, std::numeric_limits<std::uint64_t>::max());
@@ -264,36 +356,40 @@ asio::awaitable<bool> Exchange::read_response_head(std::optional<http::ResponseP
       if (ec != bhttp::error::need_more) {
         co_await reply(502, "UpstreamMalformedResponse",
                        "the model answered with malformed HTTP (" + ec.message() + ")");
-        co_return false;
+        co_return HeadRead::failed;
       }
     }
     auto space = up.in.prepare();
     auto [ec, n] =
         co_await up.socket.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
     if (ec) {
+      if (may_resend && co_await resendable(ec, answer_started)) co_return HeadRead::resend;
       if (client_left()) {
         client_closed_request();  // the client went away while the model was working
-        co_return false;
+        co_return HeadRead::failed;
       }
       if (up.watchdog.expired()) {
         WorkerCounters::add(worker_.counters.upstream_timeouts);
         co_await reply(504, "UpstreamTimeout", timeout_message());
       } else {
-        // counts toward passive ejection like a refused connect
-        deployment_->state->gate->report_connect(slot_.target(), false);
+        // On a new connection it counts toward passive ejection like a refused connect; on a
+        // pooled one it is most often a model closing an idle keep-alive connection as the
+        // request arrived, which says nothing about new connections.
+        if (!upstream_pooled_) deployment_->state->gate->report_connect(slot_.target(), false);
         co_await reply(502, "UpstreamReset",
                        "the model closed or reset the connection before answering");
       }
-      co_return false;
+      co_return HeadRead::failed;
     }
     up.in.commit(n);
+    answer_started = true;
   }
   if (rp->head().status == 101) {
     co_await reply(502, "UpstreamMalformedResponse", "the model tried to switch protocols");
-    co_return false;
+    co_return HeadRead::failed;
   }
   upstream_time_ = Clock::now() - upstream_start_;
-  co_return true;
+  co_return HeadRead::ok;
 }
 
 }  // namespace scoregate::proxy

@@ -136,7 +136,9 @@ asio::awaitable<void> Exchange::forward_h2() {
   build_h2_head(head);
   if (!co_await open_h2(head)) co_return;
   upstream_start_ = Clock::now();
-  http::Watchdog dog(ex_, [this] { h2_->cancel(); });
+  http::Watchdog dog(ex_, [this] {
+    if (h2_) h2_->cancel();  // null while relay_h2() opens a refused request's new stream
+  });
   dog.arm(request_timeout());
   // The pump runs beside the relay; `pump_done` and the timer tell when it has ended (it
   // uses this Exchange, so forward_h2() does not return before).
@@ -151,7 +153,7 @@ asio::awaitable<void> Exchange::forward_h2() {
       pump_end.cancel();
     });
   }
-  co_await relay_h2(dog);
+  co_await relay_h2(dog, head);
   dog.disarm();
   stop_watching();
   if (!pump_done) {
@@ -235,11 +237,24 @@ asio::awaitable<void> Exchange::h2_failed(http::Watchdog& dog, bool started) {
   conn_.abort();
 }
 
-asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog) {
+// README "Retries": a stream the model provably did not process (H2Stream::refused():
+// REFUSED_STREAM, above GOAWAY's last-stream-id, HEADERS never sent) is opened again, at most
+// kRefusedRetries times, but only for a request without a body: a body the pump took from the
+// client cannot be sent twice.
+constexpr int kRefusedRetries = 2;
+
+asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog, const upstream::H2RequestHead& head) {
   upstream::H2ResponseHead rh;
-  if (co_await h2_->read_head(rh)) {
-    co_await h2_failed(dog, false);
-    co_return;
+  for (int retries = 0; co_await h2_->read_head(rh); ++retries) {
+    if (!h2_->refused() || !head.end_stream || retries >= kRefusedRetries || client_left() ||
+        dog.expired()) {
+      co_await h2_failed(dog, false);
+      co_return;
+    }
+    h2_.reset();
+    if (!co_await open_h2(head)) co_return;  // it answered the client
+    // the timeout passed (504) or the client left (499) while it opened
+    if (dog.expired() || client_left()) h2_->cancel();
   }
   upstream_time_ = Clock::now() - upstream_start_;
   status_ = rh.status;

@@ -198,6 +198,16 @@ void Gate::report_connect(const TargetPtr& t, bool ok) {
   }
 }
 
+bool Gate::probe_passed(const TargetPtr& t) {
+  std::lock_guard lock(mutex_);
+  t->connect_failures = 0;
+  const auto now = Clock::now();
+  if (now >= t->ejected_until) return false;
+  t->ejected_until = {};
+  dispatch_locked(now);
+  return true;
+}
+
 void Gate::set_ready(const TargetPtr& t, bool ready) {
   std::lock_guard lock(mutex_);
   t->ready.store(ready, std::memory_order_relaxed);

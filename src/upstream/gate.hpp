@@ -99,6 +99,9 @@ class Gate : public std::enable_shared_from_this<Gate> {
 
   // Passive health: connect outcomes of a target.
   void report_connect(const TargetPtr& t, bool ok);
+  // A readiness probe passed: the target accepts connections and answers, so a passive
+  // ejection (connect failures) ends now instead of at its timer. True when one ended.
+  bool probe_passed(const TargetPtr& t);
   // Control plane: readiness verdicts and discovered target sets.
   void set_ready(const TargetPtr& t, bool ready);
   void set_targets(std::vector<TargetPtr> targets);

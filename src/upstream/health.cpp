@@ -86,7 +86,10 @@ asio::awaitable<void> probe_loop(std::shared_ptr<bool> cancelled, std::shared_pt
     if (*cancelled) co_return;
     if (ok) {
       failures = 0;
-      if (++passes >= timing.success_threshold && !ready) {
+      if (++passes >= timing.success_threshold && gate->probe_passed(target))
+        spdlog::info("deployment {}: target {} passed its readiness probe; its ejection ended",
+                     gate->name(), target->address);
+      if (passes >= timing.success_threshold && !ready) {
         ready = true;
         gate->set_ready(target, true);
         spdlog::info("deployment {}: target {} is ready", gate->name(), target->address);

@@ -22,6 +22,16 @@ bool peer_closed_or_dirty(int fd) {
   return true;  // 0: FIN received; >0: unsolicited bytes (e.g. a late 408)
 }
 
+bool peer_reset(int fd, const boost::system::error_code& ec) {
+  if (ec == boost::asio::error::connection_reset) return true;
+  if (ec != boost::asio::error::eof) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  // EPIPE: the RST reached a connection that had its FIN (CLOSE_WAIT)
+  return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+         (err == ECONNRESET || err == EPIPE);
+}
+
 ConnectionPtr ConnectionPool::take(const TargetPtr& target) {
   auto it = idle_.find(target->id);
   if (it == idle_.end()) return nullptr;

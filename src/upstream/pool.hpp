@@ -55,5 +55,8 @@ class ConnectionPool {
 
 // True when the peer has closed the connection or sent bytes nobody asked for.
 bool peer_closed_or_dirty(int fd);
+// After a read failed with ec: true when the peer reset the connection (RST), also when the
+// read saw its FIN first and the RST came after (then the read reports EOF).
+bool peer_reset(int fd, const boost::system::error_code& ec);
 
 }  // namespace scoregate::upstream

@@ -204,6 +204,26 @@ TEST(Gate, NotReadyAndEjectedTargetsGetNothing) {
   EXPECT_EQ(admit_now(io, *gate).slot.target(), targets[0]);
 }
 
+// README "Upstream faults": a passing readiness probe re-admits an ejected target at once
+// instead of at the end of its ejection.
+TEST(Gate, PassingProbeEndsAnEjection) {
+  asio::io_context io;
+  auto targets = make_targets(1);
+  auto gate = std::make_shared<Gate>("e/d", settings(1, 100ms), targets);
+  EXPECT_FALSE(gate->probe_passed(targets[0]));  // not ejected: nothing to end
+  for (int i = 0; i < 3; ++i) gate->report_connect(targets[0], false);
+  EXPECT_TRUE(gate->view()[0].ejected);
+  EXPECT_EQ(admit_now(io, *gate).status, AdmitStatus::no_ready_target);
+  EXPECT_TRUE(gate->probe_passed(targets[0]));
+  EXPECT_FALSE(gate->view()[0].ejected);
+  auto r = admit_now(io, *gate);
+  EXPECT_EQ(r.status, AdmitStatus::granted);
+  r.slot.release();
+  // the failures in a row start again from zero: one more does not eject
+  gate->report_connect(targets[0], false);
+  EXPECT_FALSE(gate->view()[0].ejected);
+}
+
 TEST(Gate, TriedTargetsAreSkipped) {
   asio::io_context io;
   auto targets = make_targets(2);
