@@ -110,9 +110,10 @@ asio::awaitable<void> Worker::accept_loop() {
     }
     backoff.reset();
     if (!admit_new_connection()) {
+      // Counted before the close, so /status has it by the time the client sees the close.
+      connection_counters_.refused_max.fetch_add(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       socket.close(ignored);  // over router.max_connections: refuse rather than degrade everyone
-      connection_counters_.refused_max.fetch_add(1, std::memory_order_relaxed);
       if (auto n = refused_max_log_.note(std::chrono::steady_clock::now()))
         spdlog::warn("worker {}: refused {} connection(s) over router.max_connections ({})", index_,
                      *n, current_->max_connections);
@@ -158,7 +159,6 @@ asio::awaitable<void> Worker::accept_failed(const boost::system::error_code& ec,
   last_accept_error_ = ec;
   const bool out_of_files = ec.value() == EMFILE || ec.value() == ENFILE;
   const bool shed = out_of_files && shed_with_spare();
-  if (shed) connection_counters_.refused_descriptors.fetch_add(1, std::memory_order_relaxed);
   if (auto n = accept_error_log_.note(std::chrono::steady_clock::now()))
     spdlog::error(
         "worker {}: accept failed {} time(s) since the last line: {} ({} connection(s) "
@@ -178,7 +178,10 @@ bool Worker::shed_with_spare() {
   }
   ::close(spare_fd_);
   const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) {
+    connection_counters_.refused_descriptors.fetch_add(1, std::memory_order_relaxed);
+    ::close(fd);
+  }
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   return fd >= 0;
 }

@@ -236,23 +236,38 @@ def test_slow_drip_body_is_cut_after_the_grace_http2(pki, model, start_router):
                             (":authority", "localhost"), ("authorization", f"Bearer {KEY}"),
                             ("content-length", "1000000")])
     s.sendall(conn.data_to_send())
-    t0, cut = time.monotonic(), None
+    t0, cut, how = time.monotonic(), None, None
     while cut is None and time.monotonic() - t0 < 8:
         conn.send_data(sid, b"7")
         s.sendall(conn.data_to_send())
         if select.select([s], [], [], 0.01)[0]:
             data = s.recv(65536)
             if not data:
-                cut = time.monotonic() - t0
+                cut, how = time.monotonic() - t0, "closed"
                 break
             for ev in conn.receive_data(data):
                 if isinstance(ev, (h2.events.StreamReset, h2.events.StreamEnded,
                                    h2.events.ConnectionTerminated)):
-                    cut = time.monotonic() - t0
+                    cut, how = time.monotonic() - t0, type(ev).__name__
             s.sendall(conn.data_to_send())
-    s.close()
     assert cut is not None, "the slow stream was never ended"
     assert 0.9 < cut < 3.0, cut
+    assert how == "StreamReset", how  # the stream, not the connection
+    # the same connection still serves other streams
+    sid2 = conn.get_next_available_stream_id()
+    conn.send_headers(sid2, [(":method", "POST"), (":path", SCORE), (":scheme", "http"),
+                             (":authority", "localhost"), ("authorization", f"Bearer {KEY}"),
+                             ("content-type", "application/json")])
+    conn.send_data(sid2, BODY, end_stream=True)
+    s.sendall(conn.data_to_send())
+    status, deadline = None, time.monotonic() + 5
+    while status is None and time.monotonic() < deadline:
+        for ev in conn.receive_data(s.recv(65536)):
+            if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid2:
+                status = dict(ev.headers)[b":status"]
+        s.sendall(conn.data_to_send())
+    s.close()
+    assert status == b"200"
     assert wait_until(lambda: any(e.get("error") == "ClientBodyTimeout" for e in r.access_log()))
     entry = next(e for e in r.access_log() if e.get("error") == "ClientBodyTimeout")
     assert entry["status"] == 499 and entry["protocol"] == "h2", entry
