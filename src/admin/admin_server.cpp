@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/http1_connection.hpp"
@@ -98,7 +99,13 @@ void AdminServer::start() {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (impl.stopped || ec == asio::error::operation_aborted) co_return;
-      if (ec) continue;
+      if (ec) {
+        // EMFILE/ENFILE while a probe waits in the backlog: pause instead of spinning; the
+        // probe is served once descriptors free up (README "Workers and limits").
+        asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
       auto serve = [](tcp::socket s, Impl& impl) -> asio::awaitable<void> {
         http::ClientTransport transport(std::move(s), nullptr);
         http::Http1Connection conn(transport, impl.limits, impl.handler);

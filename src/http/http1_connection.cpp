@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -27,11 +29,17 @@ void Http1Connection::begin_drain() {
   if (idle_) transport_.cancel();
 }
 
+void Http1Connection::close_if_idle() {
+  if (!idle()) return;
+  draining_ = true;  // read_head() sees it when its wait ends, and closes
+  transport_.cancel();
+}
+
 asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
   error_code peer_ec;
   auto remote = transport_.socket().remote_endpoint(peer_ec);
   if (!peer_ec) peer_ = remote.address().to_string();
-  watchdog_.arm(limits_.header_timeout);
+  watchdog_.arm(limits_.handshake_timeout);  // then read_head() arms header_timeout
   if (auto ec = co_await transport_.handshake()) {
     transport_.close();
     co_return Outcome::closed;
@@ -51,6 +59,7 @@ asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
     ++requests_;
     keep_alive_ = parser_->head().keep_alive;
     response_started_ = continue_sent_ = chunked_out_ = false;
+    body_rate_.reset();
     co_await handler_.handle(*this);
     watchdog_.disarm();
     if (!parser_->done())
@@ -172,10 +181,17 @@ asio::awaitable<error_code> Http1Connection::read_body(std::vector<std::string_v
     if (!continue_sent_ && parser_->head().expect_continue) {
       if (auto ec = co_await send_continue()) co_return ec;
     }
-    watchdog_.arm(limits_.body_idle_timeout);
+    // Whichever comes first: body_idle_timeout, or the end of what the minimum body rate allows
+    // (the watchdog then cancels the read: operation_aborted, timed_out()).
+    if (!body_rate_)
+      body_rate_.emplace(limits_.min_body_rate_bytes_per_s, limits_.min_body_rate_grace);
+    watchdog_.arm(std::min<BodyRate::duration>(limits_.body_idle_timeout, body_rate_->allowance()));
+    const auto wait_start = Watchdog::clock::now();
     auto space = in_.prepare();
     auto r = co_await transport_.read_some(space.data(), space.size());
+    body_rate_->add_wait(Watchdog::clock::now() - wait_start);
     if (r.ec) co_return r.ec == asio::error::eof ? error_code(be::error::partial_message) : r.ec;
+    body_rate_->add_bytes(r.bytes);
     in_.commit(r.bytes);
   }
 }

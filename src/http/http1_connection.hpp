@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/body_rate.hpp"
 #include "http/buffer.hpp"
 #include "http/client_transport.hpp"
 #include "http/parser.hpp"
@@ -62,6 +63,8 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   // --- ClientConnection (the worker) ---
   // Draining: an idle connection closes now; a busy one after its current response.
   void begin_drain() override;
+  bool idle() const override { return idle_ && !draining_ && requests_ > 0 && in_.empty(); }
+  void close_if_idle() override;
 
  private:
   boost::asio::awaitable<bool> read_head();
@@ -77,6 +80,7 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   Watchdog watchdog_;
   ReadBuffer in_;
   std::optional<RequestParser> parser_;
+  std::optional<BodyRate> body_rate_;  // the current request's, from its first read_body()
   std::string peer_;
   std::string out_;  // the response head waiting for its first body bytes, then each write
   std::size_t pending_consume_ = 0;

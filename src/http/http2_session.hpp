@@ -38,6 +38,13 @@ class Http2Session final : public ClientConnection, private H2Events {
   // GOAWAY with the last stream id; streams in flight finish, then the connection closes.
   void begin_drain() override;
   void on_new_generation() override { begin_drain(); }
+  // No stream in flight and no GOAWAY sent yet.
+  bool idle() const override {
+    return in_flight_ == 0 && !closing_ && !idle_goaway_ && !core_.goaway_sent();
+  }
+  void close_if_idle() override {
+    if (idle()) begin_drain();  // GOAWAY(NO_ERROR), closed after the grace if the client stays
+  }
   std::size_t streams_in_flight() const { return in_flight_; }
 
  private:

@@ -14,7 +14,10 @@ namespace scoregate::http {
 namespace asio = boost::asio;
 
 H2ServerStream::H2ServerStream(Http2Session& session, H2Stream& state)
-    : session_(session), state_(state), event_(session.transport_.socket().get_executor()) {}
+    : session_(session),
+      state_(state),
+      event_(session.transport_.socket().get_executor()),
+      body_rate_(session.limits_.min_body_rate_bytes_per_s, session.limits_.min_body_rate_grace) {}
 
 asio::awaitable<bool> H2ServerStream::wait_until(clock::time_point deadline) {
   if (clock::now() >= deadline) co_return true;
@@ -37,14 +40,22 @@ asio::awaitable<error_code> H2ServerStream::read_body(std::vector<std::string_vi
   const auto& h = state_.head;
   if (h.framing == BodyFraming::content_length && h.content_length > limits().max_body_bytes)
     co_return bhttp::error::body_limit;
-  auto deadline = clock::now() + limits().body_idle_timeout;
+  const auto idle_deadline = clock::now() + limits().body_idle_timeout;
   for (;;) {
     if (state_.over_limit) co_return bhttp::error::body_limit;
     session_.core_.take_body(state_, pieces);
+    for (auto p : pieces) body_rate_.add_bytes(p.size());
     if (!pieces.empty()) co_return error_code{};
     if (state_.in_ended) co_return error_code{};
     if (client_gone()) co_return bhttp::error::partial_message;
-    if (co_await wait_until(deadline) && state_.in.empty() && !state_.in_ended) {
+    // body_idle_timeout, or the end of what the minimum body rate allows, whichever is first.
+    const auto now = clock::now();
+    auto deadline = idle_deadline;
+    if (auto allowed = body_rate_.allowance(); allowed < idle_deadline - now)
+      deadline = now + allowed;
+    const bool passed = co_await wait_until(deadline);
+    body_rate_.add_wait(clock::now() - now);
+    if (passed && state_.in.empty() && !state_.in_ended) {
       timed_out_ = true;
       co_return asio::error::operation_aborted;
     }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "http/body_rate.hpp"
 #include "http/http2_core.hpp"
 #include "http/server_stream.hpp"
 
@@ -48,6 +49,7 @@ class H2ServerStream final : public ServerStream {
   Http2Session& session_;
   H2Stream& state_;
   boost::asio::steady_timer event_;
+  BodyRate body_rate_;
   bool timed_out_ = false;
   bool ended_ = false;  // end_stream given or end_response() called
 };

@@ -32,9 +32,13 @@ enum class Protocol : std::uint8_t { h1, h2 };
 struct ServerLimits {
   std::uint32_t max_header_bytes = 32768;  // HTTP/1.1 head; HTTP/2 header list (decoded)
   std::uint64_t max_body_bytes = 104857600;
+  std::chrono::milliseconds handshake_timeout{10000};  // accept to the end of the TLS handshake
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds keepalive_timeout{60000};
   std::chrono::milliseconds body_idle_timeout{30000};
+  // The slowest request body (http/body_rate.hpp); 0 = no minimum rate.
+  std::uint32_t min_body_rate_bytes_per_s = 1024;
+  std::chrono::milliseconds min_body_rate_grace{10000};
   // HTTP/2 (README "HTTP/2 and gRPC"); the TLS listener offers h2 in ALPN and the plain one
   // accepts prior-knowledge h2c only when http2 is true.
   bool http2 = true;
@@ -76,7 +80,8 @@ class ServerStream {
   virtual std::uint64_t body_bytes() const = 0;
   // Next body pieces (views valid until the next call); empty with no error at the end.
   // Errors: bhttp::error::partial_message when the client ended or reset before the end,
-  // asio::error::operation_aborted when body_idle_timeout passed (timed_out() is then true),
+  // asio::error::operation_aborted when body_idle_timeout passed or the body came slower than
+  // min_body_rate_bytes_per_s (timed_out() is then true),
   // bhttp::error::body_limit past max_body_bytes.
   virtual boost::asio::awaitable<error_code> read_body(std::vector<std::string_view>& pieces) = 0;
 
@@ -102,7 +107,8 @@ class ServerStream {
   // The client went away: HTTP/1.1 peer closed (POLLRDHUP), HTTP/2 stream reset by the
   // client or session gone. Cheap: polled by the worker's ClientSweep every 50 ms.
   virtual bool client_gone() const = 0;
-  // The last read_body()/write_body() ended because body_idle_timeout passed.
+  // The last read_body()/write_body() ended because body_idle_timeout passed (or read_body()
+  // because the body was slower than min_body_rate_bytes_per_s).
   virtual bool timed_out() const = 0;
   virtual const ServerLimits& limits() const = 0;
   virtual const std::string& peer_address() const = 0;
@@ -140,6 +146,13 @@ class ClientConnection {
   // is asked to move (GOAWAY with the last stream id; its streams finish), so every client
   // reconnects to the new certificate and settings.
   virtual void on_new_generation() {}
+  // Idle: an HTTP/1.1 keep-alive connection between requests (at least one request served, no
+  // byte of the next one yet), an HTTP/2 session with no stream and no GOAWAY sent. The worker
+  // closes idle connections first when the process nears router.max_connections (README
+  // "Workers and limits").
+  virtual bool idle() const { return false; }
+  // Closes the connection if it is idle (HTTP/2: GOAWAY, then the close); no-op otherwise.
+  virtual void close_if_idle() {}
 };
 
 }  // namespace scoregate::http

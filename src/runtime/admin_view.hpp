@@ -24,6 +24,11 @@ struct ReloadStats {
   std::string last_error;  // "" after a reload that went through
 };
 
+// The acceptor's refusals summed over the workers (runtime::ConnectionCounters).
+struct ConnectionTotals {
+  std::uint64_t accept_errors = 0, refused_max = 0, refused_descriptors = 0, idle_closed = 0;
+};
+
 // The process state the admin views read. Control thread only.
 class ProcessView {
  public:
@@ -34,6 +39,7 @@ class ProcessView {
   virtual bool development() const = 0;
   virtual const std::string& listen() const = 0;  // the bound address, port 0 resolved
   virtual std::uint32_t connections_open() const = 0;
+  virtual ConnectionTotals connection_totals() const = 0;
   virtual const ReloadStats& reloads() const = 0;
   virtual std::vector<const proxy::WorkerCounters*> worker_counters() const = 0;
   // Every deployment's shared state (gates, statistics), across generations.

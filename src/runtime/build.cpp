@@ -14,9 +14,12 @@ http::ServerLimits limits_of(const settings::RouterSettings& r) {
   http::ServerLimits l;
   l.max_header_bytes = r.max_header_bytes;
   l.max_body_bytes = r.max_body_bytes;
+  l.handshake_timeout = std::chrono::milliseconds(r.handshake_timeout_ms);
   l.header_timeout = std::chrono::milliseconds(r.header_timeout_ms);
   l.keepalive_timeout = std::chrono::milliseconds(r.keepalive_timeout_ms);
   l.body_idle_timeout = std::chrono::milliseconds(r.body_idle_timeout_ms);
+  l.min_body_rate_bytes_per_s = r.min_body_rate_bytes_per_s;
+  l.min_body_rate_grace = std::chrono::milliseconds(r.min_body_rate_grace_ms);
   l.http2 = r.http2;
   l.h2_max_concurrent_streams = r.http2_max_concurrent_streams;
   return l;
@@ -80,6 +83,9 @@ BuildOutcome Server::build(std::uint64_t generation, const settings::Config* run
   snapshot->plan = registry_.build(cfg, out.problems);
   if (!snapshot->plan) return out;
   snapshot->limits = limits_of(cfg.router);
+  snapshot->max_connections_auto = cfg.router.max_connections == 0;
+  snapshot->max_connections =
+      snapshot->max_connections_auto ? auto_max_connections_ : cfg.router.max_connections;
   snapshot->settings = std::move(settings);
   snapshot->generation = generation;
   out.snapshot = std::move(snapshot);

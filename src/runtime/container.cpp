@@ -175,4 +175,10 @@ OpenFilesLimit raise_open_files_limit() {
   return out;
 }
 
+std::uint32_t connection_limit_for(unsigned long long open_files) {
+  if (open_files <= kOpenFilesReserve + 2) return 1;
+  return static_cast<std::uint32_t>(
+      std::min<unsigned long long>((open_files - kOpenFilesReserve) / 2, UINT32_MAX));
+}
+
 }  // namespace scoregate::runtime

@@ -4,6 +4,7 @@
 // raise_open_files_limit() do the reading. See README "Workers and limits".
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,5 +50,13 @@ struct OpenFilesLimit {
 };
 // Raises the soft RLIMIT_NOFILE to the hard limit (each client and model connection is a file).
 OpenFilesLimit raise_open_files_limit();
+
+// router.max_connections when it is 0 (unset): (open_files - kOpenFilesReserve) / 2, at least 1,
+// at most UINT32_MAX. The reserve is for what is not a client connection (listeners, admin and
+// probe connections, settings, certificate and key files read at a reload, the spare descriptor
+// of each worker, logs); the halving because each proxied client connection may hold one model
+// connection (README "Workers and limits").
+constexpr unsigned long long kOpenFilesReserve = 64;
+std::uint32_t connection_limit_for(unsigned long long open_files);
 
 }  // namespace scoregate::runtime

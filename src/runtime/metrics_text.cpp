@@ -103,6 +103,18 @@ void process_metrics(Exposition& m, const ProcessView& process) {
   m.out << "scoregate_reloads_total{result=\"ok\"} " << process.reloads().ok << '\n'
         << "scoregate_reloads_total{result=\"failed\"} " << process.reloads().failed << '\n';
   m.gauge("scoregate_connections_open", "Client connections open.", process.connections_open());
+  m.gauge("scoregate_connections_max", "router.max_connections in force (derived when unset).",
+          current.max_connections);
+  const auto t = process.connection_totals();
+  m.counter("scoregate_accept_errors_total", "accept() failures (EMFILE, ENFILE, ...).",
+            t.accept_errors);
+  m.header("scoregate_connections_refused_total",
+           "Client connections closed at once after accept, by reason.", "counter");
+  m.out << "scoregate_connections_refused_total{reason=\"max_connections\"} " << t.refused_max
+        << "\nscoregate_connections_refused_total{reason=\"no_descriptors\"} "
+        << t.refused_descriptors << '\n';
+  m.counter("scoregate_idle_connections_closed_total",
+            "Idle client connections closed to make room near max_connections.", t.idle_closed);
   worker_metrics(m, process.worker_counters());
   if (!current.tls) return;
   const auto& s = current.tls->summary();

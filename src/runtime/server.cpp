@@ -39,7 +39,8 @@ unsigned worker_count(unsigned configured) {
   return cpus.count;
 }
 
-void raise_file_limit() {
+// Returns the soft limit in force.
+unsigned long long raise_file_limit() {
   auto nofile = raise_open_files_limit();
   if (!nofile.error.empty())
     spdlog::warn("cannot raise the open-files limit ({}); it stays at {}", nofile.error,
@@ -47,11 +48,21 @@ void raise_file_limit() {
   else
     spdlog::info("open files: soft limit {} (= the hard limit; it was {})", nofile.soft,
                  nofile.soft_before);
+  return nofile.soft;
+}
+
+void log_connection_limit(const Snapshot& s, unsigned long long open_files) {
+  if (s.max_connections_auto)
+    spdlog::info("max_connections: {} (router.max_connections unset: (open files {} - {}) / 2)",
+                 s.max_connections, open_files, kOpenFilesReserve);
+  else
+    spdlog::info("max_connections: {} (router.max_connections)", s.max_connections);
 }
 }  // namespace
 
 int Server::run() {
-  raise_file_limit();
+  const auto open_files = raise_file_limit();
+  auto_max_connections_ = connection_limit_for(open_files);
   auto first = build(1, nullptr);
   if (!first.snapshot) {
     std::cerr << "scoregate: refusing to start; fix these problems:\n"
@@ -60,6 +71,7 @@ int Server::run() {
   }
   log_problems(first.problems);
   publish(first);
+  log_connection_limit(*current_, open_files);
   const auto& cfg = current_->config();
   const unsigned n = worker_count(cfg.router.workers);
   if (!bind_listeners(cfg, n)) return 1;
@@ -131,6 +143,18 @@ std::vector<const proxy::WorkerCounters*> Server::worker_counters() const {
   std::vector<const proxy::WorkerCounters*> out;
   for (const auto& w : workers_) out.push_back(&w->counters());
   return out;
+}
+
+ConnectionTotals Server::connection_totals() const {
+  ConnectionTotals t;
+  for (const auto& w : workers_) {
+    const auto& c = w->connection_counters();
+    t.accept_errors += c.accept_errors.load(std::memory_order_relaxed);
+    t.refused_max += c.refused_max.load(std::memory_order_relaxed);
+    t.refused_descriptors += c.refused_descriptors.load(std::memory_order_relaxed);
+    t.idle_closed += c.idle_closed.load(std::memory_order_relaxed);
+  }
+  return t;
 }
 
 // Not ready before the control tasks run: they own the start-up readiness gate.

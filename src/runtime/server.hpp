@@ -52,6 +52,7 @@ class Server final : private ProcessView, private ControlHost {
   bool development() const override { return options_.development; }
   const std::string& listen() const override { return listen_text_; }
   std::uint32_t connections_open() const override { return open_connections_.load(); }
+  ConnectionTotals connection_totals() const override;
   const ReloadStats& reloads() const override { return reloads_; }
   std::vector<const proxy::WorkerCounters*> worker_counters() const override;
   std::vector<std::shared_ptr<proxy::DeploymentState>> deployments() const override {
@@ -85,6 +86,7 @@ class Server final : private ProcessView, private ControlHost {
   // what runs
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::uint32_t> open_connections_{0};
+  std::uint32_t auto_max_connections_ = 1;  // connection_limit_for(the open-files limit)
   std::string listen_text_;
   AdminView admin_view_{*this};
   std::unique_ptr<admin::AdminServer> admin_;

@@ -23,6 +23,10 @@ struct Snapshot {
   // router.session_ticket_key_file's keys; nullptr: keys made in memory (tls/ticket_keys.hpp)
   std::shared_ptr<const std::vector<tls::TicketKey>> ticket_keys;
   http::ServerLimits limits;
+  // router.max_connections, or when it is 0 the limit derived from the open-files limit at start
+  // (runtime::connection_limit_for(), README "Workers and limits").
+  std::uint32_t max_connections = 1;
+  bool max_connections_auto = false;
 
   const settings::Config& config() const { return settings->config(); }
 };

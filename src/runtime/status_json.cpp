@@ -92,6 +92,17 @@ std::string AdminView::status_json() const {
   j["workers"] = process_.worker_counters().size();
   j["connections_open"] = process_.connections_open();
   {
+    const auto t = process_.connection_totals();
+    j["connection_limits"] = {
+        {"max_connections", current.max_connections},
+        {"max_connections_source",
+         current.max_connections_auto ? "open files limit" : "router.max_connections"},
+        {"refused_max_connections", t.refused_max},
+        {"refused_no_descriptors", t.refused_descriptors},
+        {"accept_errors", t.accept_errors},
+        {"idle_closed", t.idle_closed}};
+  }
+  {
     std::uint64_t flight[3] = {0, 0, 0};
     for (const auto* w : process_.worker_counters())
       for (int p = 0; p < 3; ++p) flight[p] += w->in_flight[p].load(std::memory_order_relaxed);

@@ -2,8 +2,12 @@
 #include "http/awaitable.hpp"
 #include "http/http2_session.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <openssl/err.h>
 #include <spdlog/spdlog.h>
@@ -32,6 +36,7 @@ Worker::~Worker() {
   }
   context_.pool.close_all();
   context_.h2->close_all();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 void Worker::listen(const tcp::endpoint& endpoint) {
@@ -43,6 +48,8 @@ void Worker::listen(const tcp::endpoint& endpoint) {
     throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
   acceptor_.bind(endpoint);
   acceptor_.listen(4096);
+  acceptor_.non_blocking(true);  // shed_with_spare() calls accept4() on it directly
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -93,24 +100,100 @@ void Worker::finish_drain_if_idle() {
 }
 
 asio::awaitable<void> Worker::accept_loop() {
+  AcceptBackoff backoff;
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
     if (draining_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      // EMFILE/ENFILE/ENOBUFS: back off instead of spinning on a full descriptor table
-      spdlog::error("worker {}: accept failed: {}", index_, ec.message());
-      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(nothrow);
+      co_await accept_failed(ec, backoff);
       continue;
     }
-    if (open_connections_.load(std::memory_order_relaxed) >=
-        current_->config().router.max_connections) {
+    backoff.reset();
+    if (!admit_new_connection()) {
+      // Counted before the close, so /status has it by the time the client sees the close.
+      connection_counters_.refused_max.fetch_add(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       socket.close(ignored);  // over router.max_connections: refuse rather than degrade everyone
+      if (auto n = refused_max_log_.note(std::chrono::steady_clock::now()))
+        spdlog::warn("worker {}: refused {} connection(s) over router.max_connections ({})", index_,
+                     *n, current_->max_connections);
       continue;
     }
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
   }
+}
+
+// README "Workers and limits": at idle_close_mark() open connections, each new one closes an
+// idle connection of this worker; at max_connections it is taken only in place of one.
+bool Worker::admit_new_connection() {
+  const std::uint32_t max = current_->max_connections;
+  const std::uint32_t open = open_connections_.load(std::memory_order_relaxed);
+  if (open < idle_close_mark(max)) return true;
+  const bool closed = close_one_idle();
+  return open < max || closed;
+}
+
+// Round robin over this worker's connections, at most kScan of them per call so a worker with
+// many busy connections does not walk them all on every accept; the busy ones looked at move
+// to the back of live_ (splice keeps every Registration's iterator valid).
+bool Worker::close_one_idle() {
+  constexpr int kScan = 256;
+  for (int i = 0; i < kScan && !live_.empty(); ++i) {
+    http::ClientConnection* c = live_.front();
+    live_.splice(live_.end(), live_, live_.begin());
+    if (!c->idle()) continue;
+    c->close_if_idle();
+    connection_counters_.idle_closed.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+// EMFILE/ENFILE: the connection waiting in the backlog is taken with the spare descriptor and
+// closed, so the client is refused at once (counted, no pause: each round takes a connection).
+// Anything else, or no spare: pause (AcceptBackoff) so a failing accept() cannot spin. Logged
+// at most once a second (OncePerSecond); serving resumes by itself when descriptors free up.
+asio::awaitable<void> Worker::accept_failed(const boost::system::error_code& ec,
+                                            AcceptBackoff& backoff) {
+  connection_counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+  last_accept_error_ = ec;
+  const bool out_of_files = ec.value() == EMFILE || ec.value() == ENFILE;
+  const bool shed = out_of_files && shed_with_spare();
+  if (auto n = accept_error_log_.note(std::chrono::steady_clock::now()))
+    spdlog::error(
+        "worker {}: accept failed {} time(s) since the last line: {} ({} connection(s) "
+        "refused for want of descriptors so far; {} open)",
+        index_, *n, ec.message(),
+        connection_counters_.refused_descriptors.load(std::memory_order_relaxed),
+        open_connections_.load(std::memory_order_relaxed));
+  if (shed) co_return;
+  asio::steady_timer pause(io_, backoff.next());
+  co_await pause.async_wait(nothrow);
+}
+
+bool Worker::shed_with_spare() {
+  if (spare_fd_ < 0) {
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // a descriptor freed up since
+    return false;
+  }
+  ::close(spare_fd_);
+  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    connection_counters_.refused_descriptors.fetch_add(1, std::memory_order_relaxed);
+    ::close(fd);
+  }
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
+}
+
+void Worker::flush_refusal_logs() {
+  const auto now = std::chrono::steady_clock::now();
+  if (auto n = accept_error_log_.flush(now))
+    spdlog::error("worker {}: accept failed {} time(s) since the last line: {}", index_, *n,
+                  last_accept_error_.message());
+  if (auto n = refused_max_log_.flush(now))
+    spdlog::warn("worker {}: refused {} connection(s) over router.max_connections ({})", index_, *n,
+                 current_->max_connections);
 }
 
 asio::awaitable<void> Worker::serve(tcp::socket socket) {
@@ -155,6 +238,7 @@ asio::awaitable<void> Worker::housekeeping() {
     timer.expires_after(std::chrono::seconds(1));
     auto [ec] = co_await timer.async_wait(nothrow);
     if (ec || draining_) co_return;
+    flush_refusal_logs();
     context_.pool.sweep(upstream::Clock::now());
     context_.h2->sweep(upstream::Clock::now());
   }

@@ -12,9 +12,18 @@
 #include <thread>
 
 #include "proxy/proxy.hpp"
+#include "runtime/accept_guard.hpp"
 #include "runtime/snapshot.hpp"
 
 namespace scoregate::runtime {
+
+// What the acceptor refused or shed, for /status and /metrics (README "Workers and limits").
+struct ConnectionCounters {
+  std::atomic<std::uint64_t> accept_errors{0};        // accept() failed (EMFILE, ENFILE, ...)
+  std::atomic<std::uint64_t> refused_max{0};          // closed at once: over max_connections
+  std::atomic<std::uint64_t> refused_descriptors{0};  // closed at once: out of descriptors
+  std::atomic<std::uint64_t> idle_closed{0};          // idle, closed to make room
+};
 
 class Worker {
  public:
@@ -35,11 +44,18 @@ class Worker {
   void join();
 
   const proxy::WorkerCounters& counters() const { return context_.counters; }
+  const ConnectionCounters& connection_counters() const { return connection_counters_; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> housekeeping();
+  boost::asio::awaitable<void> accept_failed(const boost::system::error_code& ec,
+                                             AcceptBackoff& backoff);
+  bool shed_with_spare();
+  bool admit_new_connection();
+  bool close_one_idle();
+  void flush_refusal_logs();
   void finish_drain_if_idle();
 
   unsigned index_;
@@ -61,6 +77,12 @@ class Worker {
     void replace(http::ClientConnection* c);  // the connection changed protocol
   };
   bool draining_ = false;
+  // Closed to accept (and close at once) one connection when the process is out of
+  // descriptors, so clients are refused instead of waiting in the backlog; then reopened.
+  int spare_fd_ = -1;
+  ConnectionCounters connection_counters_;
+  OncePerSecond accept_error_log_, refused_max_log_;
+  boost::system::error_code last_accept_error_;
   std::thread thread_;
 };
 

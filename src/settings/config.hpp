@@ -42,12 +42,19 @@ struct RouterSettings {
   // Session ticket keys shared by replicas (nginx's 80-byte format, 1-3 keys, first encrypts);
   // "" = keys made in memory, rotated every 12 h.
   std::string session_ticket_key_file;
-  std::uint32_t max_connections = 20000;       // per process
+  // Client connections per process; 0 = derived from the open-files limit at start
+  // (runtime::connection_limit_for(), README "Workers and limits").
+  std::uint32_t max_connections = 0;
+  std::uint32_t handshake_timeout_ms = 10000;  // TCP accept to the end of the TLS handshake
   std::uint32_t header_timeout_ms = 10000;     // first byte to end of request head
   std::uint32_t keepalive_timeout_ms = 60000;  // idle client connection
   std::uint32_t body_idle_timeout_ms = 30000;  // no body byte either way for this long
-  std::uint32_t drain_timeout_ms = 25000;      // SIGTERM: time for in-flight requests
-  std::uint32_t dns_refresh_ms = 5000;         // re-resolution period of dns: targets
+  // A request body must keep arriving at this average rate once min_body_rate_grace_ms of
+  // waiting for it has passed (http/body_rate.hpp); 0 = no minimum rate.
+  std::uint32_t min_body_rate_bytes_per_s = 1024;
+  std::uint32_t min_body_rate_grace_ms = 10000;
+  std::uint32_t drain_timeout_ms = 25000;  // SIGTERM: time for in-flight requests
+  std::uint32_t dns_refresh_ms = 5000;     // re-resolution period of dns: targets
   // SIGTERM: keep serving (with /readyz failing) this long before draining, while load
   // balancers and kube-proxy stop sending new connections here.
   std::uint32_t shutdown_delay_ms = 0;

@@ -49,10 +49,17 @@ const std::vector<Field<RouterSettings>> kRouterFields = {
     {"min_tls_version", &R::min_tls_version, "\"1.2\" or \"1.3\""},
     {"session_ticket_key_file", &R::session_ticket_key_file,
      "session ticket keys shared by replicas"},
-    {"max_connections", &R::max_connections, "client connections per process"},
+    {"max_connections", &R::max_connections,
+     "client connections per process; 0 = from the open-files limit"},
+    {"handshake_timeout_ms", &R::handshake_timeout_ms,
+     "TCP accept to the end of the TLS handshake"},
     {"header_timeout_ms", &R::header_timeout_ms, "first byte to end of the request head"},
     {"keepalive_timeout_ms", &R::keepalive_timeout_ms, "idle client connection lifetime"},
     {"body_idle_timeout_ms", &R::body_idle_timeout_ms, "longest pause in a body, either way"},
+    {"min_body_rate_bytes_per_s", &R::min_body_rate_bytes_per_s,
+     "slowest average request body rate after the grace; 0 = none"},
+    {"min_body_rate_grace_ms", &R::min_body_rate_grace_ms,
+     "time a request body may take before min_body_rate_bytes_per_s applies"},
     {"drain_timeout_ms", &R::drain_timeout_ms, "SIGTERM: time given to requests in flight"},
     // Discovery keeps the interval it was made with (docs/ARCHITECTURE.md "Settings: from YAML
     // to a worker").

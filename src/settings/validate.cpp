@@ -229,10 +229,12 @@ void validate_router(const Config& c, Problems& p) {
   number_range(c, p, "router.readiness_wait_ms", r.readiness_wait_ms, 0, 600000);
   number_range(c, p, "router.max_header_bytes", r.max_header_bytes, 1024, 1048576);
   number_range(c, p, "router.max_body_bytes", r.max_body_bytes, 1, UINT64_MAX);
-  number_range(c, p, "router.max_connections", r.max_connections, 1, UINT32_MAX);
+  number_range(c, p, "router.max_connections", r.max_connections, 0, UINT32_MAX);
   number_range(c, p, "router.http2_max_concurrent_streams", r.http2_max_concurrent_streams, 1,
                1000);
   const std::pair<const char*, std::uint32_t> timeouts[] = {
+      {"router.handshake_timeout_ms", r.handshake_timeout_ms},
+      {"router.min_body_rate_grace_ms", r.min_body_rate_grace_ms},
       {"router.header_timeout_ms", r.header_timeout_ms},
       {"router.keepalive_timeout_ms", r.keepalive_timeout_ms},
       {"router.body_idle_timeout_ms", r.body_idle_timeout_ms},

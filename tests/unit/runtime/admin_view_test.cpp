@@ -32,6 +32,8 @@ class FakeProcess final : public ProcessView {
     EXPECT_TRUE(validated.settings) << validated.problems.to_string();
     auto s = std::make_shared<Snapshot>();
     s->generation = 7;
+    s->max_connections = 480;
+    s->max_connections_auto = true;
     s->settings =
         std::make_shared<const settings::ValidatedSettings>(std::move(*validated.settings));
     Problems problems;
@@ -45,6 +47,7 @@ class FakeProcess final : public ProcessView {
   bool development() const override { return false; }
   const std::string& listen() const override { return listen_; }
   std::uint32_t connections_open() const override { return 3; }
+  ConnectionTotals connection_totals() const override { return totals_; }
   const ReloadStats& reloads() const override { return reloads_; }
   std::vector<const proxy::WorkerCounters*> worker_counters() const override {
     return {&workers_[0], &workers_[1]};
@@ -61,6 +64,7 @@ class FakeProcess final : public ProcessView {
   std::string listen_ = "127.0.0.1:8080";
   ReloadStats reloads_{4, 2, "CERT_EXPIRED error: sslCertPemFile: expired"};
   proxy::WorkerCounters workers_[2];
+  ConnectionTotals totals_{11, 5, 6, 9};
   std::vector<std::string> reasons;
 
  private:
@@ -77,6 +81,13 @@ TEST(AdminView, StatusShowsTheProcessStateItIsGiven) {
   EXPECT_EQ(j["listen"], "127.0.0.1:8080");
   EXPECT_EQ(j["workers"], 2);
   EXPECT_EQ(j["connections_open"], 3);
+  const auto& limits = j["connection_limits"];
+  EXPECT_EQ(limits["max_connections"], 480);
+  EXPECT_EQ(limits["max_connections_source"], "open files limit");
+  EXPECT_EQ(limits["accept_errors"], 11);
+  EXPECT_EQ(limits["refused_max_connections"], 5);
+  EXPECT_EQ(limits["refused_no_descriptors"], 6);
+  EXPECT_EQ(limits["idle_closed"], 9);
   EXPECT_EQ(j["ready"], true);
   EXPECT_EQ(j["reloads"]["ok"], 4);
   EXPECT_EQ(j["reloads"]["failed"], 2);
@@ -111,6 +122,11 @@ TEST(AdminView, MetricsSumTheWorkersAndLabelEveryDeployment) {
   has("scoregate_reloads_total{result=\"ok\"} 4");
   has("scoregate_reloads_total{result=\"failed\"} 2");
   has("scoregate_connections_open 3");
+  has("scoregate_connections_max 480");
+  has("scoregate_accept_errors_total 11");
+  has("scoregate_connections_refused_total{reason=\"max_connections\"} 5");
+  has("scoregate_connections_refused_total{reason=\"no_descriptors\"} 6");
+  has("scoregate_idle_connections_closed_total 9");
   has("scoregate_requests_total 11");
   has("scoregate_router_errors_total{class=\"4xx\"} 2");
   has("scoregate_router_errors_total{class=\"5xx\"} 1");

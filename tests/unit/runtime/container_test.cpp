@@ -80,3 +80,20 @@ TEST(OpenFiles, SoftIsRaisedToHard) {
   EXPECT_EQ(r.soft, r.hard);
   EXPECT_LE(r.soft_before, r.soft);
 }
+
+// router.max_connections unset: (open files - 64) / 2, each client connection may hold a model
+// connection (README "Workers and limits").
+TEST(ConnectionLimit, HalfOfTheOpenFilesAfterTheReserve) {
+  EXPECT_EQ(connection_limit_for(1048576), 524256u);
+  EXPECT_EQ(connection_limit_for(65536), 32736u);
+  EXPECT_EQ(connection_limit_for(1024), 480u);
+  EXPECT_EQ(connection_limit_for(128), 32u);
+}
+
+TEST(ConnectionLimit, NeverZeroNorPastUint32) {
+  EXPECT_EQ(connection_limit_for(0), 1u);
+  EXPECT_EQ(connection_limit_for(64), 1u);
+  EXPECT_EQ(connection_limit_for(66), 1u);
+  EXPECT_EQ(connection_limit_for(70), 3u);
+  EXPECT_EQ(connection_limit_for(~0ULL), UINT32_MAX);  // RLIM_INFINITY
+}

@@ -30,6 +30,11 @@ TEST(SettingsShow, WritesEverySectionWithDefaults) {
   EXPECT_EQ(doc["router"]["max_header_bytes"].Scalar(), "32768");
   EXPECT_EQ(doc["router"]["min_tls_version"].Scalar(), "1.2");
   EXPECT_EQ(doc["router"]["drain_timeout_ms"].Scalar(), "25000");
+  // README "Workers and limits": 0 = from the open-files limit
+  EXPECT_EQ(doc["router"]["max_connections"].Scalar(), "0");
+  EXPECT_EQ(doc["router"]["handshake_timeout_ms"].Scalar(), "10000");
+  EXPECT_EQ(doc["router"]["min_body_rate_bytes_per_s"].Scalar(), "1024");
+  EXPECT_EQ(doc["router"]["min_body_rate_grace_ms"].Scalar(), "10000");
   EXPECT_TRUE(doc["endpoints"].IsSequence());
 
   Config insecure;

@@ -244,7 +244,8 @@ TEST(SettingsValidate, ListenAndAdminMustBeHostPort) {
 TEST(SettingsValidate, RouterLimitsNameTheirRange) {
   auto v = check(
       "router:\n  max_header_bytes: 512\n  max_body_bytes: 0\n  header_timeout_ms: 0\n"
-      "  drain_timeout_ms: 0\n  workers: 5000\n  min_tls_version: \"1.1\"\n  max_connections: 0\n",
+      "  drain_timeout_ms: 0\n  workers: 5000\n  min_tls_version: \"1.1\"\n  handshake_timeout_ms: "
+      "0\n",
       Purpose::show);
   EXPECT_EQ(count(v.problems, "SETTING_INVALID_VALUE"), 7) << v.problems.to_string();
   const auto& items = v.problems.items();
@@ -255,6 +256,20 @@ TEST(SettingsValidate, RouterLimitsNameTheirRange) {
   EXPECT_NE(items[2].what.find("from 1024 to 1048576"), std::string::npos);
   EXPECT_NE(items[3].what.find("at least 1"), std::string::npos);
   EXPECT_FALSE(v.settings.has_value());
+}
+
+// max_connections 0 means "from the open-files limit" (runtime::connection_limit_for); the
+// minimum body rate may be off (0) but its grace may not be 0 (every body would be too slow).
+TEST(SettingsValidate, ConnectionAndBodyRateLimits) {
+  auto v = check(std::string(test::kTlsExtension) +
+                     "router:\n  max_connections: 0\n  min_body_rate_bytes_per_s: 0\n",
+                 Purpose::show);
+  EXPECT_EQ(count(v.problems, "SETTING_INVALID_VALUE"), 0) << v.problems.to_string();
+  ASSERT_TRUE(v.settings.has_value());
+  EXPECT_EQ(v.settings->config().router.max_connections, 0u);
+  auto bad = check("router:\n  min_body_rate_grace_ms: 0\n", Purpose::show);
+  EXPECT_EQ(only(bad.problems, "SETTING_INVALID_VALUE").where,
+            "test.yaml:2: router.min_body_rate_grace_ms");
 }
 
 TEST(SettingsValidate, ServeWithoutEndpointsWarns) {
