@@ -3,6 +3,7 @@ broke nginx, Envoy, HAProxy and others in 2023-2024, sent frame by frame (h2_att
 time the router ends or refuses what it must, stays up, keeps serving other connections and
 keeps its memory bounded."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +17,11 @@ from conftest import KEY, settings_for, start_peer, wait_until
 
 SCORE = "/api/v1/endpoint/fraud"
 AUTH = (("authorization", f"Bearer {KEY}"),)
+
+
+# Under ASan (scripts/test.sh sanitize) memory is shadowed and freed blocks are quarantined:
+# RSS says nothing about the router's own bounds there.
+CHECK_RSS = not os.environ.get("SCOREGATE_SANITIZED")
 
 
 def rss_kib(pid):
@@ -72,7 +78,7 @@ def test_oversized_header_lists(router):
     res = h2_attack.big_header_list("127.0.0.1", router.port, size=1 << 20, path=SCORE + "/score",
                                     **attack_kw(router))
     assert res.goaway_error_name == "ENHANCE_YOUR_CALM" and res.closed, res.summary()
-    assert rss_kib(router.proc.pid) - before < 4096
+    assert not CHECK_RSS or rss_kib(router.proc.pid) - before < 4096
     still_serves(router)
 
 
@@ -85,7 +91,7 @@ def test_settings_and_ping_floods_end_the_connection(router):
     assert res.closed, res.summary()
     res = h2_attack.ping_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
     assert res.closed and res.ping_acks < 300000, res.summary()
-    assert rss_kib(router.proc.pid) - before < 16 * 1024
+    assert not CHECK_RSS or rss_kib(router.proc.pid) - before < 16 * 1024
     still_serves(router)
 
 
@@ -114,7 +120,7 @@ def test_zero_window_stream_times_out_and_memory_stays_bounded(pki, start_router
     for res in results:
         assert not res.timed_out, res.summary()  # the router reset the stream: it did not wait forever
         assert res.detail["reacted_after"] < 6, res.summary()
-    assert rss_kib(r.proc.pid) - before < 16 * 1024
+    assert not CHECK_RSS or rss_kib(r.proc.pid) - before < 16 * 1024
     big.stop()
 
 
