@@ -37,7 +37,6 @@ class Http2Session final : public ClientConnection, private H2Events {
   boost::asio::awaitable<void> run();
   // GOAWAY with the last stream id; streams in flight finish, then the connection closes.
   void begin_drain() override;
-  void on_new_generation() override { begin_drain(); }
   // No stream in flight and no GOAWAY sent yet.
   bool idle() const override {
     return in_flight_ == 0 && !closing_ && !idle_goaway_ && !core_.goaway_sent();

@@ -141,11 +141,6 @@ class ClientConnection {
   // Draining: an idle connection closes now; a busy one after its current response(s)
   // (HTTP/2: GOAWAY with the last stream id, streams in flight finish).
   virtual void begin_drain() = 0;
-  // A new settings generation was published (a reload, a renewed certificate). HTTP/1.1
-  // connections keep theirs until they close; an HTTP/2 connection, which may live for hours,
-  // is asked to move (GOAWAY with the last stream id; its streams finish), so every client
-  // reconnects to the new certificate and settings.
-  virtual void on_new_generation() {}
   // Idle: an HTTP/1.1 keep-alive connection between requests (at least one request served, no
   // byte of the next one yet), an HTTP/2 session with no stream and no GOAWAY sent. The worker
   // closes idle connections first when the process nears router.max_connections (README

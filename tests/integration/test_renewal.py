@@ -308,9 +308,7 @@ def test_status_never_shows_protected_settings(pki, model, start_router, tmp_pat
 
 def test_renewal_under_http2_load_loses_nothing(pki, model, start_router, tmp_path):
     """The same rotation under HTTP/2 load (README "HTTP/2 and gRPC"): h2load multiplexes
-    keep-alive streams while curl opens a new HTTP/2 connection (full handshake) per request.
-    Every reload sends the h2load connections a graceful GOAWAY: their streams in flight must
-    all succeed (h2load does not reconnect after a GOAWAY, so the curl loop carries on)."""
+    keep-alive streams while curl opens a new HTTP/2 connection (full handshake) per request."""
     a, ak = leaf(pki, "renew-h2-a")
     b, bk = leaf(pki, "renew-h2-b")
     live, cert, key = live_pair(tmp_path, a, ak)
