@@ -26,15 +26,10 @@ class SslCategory : public boost::system::error_category {
 const SslCategory ssl_category;
 }  // namespace
 
-asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
-                                        std::span<const asio::const_buffer> buffers) {
-  error_code ec;
-  if (!socket.non_blocking())
-    socket.non_blocking(true, ec);  // a blocking write would stall the worker
-  std::size_t total = asio::buffer_size(buffers);
-  std::size_t done = socket.write_some(buffers, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-  if (ec || done == total) co_return ec;
+const boost::system::error_category& openssl_category() { return ssl_category; }
+
+std::vector<asio::const_buffer> remaining_buffers(std::span<const asio::const_buffer> buffers,
+                                                  std::size_t done) {
   std::vector<asio::const_buffer> rest;
   for (auto b : buffers) {
     if (done >= b.size()) {
@@ -44,6 +39,19 @@ asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
     rest.push_back(b + done);
     done = 0;
   }
+  return rest;
+}
+
+asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
+                                        std::span<const asio::const_buffer> buffers) {
+  error_code ec;
+  if (!socket.non_blocking())
+    socket.non_blocking(true, ec);  // a blocking write would stall the worker
+  std::size_t total = asio::buffer_size(buffers);
+  std::size_t done = socket.write_some(buffers, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  if (ec || done == total) co_return ec;
+  auto rest = remaining_buffers(buffers, done);
   auto [wec, n] = co_await asio::async_write(socket, rest, nothrow);
   co_return wec;
 }

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace scoregate::http {
 
@@ -32,6 +33,13 @@ struct IoResult {
 // Writes every byte to a non-blocking socket: first directly (a keep-alive request usually
 // fits in the socket buffer, so no asynchronous operation, handler or scheduler round trip
 // is needed), then the rest asynchronously.
+// OpenSSL's error queue codes as error_codes (the message is OpenSSL's reason string).
+const boost::system::error_category& openssl_category();
+
+// The part of `buffers` not yet written after a write of `done` bytes.
+std::vector<asio::const_buffer> remaining_buffers(std::span<const asio::const_buffer> buffers,
+                                                  std::size_t done);
+
 asio::awaitable<error_code> write_fully(asio::ip::tcp::socket& socket,
                                         std::span<const asio::const_buffer> buffers);
 

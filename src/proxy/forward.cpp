@@ -233,15 +233,7 @@ asio::awaitable<bool> Exchange::first_write(std::span<const asio::const_buffer> 
     if (!co_await connect_upstream() || left_while_connecting()) co_return false;  // answered
     upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   }
-  std::vector<asio::const_buffer> rest;
-  for (auto b : buffers) {
-    if (done >= b.size()) {
-      done -= b.size();
-      continue;
-    }
-    rest.push_back(b + done);
-    done = 0;
-  }
+  auto rest = http::remaining_buffers(buffers, done);
   if (rest.empty()) co_return true;
   co_return !co_await http::write_fully(upstream_->socket, rest);
 }

@@ -53,17 +53,6 @@ class X509Category : public boost::system::error_category {
   }
 };
 
-class SslCategory : public boost::system::error_category {
- public:
-  const char* name() const noexcept override { return "openssl"; }
-  std::string message(int ev) const override {
-    char buf[256];
-    ERR_error_string_n(static_cast<unsigned long>(ev), buf, sizeof buf);
-    return buf;
-  }
-};
-const SslCategory ssl_category_instance;
-
 std::string openssl_reason() {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -143,7 +132,7 @@ asio::awaitable<error_code> H2Connection::tls_handshake() {
       if (verify != X509_V_OK)
         co_return error_code(static_cast<int>(verify), x509_verify_category());
       if (kind == SSL_ERROR_SSL)
-        co_return error_code(static_cast<int>(e ? e : 1), ssl_category_instance);
+        co_return error_code(static_cast<int>(e ? e : 1), http::openssl_category());
       co_return error_code(asio::error::connection_reset);
     }
     auto [ec] = co_await transport_->socket().async_wait(want, nothrow);
