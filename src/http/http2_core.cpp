@@ -49,6 +49,11 @@ std::vector<nghttp2_nv> to_nva(const std::vector<std::string>& nv) {
   return out;
 }
 
+// nghttp2_submit_shutdown_notice's frame: GOAWAY(NO_ERROR) with the largest stream id.
+bool is_notice(const nghttp2_goaway& g) {
+  return g.error_code == NGHTTP2_NO_ERROR && g.last_stream_id == (1U << 31U) - 1U;
+}
+
 }  // namespace
 
 // nghttp2's callbacks; user_data is the Http2Core.
@@ -174,7 +179,7 @@ struct H2Callbacks {
     } else if (frame->hd.type == NGHTTP2_RST_STREAM) {
       auto code = frame->rst_stream.error_code;
       if (code == NGHTTP2_REFUSED_STREAM || code == NGHTTP2_PROTOCOL_ERROR) c.count_reset();
-    } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+    } else if (frame->hd.type == NGHTTP2_GOAWAY && !is_notice(frame->goaway)) {
       c.goaway_ = true;
       c.goaway_error_ = frame->goaway.error_code;
     }
@@ -281,8 +286,11 @@ bool Http2Core::produce(std::string& out, std::size_t max) {
 bool Http2Core::want_write() const { return !fatal_ && nghttp2_session_want_write(session_); }
 
 bool Http2Core::over() const {
-  return fatal_ || shut_ ||
-         (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_));
+  if (fatal_ || shut_) return true;
+  // After a shutdown notice nghttp2 wants no more reads once its streams are done, but the
+  // real GOAWAY is still to come and a crossing request may still arrive.
+  if (notice_sent_ && !goaway_) return false;
+  return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
 }
 
 void Http2Core::shut() {
@@ -303,6 +311,12 @@ void Http2Core::drain() {
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
+}
+
+bool Http2Core::shutdown_notice() {
+  if (fatal_ || goaway_ || notice_sent_) return false;
+  notice_sent_ = nghttp2_submit_shutdown_notice(session_) == 0;
+  return notice_sent_;
 }
 
 void Http2Core::terminate(std::uint32_t error_code) {

@@ -111,6 +111,11 @@ class Http2Core {
 
   // Draining: GOAWAY(NO_ERROR) with the last stream id we processed; streams in flight finish.
   void drain();
+  // The first step of a graceful shutdown (RFC 9113 section 6.8): GOAWAY(NO_ERROR) with the
+  // largest stream id, so the client opens no new stream while every stream it already sent
+  // (perhaps crossing this frame on the wire) is still processed. drain() is the second step,
+  // at least a round trip later. False when the connection already ends.
+  bool shutdown_notice();
   // GOAWAY(code) and the end of the connection once it is sent.
   void terminate(std::uint32_t error_code);
   bool goaway_sent() const { return goaway_; }
@@ -153,6 +158,7 @@ class Http2Core {
   bool fatal_ = false;
   bool shut_ = false;
   bool goaway_ = false;
+  bool notice_sent_ = false;
   std::uint32_t goaway_error_ = 0;
   // Rapid-reset accounting over the current window.
   std::chrono::steady_clock::time_point window_start_{};

@@ -16,6 +16,9 @@ constexpr std::size_t kReadSize = 16 * 1024;
 constexpr std::size_t kWriteChunk = 64 * 1024;  // frames coalesced into one write
 // After our GOAWAY, how long a client may keep the connection before we close it.
 constexpr std::chrono::seconds kGoawayGrace{2};
+// Between the shutdown notice and the real GOAWAY of a reload: well over a round trip, so a
+// request already on the wire when the notice left is counted in the last stream id.
+constexpr std::chrono::milliseconds kNoticeToGoaway{1000};
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 }  // namespace
 
@@ -35,9 +38,10 @@ Http2Session::Http2Session(ClientTransport& transport, const ServerLimits& limit
       core_(limits_, *this),
       writer_event_(transport.socket().get_executor()),
       done_event_(transport.socket().get_executor()),
-      watchdog_(transport.socket().get_executor(), [this] { on_watchdog(); }) {}
+      watchdog_(transport.socket().get_executor(), [this] { on_watchdog(); }),
+      notice_timer_(transport.socket().get_executor()) {}
 
-Http2Session::~Http2Session() = default;
+Http2Session::~Http2Session() { *alive_ = false; }
 
 asio::awaitable<void> Http2Session::run() {
   auto ex = transport_.socket().get_executor();
@@ -49,6 +53,7 @@ asio::awaitable<void> Http2Session::run() {
   });
   co_await reader();
   closing_ = true;
+  notice_timer_.cancel();
   wake_writer();
   while (writer_running_) {
     done_event_.expires_at(asio::steady_timer::time_point::max());
@@ -152,6 +157,16 @@ void Http2Session::begin_drain() {
     idle_goaway_ = true;
     watchdog_.arm(kGoawayGrace);
   }
+}
+
+void Http2Session::on_new_generation() {
+  if (closing_ || idle_goaway_ || !core_.shutdown_notice()) return;
+  wake_writer();
+  notice_timer_.expires_after(kNoticeToGoaway);
+  notice_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive || closing_) return;
+    begin_drain();
+  });
 }
 
 void Http2Session::on_watchdog() {

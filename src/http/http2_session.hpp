@@ -37,6 +37,9 @@ class Http2Session final : public ClientConnection, private H2Events {
   boost::asio::awaitable<void> run();
   // GOAWAY with the last stream id; streams in flight finish, then the connection closes.
   void begin_drain() override;
+  // A reload: GOAWAY(2^31-1) now, the real GOAWAY (begin_drain) kNoticeToGoaway later, so a
+  // request the client sent just before it saw the first one is still served.
+  void on_new_generation() override;
   // No stream in flight and no GOAWAY sent yet.
   bool idle() const override {
     return in_flight_ == 0 && !closing_ && !idle_goaway_ && !core_.goaway_sent();
@@ -66,6 +69,8 @@ class Http2Session final : public ClientConnection, private H2Events {
   boost::asio::steady_timer writer_event_;
   boost::asio::steady_timer done_event_;
   Watchdog watchdog_;
+  boost::asio::steady_timer notice_timer_;  // shutdown notice -> GOAWAY (on_new_generation)
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for notice_timer_'s handler
   std::unique_ptr<char[]> read_buffer_;  // held only while streams are in flight
   std::string out_;
   std::size_t in_flight_ = 0;

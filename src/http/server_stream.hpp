@@ -141,6 +141,11 @@ class ClientConnection {
   // Draining: an idle connection closes now; a busy one after its current response(s)
   // (HTTP/2: GOAWAY with the last stream id, streams in flight finish).
   virtual void begin_drain() = 0;
+  // A new settings generation was published (a reload, a renewed certificate). HTTP/1.1
+  // connections keep theirs until they close; an HTTP/2 connection, which a gRPC client may
+  // keep for hours, is asked to move with a two-step GOAWAY (its streams finish), so every
+  // client reconnects to the new certificate and settings (README "HTTP/2 and gRPC").
+  virtual void on_new_generation() {}
   // Idle: an HTTP/1.1 keep-alive connection between requests (at least one request served, no
   // byte of the next one yet), an HTTP/2 session with no stream and no GOAWAY sent. The worker
   // closes idle connections first when the process nears router.max_connections (README

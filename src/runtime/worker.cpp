@@ -70,6 +70,7 @@ void Worker::publish(SnapshotPtr next) {
   asio::post(io_, [this, next = std::move(next)] {
     current_ = next;
     context_.plan = next->plan;
+    for (auto* c : live_) c->on_new_generation();
   });
 }
 

@@ -4,6 +4,7 @@ time the router ends or refuses what it must, stays up, keeps serving other conn
 keeps its memory bounded."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import time
 import pytest
 
 import h2_attack
+from hyperframe.frame import HeadersFrame
 from conftest import KEY, settings_for, start_peer, wait_until
 
 SCORE = "/api/v1/endpoint/fraud"
@@ -153,3 +155,56 @@ def test_sigterm_sends_goaway_and_finishes_streams_in_flight(pki, model, start_r
     assert out.find("recv DATA", goaway) > goaway, out  # the answer came after the GOAWAY
     assert r.wait(15) == 0
 
+
+
+def test_reload_sends_two_step_goaway_and_finishes_streams_in_flight(pki, model, start_router):
+    """A reload (here POST /-/reload) asks HTTP/2 clients to reconnect, so a long-lived
+    connection picks up a renewed certificate (README "HTTP/2 and gRPC"): first a shutdown
+    notice, GOAWAY(NO_ERROR, last stream 2^31-1), then about 1 s later the real GOAWAY with the
+    last stream processed; the stream in flight is answered after both."""
+    r = start_router(settings_for(pki, [model.address]))
+    p = subprocess.Popen(["nghttp", "-v", "--no-verify-peer", "-H", f"authorization: Bearer {KEY}",
+                          r.url(SCORE + "/sleep?ms=2000")], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # the stream is at the model now (it sleeps 2 s)
+    status, body = r.admin("/-/reload", method="POST")
+    assert status == 200, body
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 0, out
+    first = out.find("recv GOAWAY")
+    second = out.find("recv GOAWAY", first + 1)
+    assert first >= 0 and second > first, out
+    assert "last_stream_id=2147483647, error_code=NO_ERROR(0x00)" in out[first:first + 250], out
+    sid = re.search(r"send HEADERS frame <[^>]*stream_id=(\d+)>", out).group(1)  # nghttp skips a few ids
+    assert f"last_stream_id={sid}, error_code=NO_ERROR(0x00)" in out[second:second + 250], out
+    stamps = [float(m) for m in re.findall(r"\[\s*([\d.]+)\] recv GOAWAY", out)]
+    assert 0.8 <= stamps[1] - stamps[0] <= 2.5, stamps  # the notice leaves a round trip and more
+    assert out.find("recv DATA", second) > second, out  # the answer came after both
+    assert "slept_ms" in out, out
+    assert r.proc.poll() is None
+    # new connections are served by the new generation
+    resp = h2_attack.normal_request("127.0.0.1", r.port, SCORE + "/score", method="POST",
+                                    body=b'{"data": [[1]]}', headers=AUTH, tls=str(pki / "ca.pem"),
+                                    server_hostname="localhost", authority=f"localhost:{r.port}")
+    assert resp.status == 200, resp
+
+
+def test_request_crossing_the_reload_notice_is_served(pki, model, start_router):
+    """The race the two steps exist for: a connection opened just before a reload sends its
+    first request while the router's shutdown notice is on the wire. The notice's last stream id
+    (2^31-1) covers it, so it is served (a one-step GOAWAY with last stream 0 made curl fail such
+    a request with error 16), and the real GOAWAY that follows names it as processed."""
+    r = start_router(settings_for(pki, [model.address]))
+    c = h2_attack.RawConnection("127.0.0.1", r.port, tls=str(pki / "ca.pem"), server_hostname="localhost",
+                                authority=f"localhost:{r.port}", timeout=10)
+    c.wait_until(lambda: c.result.settings_acks > 0 or c.result.received.get("SETTINGS", 0) > 0, quiet=1)
+    status, body = r.admin("/-/reload", method="POST")
+    assert status == 200, body
+    c.wait_until(lambda: c.result.goaway, quiet=2)
+    assert c.result.goaway and c.result.goaway_last_stream == 2**31 - 1, c.result.summary()
+    sid = c.stream_id()  # sent after the notice arrived: the server cannot tell it from one crossing it
+    c.send(HeadersFrame(sid, c.request_block(SCORE + "/health", "GET", AUTH),
+                        flags=["END_HEADERS", "END_STREAM"]).serialize())
+    c.wait_until(lambda: sid in c.result.responses and c.result.goaway_last_stream == sid, quiet=3)
+    assert c.result.responses.get(sid) == 200, c.result.summary()
+    assert c.result.goaway_last_stream == sid and c.result.goaway_error_name == "NO_ERROR", c.result.summary()
+    c.close()

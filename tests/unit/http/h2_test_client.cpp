@@ -33,6 +33,7 @@ struct ClientCallbacks {
     if (f->hd.type == NGHTTP2_DATA) ++cl.responses[f->hd.stream_id].data_frames;
     if (f->hd.type == NGHTTP2_GOAWAY) {
       cl.goaway = true;
+      ++cl.goaways;
       cl.goaway_error = f->goaway.error_code;
       cl.goaway_last = f->goaway.last_stream_id;
     }

@@ -197,6 +197,12 @@ void TestServer::drain() {
   });
 }
 
+void TestServer::new_generation() {
+  asio::post(io_, [this] {
+    if (session_) session_->on_new_generation();
+  });
+}
+
 bool TestServer::wait_finished(std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (!finished_ && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);

@@ -54,6 +54,7 @@ class TestServer {
   ~TestServer();
   std::uint16_t port() const { return port_; }
   void drain();
+  void new_generation();  // what a reload does to the session
   bool wait_finished(std::chrono::milliseconds timeout);
   ScriptedHandler handler;
 
@@ -111,6 +112,7 @@ class H2Client {
 
   std::map<std::int32_t, Response> responses;
   bool goaway = false;
+  int goaways = 0;
   std::uint32_t goaway_error = 0;
   std::int32_t goaway_last = -1;
   bool eof = false;

@@ -244,6 +244,28 @@ TEST(Http2Session, DrainFinishesStreamsInFlightThenCloses) {
   EXPECT_TRUE(server.wait_finished(5s));
 }
 
+TEST(Http2Session, NewGenerationSendsANoticeThenTheRealGoaway) {
+  TestServer server;
+  H2Client c(server.port());
+  auto held = c.request("GET", "/hold");
+  ASSERT_TRUE(c.pump([&] { return server.handler.started.load() == 1; }));
+  server.new_generation();
+  server.new_generation();  // a second reload meanwhile changes nothing
+  ASSERT_TRUE(c.pump([&] { return c.goaway; }));
+  EXPECT_EQ(c.goaway_last, 0x7fffffff);  // the shutdown notice
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.pump([&] { return c.goaways == 2; }, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 800ms);
+  EXPECT_EQ(c.goaway_error, static_cast<std::uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(c.goaway_last, held);
+  server.handler.release = true;
+  ASSERT_TRUE(c.complete(held));
+  EXPECT_EQ(c.responses[held].body, "held");
+  c.pump([&] { return c.eof; });
+  EXPECT_EQ(c.goaways, 2);
+  EXPECT_TRUE(server.wait_finished(5s));
+}
+
 TEST(Http2Session, IdleConnectionGetsGoawayAfterKeepaliveTimeout) {
   ServerLimits limits;
   limits.keepalive_timeout = 200ms;
