@@ -61,7 +61,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   input.append(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::string_view rest(input);
   std::string out;
+  // The high bits of the first byte play a reload: a shutdown notice after the first chunk,
+  // the real GOAWAY (drain) half way through the input.
+  const bool reload = (data[0] & 0x40) != 0;
+  const std::size_t drain_at = rest.size() / 2;
+  bool first = true;
   while (!rest.empty() && !core.over()) {
+    if (reload && !first) core.shutdown_notice();
+    if (reload && rest.size() <= drain_at) core.drain();
+    first = false;
     auto n = std::min(step, rest.size());
     if (!core.receive(rest.substr(0, n))) break;
     rest.remove_prefix(n);
