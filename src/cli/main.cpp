@@ -169,13 +169,16 @@ Command add_doctor(CLI::App& app, Args& a) {
       "configured certificate, the scoring URI, HTTP/2 (exit 0 pass, 1 a check failed, 2 usage)");
   auto& d = a.doctor;
   cmd->add_option("url", d.url, "https://HOST[:PORT] (or a scoring URI)")->required();
-  cmd->add_option("--cacert", d.cacert, "CA file to verify the chain against (default: the system store)");
-  auto* key = cmd->add_option("--key", d.key, "an endpoint key: also send a scored request (never printed)");
+  cmd->add_option("--cacert", d.cacert,
+                  "CA file to verify the chain against (default: the system store)");
+  auto* key = cmd->add_option("--key", d.key,
+                              "an endpoint key: also send a scored request (never printed)");
   cmd->add_option("--key-file", d.key_file, "a file holding the endpoint key")->excludes(key);
   cmd->add_option("--endpoint", d.endpoint, "endpoint name (default: the only one in -f)");
   auto* ip = cmd->add_option("--expect-ip", d.expect_ip, "the address HOST should resolve to");
-  cmd->add_option("--service-manifest", d.service_manifest,
-                  "`kubectl get svc NAME -o yaml` saved to a file: HOST should resolve to its address")
+  cmd->add_option(
+         "--service-manifest", d.service_manifest,
+         "`kubectl get svc NAME -o yaml` saved to a file: HOST should resolve to its address")
       ->excludes(ip);
   cmd->add_option("-f,--file", d.settings.file,
                   "the router's settings: the served certificate must be the configured one");

@@ -5,10 +5,9 @@
 #include "core/secure.hpp"
 #include "doctor/probe.hpp"
 #include "tls/certificate.hpp"
-#include "tls/secret.hpp"
-#include "tls/parse.hpp"
 #include "tls/openssl_util.hpp"
-
+#include "tls/parse.hpp"
+#include "tls/secret.hpp"
 
 namespace scoregate::doctor {
 
@@ -53,8 +52,10 @@ std::optional<Url> parse_url(const std::string& text, Problems& problems) {
     const auto close = rest.find(']');
     if (close == std::string::npos) return fail_url(problems, text, "unclosed '['"), std::nullopt;
     url.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-    else if (close + 1 != rest.size()) return fail_url(problems, text, "junk after ']'"), std::nullopt;
+    if (close + 1 < rest.size() && rest[close + 1] == ':')
+      port = rest.substr(close + 2);
+    else if (close + 1 != rest.size())
+      return fail_url(problems, text, "junk after ']'"), std::nullopt;
   } else {
     const auto colon = rest.find(':');
     url.host = rest.substr(0, colon);
@@ -63,7 +64,8 @@ std::optional<Url> parse_url(const std::string& text, Problems& problems) {
   if (url.host.empty() || url.host.find('@') != std::string::npos)
     return fail_url(problems, text, "no host name"), std::nullopt;
   if (!port.empty()) {
-    const bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    const bool digits =
+        port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
     if (!digits || std::stoul(port) == 0 || std::stoul(port) > 65535)
       return fail_url(problems, text, "the port is not a number from 1 to 65535"), std::nullopt;
     url.port = port;
@@ -75,8 +77,9 @@ std::optional<Url> parse_url(const std::string& text, Problems& problems) {
 Configured configured_certificate(const settings::Config& config) {
   Configured out;
   const auto& ext = config.extension;
-  out.source = !ext.ssl_secret.empty() ? "sslSecret " + tls::shown_secret_field(ext.ssl_secret, true)
-                                       : std::string("sslCertPemFile");
+  out.source = !ext.ssl_secret.empty()
+                   ? "sslSecret " + tls::shown_secret_field(ext.ssl_secret, true)
+                   : std::string("sslCertPemFile");
   if (ext.ssl_secret.empty() && ext.ssl_cert_pem_file.empty()) {
     out.unreadable = "the settings name no certificate (no sslCertPemFile or sslSecret)";
     return out;
@@ -84,15 +87,16 @@ Configured configured_certificate(const settings::Config& config) {
   Problems problems;
   const auto material = tls::resolve_source(config, problems);
   std::vector<tls::X509Ptr> certs;
-  if (material) certs = tls::parse_certificates(material->cert_bytes, material->cert_label, problems);
+  if (material)
+    certs = tls::parse_certificates(material->cert_bytes, material->cert_label, problems);
   if (certs.empty()) {
     // The codes say what is missing (e.g. SECRET_NOT_FOUND: the Secret lives in the cluster);
     // they never hold a protected value (docs/certificate-codes.md).
     std::string codes;
     for (const auto& p : problems.items())
       if (p.severity == Severity::error) codes += (codes.empty() ? "" : ", ") + p.code;
-    out.unreadable = ext.ssl_secret.empty() ? codes
-                                            : "the Secret is in the cluster, not here (" + codes + ")";
+    out.unreadable =
+        ext.ssl_secret.empty() ? codes : "the Secret is in the cluster, not here (" + codes + ")";
     return out;
   }
   out.fingerprint = sha256_fingerprint(tls::der_of(certs.front().get()));

@@ -17,7 +17,7 @@ namespace scoregate::doctor {
 struct Url {
   std::string host;  // without brackets for IPv6
   std::string port = "443";
-  std::string endpoint;  // from a pasted scoring URI's path (/api/v1/endpoint/NAME/...), or ""
+  std::string endpoint;       // from a pasted scoring URI's path (/api/v1/endpoint/NAME/...), or ""
   std::string shown() const;  // "https://HOST:PORT"
 };
 // https://HOST[:PORT][/path]; nullopt (with DOCTOR_URL_INVALID) when it is not one.

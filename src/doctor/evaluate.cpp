@@ -1,6 +1,5 @@
 #include "doctor/evaluate.hpp"
 
-
 #include <algorithm>
 
 namespace scoregate::doctor {
@@ -25,7 +24,8 @@ bool contains(const std::vector<std::string>& items, const std::string& x) {
 
 Check check_resolves(const std::string& host, const std::vector<std::string>& resolved,
                      const std::string& error) {
-  if (!resolved.empty()) return make("dns.resolve", Status::pass, host + " resolves to " + joined(resolved));
+  if (!resolved.empty())
+    return make("dns.resolve", Status::pass, host + " resolves to " + joined(resolved));
   return make("dns.resolve", Status::fail,
               host + " does not resolve" + (error.empty() ? "" : " (" + error + ")"),
               "create an A (or AAAA) record for " + host +
@@ -44,8 +44,8 @@ Check check_expected_address(const std::string& host, const std::vector<std::str
   const std::string fix =
       "point the DNS record of " + host + " at " + joined(expected.addresses) +
       " (an A record for an IP, a CNAME for a load balancer's hostname); resolvers keep the "
-      "old answer until its TTL runs out (dig " + host +
-      " shows the TTL left), so wait that long after the change before checking again";
+      "old answer until its TTL runs out (dig " +
+      host + " shows the TTL left), so wait that long after the change before checking again";
   if (unexpected.size() < resolved.size())
     return make("dns.address", Status::warn,
                 host + " resolves to " + joined(resolved) + ": " + joined(unexpected) +
@@ -81,8 +81,7 @@ Check check_chain(const ServedChain& c) {
 }
 
 Check check_name(const std::string& host, bool covered, const std::string& covered_names) {
-  if (covered)
-    return make("tls.name", Status::pass, "the certificate covers " + host);
+  if (covered) return make("tls.name", Status::pass, "the certificate covers " + host);
   return make("tls.name", Status::fail,
               "the certificate does not cover " + host + " (it covers: " + covered_names + ")",
               "issue a certificate with " + host +
@@ -96,8 +95,7 @@ Check check_expiry(std::time_t not_before, std::time_t not_after, std::time_t no
                 "check the clock of the machine that issued it, or wait until it is valid");
   if (now >= not_after)
     return make("tls.expiry", Status::fail,
-                "the certificate expired " + std::to_string((now - not_after) / day) +
-                    " days ago",
+                "the certificate expired " + std::to_string((now - not_after) / day) + " days ago",
                 "renew it and update the certificate file or Secret; scoregate picks the "
                 "renewal up by itself (README \"Certificate renewal\")");
   const auto left = (not_after - now) / day;
@@ -114,9 +112,11 @@ Check check_fingerprint(const std::string& served, const Configured& configured)
                 "the configured certificate (" + configured.source +
                     ") cannot be read here: " + configured.unreadable,
                 "run doctor where the certificate is readable (for an sslSecret: kubectl get "
-                "secret -o yaml > s.yaml and --secrets-dir in the settings), or compare the "
-                "served SHA-256 " + served + " by hand");
-  if (!configured.fingerprint) return make("tls.fingerprint", Status::info, "served SHA-256 " + served);
+                "secret NAME -n azureml -o yaml > DIR/NAME.yaml and router.secrets_dir: DIR in "
+                "the settings), or compare the served SHA-256 " +
+                    served + " by hand");
+  if (!configured.fingerprint)
+    return make("tls.fingerprint", Status::info, "served SHA-256 " + served);
   if (*configured.fingerprint == served)
     return make("tls.fingerprint", Status::pass,
                 "the served certificate is the configured one (" + configured.source + ")");

@@ -61,8 +61,7 @@ Check check_without_key(const std::string& uri, const HttpAnswer& a) {
     return make(id, Status::warn,
                 "POST " + uri + " without a key reached the model (" + got + "): auth is off",
                 "set auth_mode: key on the endpoint unless it is meant to be open");
-  return make(id, Status::fail, "POST " + uri + " without a key: " + got,
-              router_codes().at(*code));
+  return make(id, Status::fail, "POST " + uri + " without a key: " + got, router_codes().at(*code));
 }
 
 Check check_with_key(const std::string& uri, const HttpAnswer& a) {

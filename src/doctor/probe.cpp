@@ -114,8 +114,8 @@ void set_alpn(SSL_CTX* ctx, bool offer_h2) {
     SSL_CTX_set_alpn_protos(ctx, http11, sizeof http11 - 1);
 }
 
-std::string request_text(const std::string& host, const std::string& port,
-                         const std::string& path, const std::optional<std::string>& key) {
+std::string request_text(const std::string& host, const std::string& port, const std::string& path,
+                         const std::optional<std::string>& key) {
   const std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string r = "POST " + path + " HTTP/1.1\r\nHost: " + authority + ":" + port +
                   "\r\nUser-Agent: scoregate-doctor\r\nContent-Type: application/json\r\n"

@@ -15,10 +15,14 @@ int Report::exit_code() const {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::pass: return "PASS";
-    case Status::info: return "INFO";
-    case Status::warn: return "WARN";
-    case Status::fail: return "FAIL";
+    case Status::pass:
+      return "PASS";
+    case Status::info:
+      return "INFO";
+    case Status::warn:
+      return "WARN";
+    case Status::fail:
+      return "FAIL";
   }
   return "FAIL";
 }

@@ -26,13 +26,15 @@ bool tls_checks(const Options& o, Report& report, std::string& alpn) {
   const auto& port = o.url.port;
   const auto hs = handshake(host, port, o.cacert);
   if (!hs.error.empty()) {
-    report.add({"tls.connect", Status::fail, "no TLS handshake with " + o.url.shown() + ": " + hs.error,
+    report.add({"tls.connect", Status::fail,
+                "no TLS handshake with " + o.url.shown() + ": " + hs.error,
                 "check the port, that the router runs (kubectl get pods -n azureml) and that "
                 "nothing in front of it (a firewall, another proxy) stops TLS"});
     return false;
   }
   alpn = hs.alpn;
-  for (const char* v : {"1.0", "1.1", "1.2", "1.3"}) report.add(check_version(probe_version(host, port, v)));
+  for (const char* v : {"1.0", "1.1", "1.2", "1.3"})
+    report.add(check_version(probe_version(host, port, v)));
   report.add(check_chain(hs.chain));
   report.add(check_name(host, hs.name_covered, hs.covered_names));
   report.add(check_expiry(hs.not_before, hs.not_after, std::time(nullptr)));

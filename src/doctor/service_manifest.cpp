@@ -47,7 +47,8 @@ std::string caution_for(const std::string& type) {
   if (type == "NodePort")
     return "a NodePort Service is reached on a node's IP and the node port, not on this "
            "cluster-internal IP: point DNS at the nodes (or a load balancer in front of them)";
-  return "a " + type + " Service is reachable only inside the cluster: this IP is not for "
+  return "a " + type +
+         " Service is reachable only inside the cluster: this IP is not for "
          "clients outside it; use inferenceRouterServiceType=LoadBalancer (or NodePort) to "
          "expose the router";
 }
@@ -93,9 +94,10 @@ ServiceAddress parse_service_manifest(std::string_view yaml, const std::string& 
     if (out.source.find("clusterIP") != std::string::npos) out.caution = caution_for(out.type);
   }
   if (out.source.empty())
-    problems.error("DOCTOR_MANIFEST_NO_ADDRESS", where,
-                   "Service '" + out.name + "' has no address (no ingress, externalIPs or clusterIP)",
-                   "wait until kubectl get svc shows an address, then save it again");
+    problems.error(
+        "DOCTOR_MANIFEST_NO_ADDRESS", where,
+        "Service '" + out.name + "' has no address (no ingress, externalIPs or clusterIP)",
+        "wait until kubectl get svc shows an address, then save it again");
   return out;
 }
 

@@ -12,11 +12,11 @@
 namespace scoregate::doctor {
 
 struct ServiceAddress {
-  std::string name;                   // metadata.name
-  std::string type;                   // spec.type (ClusterIP when absent, as Kubernetes does)
-  std::vector<std::string> ips;       // addresses to expect
-  std::vector<std::string> hostnames; // load balancer hostnames to resolve and expect
-  std::string source;                 // e.g. "Service 'scoregate' status.loadBalancer.ingress"
+  std::string name;                    // metadata.name
+  std::string type;                    // spec.type (ClusterIP when absent, as Kubernetes does)
+  std::vector<std::string> ips;        // addresses to expect
+  std::vector<std::string> hostnames;  // load balancer hostnames to resolve and expect
+  std::string source;                  // e.g. "Service 'scoregate' status.loadBalancer.ingress"
   // Set when the address is not one clients outside the cluster can use (ClusterIP, a
   // LoadBalancer still pending, NodePort): what that means and what to do.
   std::string caution;

@@ -83,6 +83,19 @@ def test_text_output_and_key_file(good, tmp_path):
     assert any(l.startswith("INFO") and "tls.fingerprint" in l for l in lines)
 
 
+def test_secret_in_the_cluster_is_said_to_be_unreadable_here(good, tmp_path):
+    cfg = tmp_path / "in-cluster.yaml"
+    cfg.write_text(json.dumps({"extension": {"sslCname": "localhost", "sslSecret": "scoring-tls"},
+                               "endpoints": [{"name": "fraud", "keys": {"primary": KEY},
+                                              "deployments": [{"name": "blue", "targets": ["127.0.0.1:1"]}]}]}))
+    rc, checks, _ = doctor(url(good), "--cacert", good.certs.root, "-f", cfg)
+    assert rc == 0
+    fp = checks["tls.fingerprint"]
+    assert fp["status"] == "WARN" and "sslSecret 'scoring-tls'" in fp["message"], fp
+    assert "cannot be read here" in fp["message"] and "router.secrets_dir" in fp["fix"]
+    assert "http.auth" in checks  # the endpoint came from -f
+
+
 def test_untrusted_chain_and_router_errors_named_by_code(good):
     # no --cacert: the system store does not know the test root
     rc, checks, _ = doctor(url(good), "--endpoint", "fraud", "--key", "not-the-key-0123456789")

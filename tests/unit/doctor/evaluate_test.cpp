@@ -69,7 +69,8 @@ TEST(DoctorTls, Fingerprint) {
 }
 
 TEST(DoctorHttp, RouterErrorCode) {
-  EXPECT_EQ(router_error_code(R"({"error":{"code":"Unauthorized","message":"x"}})"), "Unauthorized");
+  EXPECT_EQ(router_error_code(R"({"error":{"code":"Unauthorized","message":"x"}})"),
+            "Unauthorized");
   EXPECT_EQ(router_error_code(R"({"error":{"code":"Whatever"}})"), std::nullopt);
   EXPECT_EQ(router_error_code(R"({"result":[1]})"), std::nullopt);
   EXPECT_EQ(router_error_code("not json {"), std::nullopt);

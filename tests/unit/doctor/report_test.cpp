@@ -68,9 +68,9 @@ TEST(DoctorUrl, Parses) {
 }
 
 TEST(DoctorUrl, Refuses) {
-  for (const char* bad : {"http://a.test", "a.test", "https://", "https://a.test:0",
-                          "https://a.test:99999", "https://a.test:x", "https://[::1",
-                          "https://user@a.test"}) {
+  for (const char* bad :
+       {"http://a.test", "a.test", "https://", "https://a.test:0", "https://a.test:99999",
+        "https://a.test:x", "https://[::1", "https://user@a.test"}) {
     Problems p;
     EXPECT_FALSE(parse_url(bad, p)) << bad;
     EXPECT_TRUE(p.has("DOCTOR_URL_INVALID")) << bad;

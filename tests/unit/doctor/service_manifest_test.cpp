@@ -25,9 +25,10 @@ status: {loadBalancer: {ingress: [{ip: 20.1.2.3}, {hostname: lb.example.net}]}})
 
 TEST(DoctorServiceManifest, ExternalIpsThenClusterIp) {
   Problems p;
-  auto s = parse("kind: Service\nmetadata: {name: r}\nspec: {clusterIP: 10.0.0.1, externalIPs: "
-                 "[198.51.100.4]}\n",
-                 p);
+  auto s = parse(
+      "kind: Service\nmetadata: {name: r}\nspec: {clusterIP: 10.0.0.1, externalIPs: "
+      "[198.51.100.4]}\n",
+      p);
   EXPECT_EQ(s.ips, std::vector<std::string>{"198.51.100.4"});
   EXPECT_EQ(s.source, "Service 'r' spec.externalIPs");
   EXPECT_TRUE(s.caution.empty());
@@ -37,18 +38,20 @@ TEST(DoctorServiceManifest, ExternalIpsThenClusterIp) {
   EXPECT_NE(s.caution.find("only inside the cluster"), std::string::npos);
   s = parse("kind: Service\nmetadata: {name: r}\nspec: {type: NodePort, clusterIP: 10.0.0.1}\n", p);
   EXPECT_NE(s.caution.find("node"), std::string::npos);
-  s = parse("kind: Service\nmetadata: {name: r}\nspec: {type: LoadBalancer, clusterIP: 10.0.0.1}\n"
-            "status: {loadBalancer: {}}\n",
-            p);
+  s = parse(
+      "kind: Service\nmetadata: {name: r}\nspec: {type: LoadBalancer, clusterIP: 10.0.0.1}\n"
+      "status: {loadBalancer: {}}\n",
+      p);
   EXPECT_NE(s.caution.find("pending"), std::string::npos);
   EXPECT_TRUE(p.empty());
 }
 
 TEST(DoctorServiceManifest, ListOfOne) {
   Problems p;
-  auto s = parse("kind: List\nitems:\n- kind: Service\n  metadata: {name: r}\n"
-                 "  status: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}\n",
-                 p);
+  auto s = parse(
+      "kind: List\nitems:\n- kind: Service\n  metadata: {name: r}\n"
+      "  status: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}\n",
+      p);
   EXPECT_TRUE(p.empty());
   EXPECT_EQ(s.ips, std::vector<std::string>{"1.2.3.4"});
 }
