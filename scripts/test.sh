@@ -90,7 +90,7 @@ for stage in "${stages[@]}"; do
       # only the fuzz targets and the sans-IO code they link (clang 14 cannot compile some of
       # the coroutine code under these sanitizers: "Cannot represent a difference across sections")
       cmake --build build-fuzz -j "$JOBS" --target fuzz_http_parser fuzz_settings fuzz_certificate \
-        fuzz_secret_manifest fuzz_cgroup fuzz_routing fuzz_http2_session
+        fuzz_secret_manifest fuzz_cgroup fuzz_routing fuzz_http2_session fuzz_service_manifest
       for f in build-fuzz/tests/fuzz/fuzz_*; do
         name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
         work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true

@@ -38,6 +38,15 @@ int k8s_render(const K8sRenderArgs& args);
 
 int model_server(const std::string& listen);
 
+struct DoctorArgs {
+  std::string url, cacert, key, key_file, endpoint, expect_ip, service_manifest;
+  settings::CommandLine settings;  // -f only: the configured certificate and endpoint
+  bool json = false;
+};
+// Checks a deployed endpoint from outside: exit 0 all pass (warnings allowed), 1 a check
+// failed, 2 usage (README "Check a deployed endpoint: scoregate doctor").
+int doctor(const DoctorArgs& args);
+
 // Release, git revision, OpenSSL (runtime and built-with), build type; always 0.
 int version();
 

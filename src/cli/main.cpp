@@ -41,6 +41,7 @@ struct Args {
   scoregate::settings::CommandLine show;
   scoregate::cli::K8sRenderArgs render;
   std::string model_listen = "127.0.0.1:5001";
+  scoregate::cli::DoctorArgs doctor;
 };
 
 Command add_serve(CLI::App& app, Args& a) {
@@ -161,6 +162,30 @@ Command add_k8s(CLI::App& app, Args& a) {
   return {cmd, [&a] { return scoregate::cli::k8s_render(a.render); }};
 }
 
+Command add_doctor(CLI::App& app, Args& a) {
+  auto* cmd = app.add_subcommand(
+      "doctor",
+      "check a deployed endpoint from outside: DNS, TLS versions, chain, name, expiry, the "
+      "configured certificate, the scoring URI, HTTP/2 (exit 0 pass, 1 a check failed, 2 usage)");
+  auto& d = a.doctor;
+  cmd->add_option("url", d.url, "https://HOST[:PORT] (or a scoring URI)")->required();
+  cmd->add_option("--cacert", d.cacert,
+                  "CA file to verify the chain against (default: the system store)");
+  auto* key = cmd->add_option("--key", d.key,
+                              "an endpoint key: also send a scored request (never printed)");
+  cmd->add_option("--key-file", d.key_file, "a file holding the endpoint key")->excludes(key);
+  cmd->add_option("--endpoint", d.endpoint, "endpoint name (default: the only one in -f)");
+  auto* ip = cmd->add_option("--expect-ip", d.expect_ip, "the address HOST should resolve to");
+  cmd->add_option(
+         "--service-manifest", d.service_manifest,
+         "`kubectl get svc NAME -o yaml` saved to a file: HOST should resolve to its address")
+      ->excludes(ip);
+  cmd->add_option("-f,--file", d.settings.file,
+                  "the router's settings: the served certificate must be the configured one");
+  cmd->add_flag("--json", d.json, "print the report as JSON");
+  return {cmd, [&a] { return scoregate::cli::doctor(a.doctor); }};
+}
+
 std::vector<Command> add_small_commands(CLI::App& app, Args& a) {
   auto* model = app.add_subcommand("model-server", "run only the built-in sample model (HTTP)");
   model->add_option("--listen", a.model_listen, "HOST:PORT");
@@ -190,6 +215,7 @@ int main(int argc, char** argv) {
   commands.push_back(add_secret(app, args));
   commands.push_back(add_settings(app, args));
   commands.push_back(add_k8s(app, args));
+  commands.push_back(add_doctor(app, args));
   for (auto& c : add_small_commands(app, args)) commands.push_back(std::move(c));
 
   try {

@@ -1,5 +1,6 @@
 // Small OpenSSL helpers shared by the tls/ sources: owning pointers, the error queue, times,
-// names and the "does this certificate cover that name" rule. Internal to tls/ and its tests.
+// names and the "does this certificate cover that name" rule. Internal to tls/, its tests and
+// doctor/ (which judges served certificates by the same rules).
 #pragma once
 
 #include "core/time.hpp"
