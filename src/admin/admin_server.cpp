@@ -79,8 +79,9 @@ class Handler final : public http::StreamHandler {
       body += "\"}";
       co_await respond(conn, outcome.ok ? 200 : 422, "application/json", body);
     } else {
-      co_await conn.reply_error(404, "NotFound",
-                                "admin paths: / (status page) /healthz /readyz /metrics /status POST /-/reload");
+      co_await conn.reply_error(
+          404, "NotFound",
+          "admin paths: / (status page) /healthz /readyz /metrics /status POST /-/reload");
     }
   }
 

@@ -76,13 +76,14 @@ nlohmann::json deployment_counters_json(const proxy::DeploymentStats& st) {
 nlohmann::json deployment_json(const std::string& name, unsigned traffic,
                                const proxy::DeploymentPlan& d) {
   const auto& gate = *d.state->gate;
-  nlohmann::json dj = {{"name", name},
-                       {"traffic", traffic},
-                       {"queue_length", gate.queue_length()},
-                       {"slots_per_target", d.request_settings.max_concurrent_requests_per_instance},
-                       {"rejected_queue_full", gate.rejected_queue_full()},
-                       {"rejected_queue_timeout", gate.rejected_timeout()},
-                       {"counters", deployment_counters_json(d.state->stats)}};
+  nlohmann::json dj = {
+      {"name", name},
+      {"traffic", traffic},
+      {"queue_length", gate.queue_length()},
+      {"slots_per_target", d.request_settings.max_concurrent_requests_per_instance},
+      {"rejected_queue_full", gate.rejected_queue_full()},
+      {"rejected_queue_timeout", gate.rejected_timeout()},
+      {"counters", deployment_counters_json(d.state->stats)}};
   auto& ts = dj["targets"] = nlohmann::json::array();
   for (const auto& t : gate.view())
     ts.push_back({{"address", t.address},
@@ -140,7 +141,8 @@ nlohmann::json router_errors_json(const std::vector<const proxy::WorkerCounters*
     for (auto& e : w->recent_errors.entries()) all.push_back(std::move(e));
     for (int c = 0; c < 6; ++c) by_class[c] += w->router_errors[c].load(std::memory_order_relaxed);
   }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.unix_ms > b.unix_ms; });
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a.unix_ms > b.unix_ms; });
   if (all.size() > kRecentErrorsShown) all.resize(kRecentErrorsShown);
   auto recent = nlohmann::json::array();
   for (const auto& e : all)
