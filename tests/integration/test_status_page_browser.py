@@ -218,3 +218,37 @@ def test_status_page_in_headless_chromium(model, start_router, pki, tmp_path):
     assert "Unauthorized" in codes and "EndpointNotFound" in codes, facts["errors"]
     for secret in (KEY, SECONDARY, "not-the-key", str(pki / "ecdsa.key"), str(pki / "ecdsa.fullchain.pem")):
         assert secret not in facts["html"], "a secret on the status page"
+
+
+def short_lived_leaf(pki, d: Path, days):
+    """A localhost leaf of the test CA that expires in `days` days."""
+    run = lambda cmd: subprocess.run(cmd, check=True, capture_output=True)
+    run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", d / "short.key", "-out", d / "short.csr", "-subj", "/CN=localhost"])
+    (d / "short.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", d / "short.csr", "-CA", pki / "ca.pem", "-CAkey", pki / "ca.key",
+         "-CAcreateserial", "-out", d / "short.crt", "-days", str(days), "-extfile", d / "short.ext"])
+    (d / "short.pem").write_text((d / "short.crt").read_text() + (pki / "ca.pem").read_text())
+    return d / "short.pem", d / "short.key"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/deps.sh test)")
+def test_certificate_turns_red_below_14_days(model, start_router, pki, tmp_path):
+    cert, key = short_lived_leaf(pki, tmp_path, days=10)
+    s = settings_for(pki, [model.address])
+    s["protected"] = {"sslCertPemFile": str(cert), "sslKeyPemFile": str(key)}
+    r = start_router(s)
+    browser = Browser(tmp_path)
+    try:
+        browser.call("Page.navigate", url=f"http://127.0.0.1:{r.admin_port}/")
+        assert wait_until(lambda: (browser.evaluate(
+            "Number(document.getElementById('updated')?.dataset.polls || 0)") or 0) >= 1, timeout=15)
+        facts = browser.evaluate("""({red: document.getElementById('certificate').classList.contains('bad'),
+            days: document.getElementById('cert-days').innerText,
+            dayClass: document.getElementById('cert-days').className,
+            reloadRed: document.getElementById('reload').classList.contains('bad')})""")
+    finally:
+        browser.close()
+    assert facts["red"] and facts["dayClass"] == "bad", facts
+    assert facts["days"].split()[0] in ("9", "10"), facts
+    assert not facts["reloadRed"]  # no reload yet: only the certificate is red
