@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "admin/status_page.hpp"
+#include "core/secure.hpp"
 #include "http/http1_connection.hpp"
 #include "http/serialize.hpp"
 #include "http/server_stream.hpp"
@@ -19,8 +21,22 @@ namespace {
 
 asio::awaitable<http::error_code> respond(http::ServerStream& conn, unsigned status,
                                           std::string_view type, std::string_view body) {
-  static const http::ServerStream::Extra kNoStore{{"Cache-Control", "no-store"}};
+  static const http::ServerStream::Extra kNoStore{{"Cache-Control", "no-store"},
+                                                  {"X-Content-Type-Options", "nosniff"}};
   co_return co_await http::send_simple(conn, status, type, body, kNoStore);
+}
+
+// GET / from a browser: the status page, with a fresh nonce in its policy for each response
+// (README "Status page"). Served only here, on the full admin listener.
+asio::awaitable<http::error_code> respond_page(http::ServerStream& conn) {
+  auto page = render_status_page(random_key());
+  const http::ServerStream::Extra extra{{"Cache-Control", "no-store"},
+                                        {"X-Content-Type-Options", "nosniff"},
+                                        {"Content-Security-Policy", page.content_security_policy},
+                                        {"X-Frame-Options", "DENY"},
+                                        {"Referrer-Policy", "no-referrer"},
+                                        {"Vary", "Accept"}};
+  co_return co_await http::send_simple(conn, 200, "text/html; charset=utf-8", page.html, extra);
 }
 
 class Handler final : public http::StreamHandler {
@@ -46,6 +62,8 @@ class Handler final : public http::StreamHandler {
       co_await conn.reply_error(404, "NotFound",
                                 "this listener (router.probe_listen) serves /healthz /readyz "
                                 "/metrics only; /status and /-/reload are on router.admin");
+    } else if (get && path == "/" && accepts_html(req.find(boost::beast::http::field::accept))) {
+      co_await respond_page(conn);
     } else if (get && (path == "/status" || path == "/")) {
       co_await respond(conn, 200, "application/json", model_.status_json());
     } else if (path == "/-/reload") {
@@ -61,8 +79,9 @@ class Handler final : public http::StreamHandler {
       body += "\"}";
       co_await respond(conn, outcome.ok ? 200 : 422, "application/json", body);
     } else {
-      co_await conn.reply_error(404, "NotFound",
-                                "admin paths: /healthz /readyz /metrics /status POST /-/reload");
+      co_await conn.reply_error(
+          404, "NotFound",
+          "admin paths: / (status page) /healthz /readyz /metrics /status POST /-/reload");
     }
   }
 

@@ -36,6 +36,9 @@ struct LatencyHistogram {
 struct DeploymentStats {
   std::array<std::atomic<std::uint64_t>, 6> responses{};  // [status / 100]; [0]: aborted
   std::atomic<std::uint64_t> mirrored{0}, mirror_failed{0};
+  // The two statuses the status page rates on their own (a subset of `responses`): 429 (the
+  // gate refused) and 504 (the model did not answer in time).
+  std::atomic<std::uint64_t> status_429{0}, status_504{0};
   LatencyHistogram latency;  // router receive -> last byte sent
 };
 

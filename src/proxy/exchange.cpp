@@ -177,6 +177,9 @@ asio::awaitable<void> Exchange::reply(unsigned status, std::string_view code, st
   status_ = status;
   error_code_ = code;
   WorkerCounters::add(worker_.counters.router_errors[status / 100 % 6]);
+  using Name = std::string_view;  // the status page's "last router errors", never the message
+  worker_.counters.recent_errors.record(status, code, endpoint_ ? Name(endpoint_->name) : Name(),
+                                        deployment_ ? Name(deployment_->state->name) : Name());
   if (conn_.response_started()) {
     conn_.abort();  // too late for a status: cutting the stream tells the client
     co_return;
@@ -269,6 +272,8 @@ void Exchange::account() {
     stats.responses[status_ >= 100 && status_ < 600 && status_ != 499 ? status_ / 100 : 0]
         .fetch_add(1, std::memory_order_relaxed);
     stats.latency.observe(micros);
+    if (status_ == 429) stats.status_429.fetch_add(1, std::memory_order_relaxed);
+    if (status_ == 504) stats.status_504.fetch_add(1, std::memory_order_relaxed);
   }
   auto& in_flight = worker_.counters.in_flight[protocol_index_];
   in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);

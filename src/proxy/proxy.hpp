@@ -23,6 +23,7 @@
 #include "http/server_stream.hpp"
 #include "proxy/client_sweep.hpp"
 #include "proxy/plan.hpp"
+#include "proxy/recent_errors.hpp"
 #include "upstream/h2_client.hpp"
 #include "upstream/pool.hpp"
 
@@ -43,6 +44,7 @@ struct WorkerCounters {
   // By protocol: [0] HTTP/1.1, [1] HTTP/2, [2] gRPC (over HTTP/2)
   std::atomic<std::uint64_t> requests_by_protocol[3]{};
   std::atomic<std::uint64_t> in_flight[3]{};  // gauge: requests being served now
+  RecentErrors recent_errors;                 // the status page's "last router errors"
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }

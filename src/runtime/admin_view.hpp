@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,9 +19,22 @@
 
 namespace scoregate::runtime {
 
+// A count that remembers when it last went up (reload.cpp counts with ++), so /status can say
+// when the last reload happened without a second record of it.
+struct TimedCount {
+  TimedCount(std::uint64_t v = 0) : value(v) {}  // NOLINT(google-explicit-constructor)
+  TimedCount& operator++() {
+    ++value;
+    at = std::chrono::system_clock::now();
+    return *this;
+  }
+  std::uint64_t value = 0;
+  std::chrono::system_clock::time_point at{};  // epoch: never
+};
+
 // Reloads since the start, for /status (`reloads`) and scoregate_reloads_total.
 struct ReloadStats {
-  std::uint64_t ok = 0, failed = 0;
+  TimedCount ok, failed;
   std::string last_error;  // "" after a reload that went through
 };
 

@@ -100,8 +100,8 @@ void process_metrics(Exposition& m, const ProcessView& process) {
   m.gauge("scoregate_config_generation", "Settings generation being served.",
           static_cast<double>(current.generation));
   m.header("scoregate_reloads_total", "Reloads by result.", "counter");
-  m.out << "scoregate_reloads_total{result=\"ok\"} " << process.reloads().ok << '\n'
-        << "scoregate_reloads_total{result=\"failed\"} " << process.reloads().failed << '\n';
+  m.out << "scoregate_reloads_total{result=\"ok\"} " << process.reloads().ok.value << '\n'
+        << "scoregate_reloads_total{result=\"failed\"} " << process.reloads().failed.value << '\n';
   m.gauge("scoregate_connections_open", "Client connections open.", process.connections_open());
   m.gauge("scoregate_connections_max", "router.max_connections in force (derived when unset).",
           current.max_connections);
@@ -134,6 +134,15 @@ void response_metrics(Exposition& m, const States& states) {
       m.out << "scoregate_responses_total{" << deployment_labels(*d) << ",code=\""
             << (c ? std::to_string(c) + "xx" : "aborted") << "\"} " << v << '\n';
     }
+  m.header(
+      "scoregate_responses_by_status_total",
+      "Responses with status 429 or 504, by deployment (a subset of scoregate_responses_total).",
+      "counter");
+  for (const auto& d : states)
+    m.out << "scoregate_responses_by_status_total{" << deployment_labels(*d) << ",status=\"429\"} "
+          << d->stats.status_429.load(std::memory_order_relaxed) << '\n'
+          << "scoregate_responses_by_status_total{" << deployment_labels(*d) << ",status=\"504\"} "
+          << d->stats.status_504.load(std::memory_order_relaxed) << '\n';
   m.header("scoregate_request_duration_seconds", "Time from request head to last response byte.",
            "histogram");
   for (const auto& d : states) {

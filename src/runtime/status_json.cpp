@@ -2,6 +2,8 @@
 // setting or a key: protected values show as "(protected)", session tickets by key id only.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "core/time.hpp"
@@ -10,6 +12,8 @@
 namespace scoregate::runtime {
 
 namespace {
+
+constexpr std::size_t kRecentErrorsShown = 20;
 
 // The certificate's source by setting: PEM paths are always protected, sslSecret when given so.
 std::string certificate_source(const settings::Config& cfg) {
@@ -26,6 +30,7 @@ nlohmann::json certificate_json(const tls::CertificateSummary& s, const settings
           {"not_before", iso8601_utc(s.not_before)},
           {"not_after", iso8601_utc(s.not_after)},
           {"days_left", (s.not_after - std::time(nullptr)) / 86400},
+          {"chain_subjects", s.chain_subjects},
           {"fingerprint_sha256", s.fingerprint_sha256},
           {"key", s.key_description},
           // a setting given as protected is never shown, whatever it is
@@ -49,12 +54,38 @@ nlohmann::json session_tickets_json() {
       {"encrypting_key_id", id}};
 }
 
+// The deployment's cumulative counters and latency buckets: the ones /metrics exposes, so the
+// status page computes rates and percentiles from deltas between polls (README "Status page").
+nlohmann::json deployment_counters_json(const proxy::DeploymentStats& st) {
+  auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  nlohmann::json responses = nlohmann::json::object();
+  for (std::size_t c = 0; c < st.responses.size(); ++c)
+    responses[c ? std::to_string(c) + "xx" : "aborted"] = load(st.responses[c]);
+  auto buckets = nlohmann::json::array();  // per bucket, not cumulative; the last is +Inf
+  for (const auto& b : st.latency.buckets) buckets.push_back(load(b));
+  return {{"responses", std::move(responses)},
+          {"status_429", load(st.status_429)},
+          {"status_504", load(st.status_504)},
+          {"mirrored", load(st.mirrored)},
+          {"mirror_failed", load(st.mirror_failed)},
+          {"latency_buckets", std::move(buckets)},
+          {"latency_count", load(st.latency.count)},
+          {"latency_sum_ms", static_cast<double>(load(st.latency.sum_us)) / 1000.0}};
+}
+
 nlohmann::json deployment_json(const std::string& name, unsigned traffic,
                                const proxy::DeploymentPlan& d) {
+  const auto& gate = *d.state->gate;
   nlohmann::json dj = {
-      {"name", name}, {"traffic", traffic}, {"queue_length", d.state->gate->queue_length()}};
+      {"name", name},
+      {"traffic", traffic},
+      {"queue_length", gate.queue_length()},
+      {"slots_per_target", d.request_settings.max_concurrent_requests_per_instance},
+      {"rejected_queue_full", gate.rejected_queue_full()},
+      {"rejected_queue_timeout", gate.rejected_timeout()},
+      {"counters", deployment_counters_json(d.state->stats)}};
   auto& ts = dj["targets"] = nlohmann::json::array();
-  for (const auto& t : d.state->gate->view())
+  for (const auto& t : gate.view())
     ts.push_back({{"address", t.address},
                   {"ready", t.ready},
                   {"in_flight", t.in_flight},
@@ -72,9 +103,55 @@ nlohmann::json endpoints_json(const proxy::ProxyPlan& plan) {
     for (std::size_t k = 0; k < route.deployments.size(); ++k)
       ds.push_back(deployment_json(route.deployments[k], route.traffic[k],
                                    plan.endpoints[i].deployments[k]));
+    e["mirror"] = nullptr;
+    if (route.mirror_deployment >= 0)
+      e["mirror"] = {
+          {"deployment", route.deployments[static_cast<std::size_t>(route.mirror_deployment)]},
+          {"percent", route.mirror_percent}};
     eps.push_back(std::move(e));
   }
   return eps;
+}
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// last_result is "ok", "failed" or "none": reload.cpp clears last_error on success.
+nlohmann::json reloads_json(const ReloadStats& r) {
+  nlohmann::json j = {{"ok", r.ok.value},
+                      {"failed", r.failed.value},
+                      {"last_error", r.last_error},
+                      {"last_result", !r.last_error.empty() ? "failed"
+                                      : r.ok.value          ? "ok"
+                                                            : "none"},
+                      {"last_at", nullptr}};
+  const auto last = std::max(r.ok.at, r.failed.at);
+  if (last.time_since_epoch().count() != 0)
+    j["last_at"] = iso8601_utc(std::chrono::system_clock::to_time_t(last));
+  return j;
+}
+
+// The newest router errors of all workers, newest first: status, code, endpoint, deployment and
+// time only (proxy/recent_errors.hpp says why never more).
+nlohmann::json router_errors_json(const std::vector<const proxy::WorkerCounters*>& workers) {
+  std::vector<proxy::RecentErrors::Entry> all;
+  std::uint64_t by_class[6] = {};
+  for (const auto* w : workers) {
+    for (auto& e : w->recent_errors.entries()) all.push_back(std::move(e));
+    for (int c = 0; c < 6; ++c) by_class[c] += w->router_errors[c].load(std::memory_order_relaxed);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a.unix_ms > b.unix_ms; });
+  if (all.size() > kRecentErrorsShown) all.resize(kRecentErrorsShown);
+  auto recent = nlohmann::json::array();
+  for (const auto& e : all)
+    recent.push_back({{"time_unix_ms", e.unix_ms},
+                      {"status", e.status},
+                      {"code", e.code},
+                      {"endpoint", e.endpoint},
+                      {"deployment", e.deployment}});
+  return {{"4xx", by_class[4]}, {"5xx", by_class[5]}, {"recent", std::move(recent)}};
 }
 
 }  // namespace
@@ -84,6 +161,7 @@ std::string AdminView::status_json() const {
   const auto& reloads = process_.reloads();
   nlohmann::json j;
   j["version"] = SCOREGATE_VERSION;
+  j["time_unix_ms"] = unix_ms(std::chrono::system_clock::now());  // rates divide by its deltas
   j["generation"] = current.generation;
   j["draining"] = process_.draining();
   j["ready"] = process_.ready();  // what /readyz answers
@@ -109,8 +187,9 @@ std::string AdminView::status_json() const {
     // HTTP/2 streams are the h2 and grpc requests in flight (README "HTTP/2 and gRPC")
     j["requests_in_flight"] = {{"h1", flight[0]}, {"h2", flight[1]}, {"grpc", flight[2]}};
   }
-  j["reloads"] = {
-      {"ok", reloads.ok}, {"failed", reloads.failed}, {"last_error", reloads.last_error}};
+  j["reloads"] = reloads_json(reloads);
+  j["router_errors"] = router_errors_json(process_.worker_counters());
+  j["latency_bounds_ms"] = proxy::LatencyHistogram::kBoundsMs;
   if (current.tls) {
     j["certificate"] = certificate_json(current.tls->summary(), current.config());
     j["session_tickets"] = session_tickets_json();

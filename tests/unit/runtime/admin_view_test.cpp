@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "settings/settings.hpp"
 
 namespace scoregate::runtime {
@@ -142,6 +144,48 @@ TEST(AdminView, MetricsSumTheWorkersAndLabelEveryDeployment) {
     const std::string help = std::string("# HELP ") + family + " ";
     EXPECT_EQ(m.find(help), m.rfind(help)) << family;
   }
+}
+
+// What the status page reads: the deployments' cumulative counters (the ones /metrics shows),
+// the last reload's result and time, and the workers' last router errors, newest first.
+TEST(AdminView, StatusCarriesTheCountersTheStatusPageComputesFrom) {
+  FakeProcess process;
+  auto states = process.deployments();
+  auto& blue = states[0]->name == "blue" ? *states[0] : *states[1];
+  blue.stats.responses[2] = 7;
+  blue.stats.status_429 = 3;
+  blue.stats.latency.observe(3000);  // 3 ms: the 2.5-5 ms bucket
+  process.workers_[0].recent_errors.record(401, "Unauthorized", "fraud", "");
+  process.workers_[1].recent_errors.record(429, "TooManyRequests", "fraud", "blue");
+  AdminView view(process);
+  auto j = nlohmann::json::parse(view.status_json());
+  EXPECT_EQ(j["reloads"]["last_result"], "failed");  // last_error is set
+  EXPECT_TRUE(j["reloads"]["last_at"].is_null());    // never stamped by ++ here
+  EXPECT_EQ(j["latency_bounds_ms"].size(), proxy::LatencyHistogram::kBoundsMs.size());
+  const auto& d = j["endpoints"][0]["deployments"][0];
+  EXPECT_EQ(d["name"], "blue");
+  EXPECT_EQ(d["slots_per_target"], 1);
+  EXPECT_EQ(d["counters"]["responses"]["2xx"], 7);
+  EXPECT_EQ(d["counters"]["status_429"], 3);
+  EXPECT_EQ(d["counters"]["latency_buckets"][2], 1);
+  EXPECT_EQ(d["counters"]["latency_count"], 1);
+  EXPECT_TRUE(j["endpoints"][0]["mirror"].is_null());
+  const auto& recent = j["router_errors"]["recent"];
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_GE(recent[0]["time_unix_ms"], recent[1]["time_unix_ms"]);
+  std::set<std::string> codes{recent[0]["code"], recent[1]["code"]};
+  EXPECT_EQ(codes, (std::set<std::string>{"Unauthorized", "TooManyRequests"}));
+  const auto m = view.metrics_text();
+  EXPECT_NE(m.find("scoregate_responses_by_status_total{endpoint=\"fraud\",deployment=\"blue\","
+                   "status=\"429\"} 3\n"),
+            std::string::npos);
+
+  ++process.reloads_.ok;
+  process.reloads_.last_error.clear();
+  j = nlohmann::json::parse(view.status_json());
+  EXPECT_EQ(j["reloads"]["last_result"], "ok");
+  EXPECT_EQ(j["reloads"]["ok"], 5);
+  EXPECT_TRUE(j["reloads"]["last_at"].is_string());
 }
 
 TEST(AdminView, ReloadIsAskedOfTheProcess) {
