@@ -63,8 +63,10 @@ METRICS = [
     ("i", "conn_p99_ms", "i. storm: connect → response p99, ms", "{:.0f}", "lower"),
     ("i", "proxy_cpu_pct", "i. storm: proxy CPU busy, % of one core", "{:.0f}", None),
     ("i", "load_cpu_pct", "i. storm: load CPU busy (sgload + upstream), %", "{:.0f}", None),
+    ("i", "capacity", "i. storm: capacity: connections per CPU-second of the busiest worker", "{:.0f}", "higher"),
     ("i", "busiest_pct", "i. storm: busiest worker's share of proxy CPU, %", "{:.0f}", None),
-    ("i", "scale_rate", "i. scaling: storm connections/s ÷ one worker's", "{:.2f}", None),
+    ("i", "scale_capacity", "i. **scaling**: storm capacity ÷ one worker's (same round)", "{:.2f}", "higher"),
+    ("i", "scale_rate", "i. scaling: measured storm connections/s ÷ one worker's (load-bound)", "{:.2f}", None),
 ]
 SCALE_KEYS = ("scale_capacity", "scale_rate")   # only in the tables of more than one worker
 RATE_KEY = {"a": "rps", "b": "hs_per_s", "i": "storm_per_s"}
@@ -142,7 +144,7 @@ def table(results, med, rows, workers, scenarios, settings):
         cells = [label + (" ↑" if better == "higher" else " ↓" if better == "lower" else "")]
         for row in rows:
             v = med.get((row, workers, sc, key))
-            rng = spread(results, row, workers, sc, key, fmt) if better else ""
+            rng = spread(results, row, workers, sc, key, fmt) if better or key in SCALE_KEYS else ""
             cells.append(fmt.format(v) + rng if v is not None else "—")
         for p in others:
             a, b = med.get((p, workers, sc, key)), med.get((ref, workers, sc, key))
@@ -185,7 +187,8 @@ def summary(results, rows, scenarios, settings, notes, meta):
             out += ["", "Scaling = this table's value ÷ the one-worker value of the same proxy in the same round. "
                     "Capacity = work per CPU-second of the proxy's busiest thread: the rate at which that "
                     "worker would fill its own core; 2 workers scale fully at 2.00. Measured rates on 2 cores "
-                    "are bound by the load side, which shares the cores (see bench/README.md)."]
+                    "are bound by the load side, which shares the cores; \"load CPU busy\" is here the mean of "
+                    "the load's CPUs, which the proxy uses too (see bench/README.md)."]
     out.append("")
     tls = {}
     for r in results:
