@@ -286,7 +286,9 @@ def scenario_i(s, ctx, proc, port, raw):
         r = bl.parse_sgload(bl.run_tool(cmd, s["load_cpu"], 200, raw)) or {}
     hwm = bl.tree_status_kib(proc.pid, "VmHWM")
     ok = r.get("ok", 0)
-    return {"storm_s": r.get("seconds"), "storm_per_s": r.get("per_sec"), "served": ok, "unserved": n - ok,
+    closed = r.get("closed_by_peer") or 0
+    note = f"the proxy closed {closed} of the connections it had served before the storm ended" if closed else None
+    return {"note": note, "storm_s": r.get("seconds"), "storm_per_s": r.get("per_sec"), "served": ok, "unserved": n - ok,
             "held_at_end": r.get("open_at_end"), "closed_by_peer": r.get("closed_by_peer"),
             "rss_fresh_mib": rss0 / 1024, "peak_rss_mib": peak.peak_kib / 1024, "hwm_sum_mib": hwm / 1024,
             "peak_kib_per_conn": (peak.peak_kib - rss0) / ok if ok else None,

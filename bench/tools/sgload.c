@@ -3,12 +3,9 @@
  *   sgload handshake -c CONNS -d SECONDS [common]   full TLS handshake per connection
  *   sgload rate -r RPS -c CONNS -d SECONDS [common] open-loop fixed-rate keep-alive requests
  *   sgload idle -c CONNS -d SECONDS [common]        hold CONNS established, idle TLS connections
- *   sgload storm -n TOTAL -c INFLIGHT -d SECONDS [--hold-ms N] [common]
- *                                                   connection storm: TOTAL new TLS connections, at
- *                                                   most INFLIGHT connecting/handshaking/waiting at
- *                                                   once; each sends one keep-alive request and is
- *                                                   then held open until all TOTAL are served (or
- *                                                   failed), N ms longer, and the end
+ *   sgload storm -n TOTAL -c INFLIGHT -d SECONDS [--hold-ms N] [common]   TOTAL new connections,
+ *     INFLIGHT in progress at most; each does one keep-alive request and is held open until all
+ *     are served or failed, then N ms more
  *
  * wrk and h2load resume TLS sessions when they reconnect, and both are closed-loop; this tool
  * never resumes (fresh SSL, client cache off, no SSL_set_session) and, in `rate`, measures each
