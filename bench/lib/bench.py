@@ -45,23 +45,35 @@ def settings():
         "grpc_streams": env_int("GRPC_STREAMS", 16),
         "cert": os.environ.get("CERT", "ecdsa"),
         "proxies": os.environ.get("PROXIES", "scoregate nginx haproxy").split(),
-        "scenarios": os.environ.get("SCENARIOS", "a b c d e f g h").split(),
+        "scenarios": os.environ.get("SCENARIOS", "a b c d e f g h i").split(),
+        "workers": [int(w) for w in os.environ.get("WORKERS", "1 2").split()],
+        "multi_scenarios": os.environ.get("MULTI_SCENARIOS", "a b d i").split(),
+        "storm_conns": env_int("STORM_CONNS", 10000),
+        "storm_inflight": env_int("STORM_INFLIGHT", 1000),
         "scoregate_bin": os.environ.get("SCOREGATE_BIN", str(bl.ROOT / "build" / "scoregate")),
         "proxy_cpu": env_int("PROXY_CPU", 0),
         "load_cpu": env_int("LOAD_CPU", 1),
+        "multi_proxy_cpus": os.environ.get("MULTI_PROXY_CPUS", ",".join(map(str, range(os.cpu_count() or 1)))),
+        "multi_load_cpus": os.environ.get("MULTI_LOAD_CPUS", ",".join(map(str, range(os.cpu_count() or 1)))),
         "port_base": env_int("PORT_BASE", 18440),
     }
     if s["cert"] not in ("ecdsa", "rsa"):
         sys.exit("bench: CERT must be ecdsa or rsa")
     unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy", "h2o")]
-    unknown += [x for x in s["scenarios"] if x not in ALL_SCENARIOS or len(x) != 1]
+    unknown += [x for x in s["scenarios"] + s["multi_scenarios"] if x not in ALL_SCENARIOS or len(x) != 1]
+    unknown += [x for x in s["multi_scenarios"] if x not in MULTI_OK]
+    if not s["workers"] or any(not 1 <= w <= 16 for w in s["workers"]) or len(set(s["workers"])) != len(s["workers"]):
+        unknown.append(f"WORKERS={s['workers']} (distinct counts 1..16)")
     if unknown:
-        sys.exit(f"bench: unknown PROXIES/SCENARIOS entries: {unknown}")
+        sys.exit(f"bench: unknown PROXIES/SCENARIOS/MULTI_SCENARIOS/WORKERS entries: {unknown}")
     if not 1 <= s["idle_conns"] <= 9000:
         sys.exit("bench: IDLE_CONNS must be 1..9000 (HAProxy's maxconn and the fd limit)")
+    if not 1 <= s["storm_conns"] <= 10000 or not 1 <= s["storm_inflight"] <= 4000:
+        sys.exit("bench: STORM_CONNS must be 1..10000 (HAProxy's maxconn 10500, the fd limit), "
+                 "STORM_INFLIGHT 1..4000 (below the listen backlogs, 4096)")
     if (os.cpu_count() or 1) < 2:
         log("bench: fewer than 2 CPUs: running unpinned (numbers mix proxy and load)")
-        s["proxy_cpu"] = s["load_cpu"] = None
+        s["proxy_cpu"] = s["load_cpu"] = s["multi_proxy_cpus"] = s["multi_load_cpus"] = None
     b = s["port_base"]
     s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
                   "h2o": b + 4, "grpc-py": b + 5, "grpc-fast": b + 6, "scoregate-admin": b + 9}
@@ -84,7 +96,13 @@ def preflight(s, need_proxies):
     if r.returncode:
         sys.exit(f"bench: building sgload failed:\n{r.stdout}{r.stderr}")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))    # inherited by the proxies
+    # inherited by the proxies; HAProxy wants 2 x maxconn (10500) + a few descriptors, more than
+    # the usual hard limit of 20000: raise it where we may (root), else keep what we have
+    want = max(hard, 32768) if hard != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def versions(s):
@@ -125,19 +143,25 @@ def grpc_targets(s):
     return {"grpc_py": f"127.0.0.1:{s['ports']['grpc-py']}", "grpc_fast": f"127.0.0.1:{s['ports']['grpc-fast']}"}
 
 
-def scoregate_values(s, certs, rundir, targets, max_concurrent=1000, queue_wait_ms=1000, queue_length=10000):
-    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}", **grpc_targets(s),
+def scoregate_values(s, certs, rundir, targets, max_concurrent=1000, queue_wait_ms=1000, queue_length=10000,
+                     workers=1):
+    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}", **grpc_targets(s), "workers": workers,
             "admin": f"127.0.0.1:{s['ports']['scoregate-admin']}",
             "targets": ", ".join(f'"{t}"' for t in targets), "max_concurrent": max_concurrent,
             "max_queue_wait_ms": queue_wait_ms, "max_queue_length": queue_length}
 
 
-def start_proxy(s, name, certs, rundir, sg_values=None):
-    """Starts one proxy pinned to the proxy CPU; returns (Proc, None) or (None, reason)."""
+def start_proxy(s, name, certs, rundir, sg_values=None, workers=1):
+    """Starts one proxy with `workers` workers (nginx worker processes, HAProxy threads,
+    scoregate worker threads), pinned to s["proxy_cpu"]; returns (Proc, None) or (None, reason).
+    With more than one worker nginx listens with `reuseport`, so the kernel spreads connections
+    over its workers as it does over scoregate's (one SO_REUSEPORT acceptor per worker);
+    HAProxy's threads share one listener and balance accepts themselves."""
     rundir.mkdir(parents=True, exist_ok=True)
     port, upstream = s["ports"][name], f"127.0.0.1:{s['ports']['upstream']}"
     values = {**certs, "rundir": rundir, "listen": f"127.0.0.1:{port}", "port": port,
-              "upstream": upstream, **grpc_targets(s)}
+              "upstream": upstream, **grpc_targets(s), "workers": workers,
+              "listen_opts": " reuseport" if workers > 1 else ""}
     if name == "nginx":
         conf = bl.render("nginx.conf", rundir / "nginx.conf", values)
         cmd = ["nginx", "-p", rundir, "-c", conf, "-e", rundir / "error.log", "-g", "daemon off;"]
@@ -150,8 +174,8 @@ def start_proxy(s, name, certs, rundir, sg_values=None):
         cmd = ["h2o", "-c", conf]
     else:
         conf = bl.render("scoregate.yaml", rundir / "scoregate.yaml",
-                         sg_values or scoregate_values(s, certs, rundir, [upstream]))
-        cmd = [s["scoregate_bin"], "serve", "-f", conf, "--workers", "1"]
+                         sg_values or scoregate_values(s, certs, rundir, [upstream], workers=workers))
+        cmd = [s["scoregate_bin"], "serve", "-f", conf, "--workers", str(workers)]
     proc = bl.Proc(name, cmd, rundir / f"{name}.log", cpu=s["proxy_cpu"], cwd=rundir)
     err = bl.wait_listening(proc, port) or bl.check_post(port, PATH, ca=certs["ca"])
     if err:
@@ -176,7 +200,16 @@ def scenario_a(s, ctx, proc, port, raw):
     n = r.get("requests", 0)
     return {"rps": r.get("rps"), "p50_ms": r.get("p50_ms"), "p99_ms": r.get("p99_ms"),
             "cpu_us_per_req": w.cpu * 1e6 / n if n else None, "proxy_cpu_pct": 100 * w.cpu / w.wall,
-            "load_cpu_pct": w.busy_pct.get(s["load_cpu"]), "errors": r["socket_errors"] + r["non2xx"]}
+            "load_cpu_pct": w.busy(s["load_cpu"]), "errors": r["socket_errors"] + r["non2xx"],
+            **capacity(w, n)}
+
+
+def capacity(w, n):
+    """Work per CPU-second of the busiest proxy thread: the rate at which that worker would fill
+    its own core (with one worker, ~1 / CPU per unit). Comparing it across worker counts gives
+    the scaling the proxy allows, whatever the load side could drive on this machine."""
+    return {"capacity": n / w.busiest if n and w.busiest else None,
+            "busiest_pct": 100 * w.busiest_share if w.busiest_share is not None else None}
 
 
 def sgload_cmd(s, mode, port, certs, extra, plain=False, path=PATH):
@@ -192,6 +225,7 @@ def scenario_b(s, ctx, proc, port, raw):
     ok = r.get("ok", 0)
     return {"hs_per_s": r.get("per_sec"), "cpu_us_per_hs": w.cpu * 1e6 / ok if ok else None,
             "proxy_cpu_pct": 100 * w.cpu / w.wall, "session_reused": r.get("session_reused"),
+            "load_cpu_pct": w.busy(s["load_cpu"]), **capacity(w, ok),
             "errors": r.get("errors", 0) + r.get("non2xx", 0) if r else None,
             "tls": f"{r.get('protocol')} {r.get('cipher')} {r.get('group')}" if r else "?"}
 
@@ -239,11 +273,40 @@ def scenario_e(s, ctx, proc, port, raw, direct=False):
             "errors": r.get("errors", 0) + r.get("non2xx", 0) if r else None}
 
 
+def scenario_i(s, ctx, proc, port, raw):
+    """Connection storm: STORM_CONNS new TLS connections, at most STORM_INFLIGHT in progress at
+    once, each a full handshake and one keep-alive POST, then held until all are served; the
+    proxy's RSS tree is sampled every 20 ms throughout (peak), its CPU across the whole storm
+    (handshakes, requests, and the close of every connection at the end)."""
+    n = s["storm_conns"]
+    rss0 = bl.tree_rss_kib(proc.pid)
+    cmd = sgload_cmd(s, "storm", port, ctx["certs"], ["-n", n, "-c", s["storm_inflight"], "-d", 120,
+                                                      "--hold-ms", 1000, "--body-file", ctx["body_1k"]])
+    with bl.PeakRss(proc.pid) as peak, bl.Window(proc.pid) as w:
+        r = bl.parse_sgload(bl.run_tool(cmd, s["load_cpu"], 200, raw)) or {}
+    hwm = bl.tree_status_kib(proc.pid, "VmHWM")
+    ok = r.get("ok", 0)
+    closed = r.get("closed_by_peer") or 0
+    note = f"the proxy closed {closed} of the connections it had served before the storm ended" if closed else None
+    return {"note": note, "storm_s": r.get("seconds"), "storm_per_s": r.get("per_sec"), "served": ok, "unserved": n - ok,
+            "held_at_end": r.get("open_at_end"), "closed_by_peer": r.get("closed_by_peer"),
+            "rss_fresh_mib": rss0 / 1024, "peak_rss_mib": peak.peak_kib / 1024, "hwm_sum_mib": hwm / 1024,
+            "peak_kib_per_conn": (peak.peak_kib - rss0) / ok if ok else None,
+            "cpu_us_per_conn": w.cpu * 1e6 / ok if ok else None, "proxy_cpu_pct": 100 * w.cpu / w.wall,
+            "load_cpu_pct": w.busy(s["load_cpu"]), **capacity(w, ok),
+            "conn_p50_ms": r["p50_us"] / 1000 if ok else None, "conn_p99_ms": r["p99_us"] / 1000 if ok else None,
+            "errors": (r.get("errors", 0) + r.get("non2xx", 0)) if r else None,
+            "tls": f"{r.get('protocol')} {r.get('cipher')} {r.get('group')}" if r else "?"}
+
+
 SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e,
-             "f": h2b.scenario_f, "g": h2b.scenario_grpc("g"), "h": h2b.scenario_grpc("h")}
-ALL_SCENARIOS = "abcdefgh"
-ORDER = "dabcefgh"   # d first, on the freshly started proxy (its RSS before any load)
+             "f": h2b.scenario_f, "g": h2b.scenario_grpc("g"), "h": h2b.scenario_grpc("h"), "i": scenario_i}
+ALL_SCENARIOS = "abcdefghi"
+# Each phase runs on its own fresh start of the proxy: the storm alone (its peak RSS from a fresh
+# process), then the rest with d first (its RSS baseline before any load).
+PHASES = ("i", "dabcefgh")
 DIRECT = "egh"       # the scenarios that also run with no proxy (the `direct` row)
+MULTI_OK = "abcdi"   # the scenarios that run with more than one worker (MULTI_SCENARIOS)
 
 
 # ---- the comparison run -----------------------------------------------------------------
@@ -260,44 +323,57 @@ def brief(m):
     return ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items() if k != "tls")
 
 
-def run_row(s, ctx, rnd, row, out, record, notes):
-    """Starts one proxy, runs the scenarios on it in ORDER, stops it; notes crashes and errors."""
-    rundir = out / "run" / f"r{rnd}-{row}"
-    proc, err = start_proxy(s, row, ctx["certs"], rundir)
+def run_row(s, ctx, rnd, row, out, record, notes, workers=1):
+    """Runs the scenarios of one proxy with `workers` workers, one fresh start per PHASE."""
+    todo = s["scenarios"] if workers == 1 else [x for x in s["multi_scenarios"] if x in s["scenarios"]]
+    for phase in PHASES:
+        scenarios = [sc for sc in phase if sc in todo]
+        if scenarios:
+            run_phase(s, ctx, rnd, row, out, record, notes, workers, scenarios)
+
+
+def run_phase(s, ctx, rnd, row, out, record, notes, workers, scenarios):
+    """Starts one proxy, runs `scenarios` on it in order, stops it; notes crashes and errors."""
+    tag = f"{row}" + (f"-w{workers}" if workers != 1 else "")
+    rundir = out / "run" / (f"r{rnd}-{tag}" + ("-storm" if scenarios == ["i"] else ""))
+    proc, err = start_proxy(s, row, ctx["certs"], rundir, workers=workers)
     if err:
         notes.append(f"round {rnd}: {err}")
         log(f"  {err}")
         return
     ctx["row"] = row
+    rec = record
+    record = lambda rnd, row, sc, m: rec(rnd, row, sc, m, workers)   # noqa: E731
+    row_label = row if workers == 1 else f"{row} ({workers} workers)"
     try:
-        grpc = [sc for sc in "gh" if sc in s["scenarios"]] if row in h2b.GRPC_PROXIES else []
+        grpc = [sc for sc in "gh" if sc in scenarios] if row in h2b.GRPC_PROXIES else []
         err = grpc and h2b.check_proxy_grpc(row, s["ports"][row], ctx["certs"]["ca"])
         if err:
             notes.append(f"round {rnd}: {row} does not proxy gRPC correctly, g/h skipped: {err}")
-        for sc in ORDER:
-            if sc not in s["scenarios"] or (sc in "gh" and (sc not in grpc or err)):
+        for sc in scenarios:
+            if sc in "gh" and (sc not in grpc or err):
                 continue
-            raw = out / "raw" / f"r{rnd}-{row}-{sc}.txt"
+            raw = out / "raw" / f"r{rnd}-{tag}-{sc}.txt"
             m = SCENARIOS[sc](s, ctx, proc, s["ports"][row], raw)
             record(rnd, row, sc, m)
             if m.get("note"):
-                notes.append(f"round {rnd} {row} scenario {sc}: {m['note']} — see {raw}")
+                notes.append(f"round {rnd} {row_label} scenario {sc}: {m['note']} — see {raw}")
             if m.get("errors"):
-                notes.append(f"round {rnd} {row} scenario {sc}: {m['errors']} errors/non-2xx — see {raw}")
-            elif sc in "fgh" and m.get("errors") is None:
-                notes.append(f"round {rnd} {row} scenario {sc}: h2load printed no summary — see {raw}")
+                notes.append(f"round {rnd} {row_label} scenario {sc}: {m['errors']} errors/non-2xx — see {raw}")
+            elif sc in "fghi" and m.get("errors") is None:
+                notes.append(f"round {rnd} {row_label} scenario {sc}: the load tool printed no summary — see {raw}")
             if not proc.alive():
-                notes.append(f"round {rnd}: {row} DIED during scenario {sc} (exit status "
+                notes.append(f"round {rnd}: {row_label} DIED during scenario {sc} (exit status "
                              f"{proc.popen.returncode}); log {proc.log_path}:\n{proc.log_tail()}")
-                log(f"  {row} died during scenario {sc}")
+                log(f"  {row_label} died during scenario {sc}")
                 return
     finally:
         was_alive = proc.alive()
         status = proc.stop()
         if proc.killed:
-            notes.append(f"round {rnd}: {row} did not stop within 8 s of SIGTERM and was killed")
+            notes.append(f"round {rnd}: {row_label} did not stop within 8 s of SIGTERM and was killed")
         elif was_alive and status not in (0, -15):
-            notes.append(f"round {rnd}: {row} exited with status {status} on SIGTERM; log {proc.log_path}")
+            notes.append(f"round {rnd}: {row_label} exited with status {status} on SIGTERM; log {proc.log_path}")
 
 
 def run_direct(s, ctx, rnd, out, scenarios, record):
@@ -338,27 +414,35 @@ def run():
         ctx["grpc_models"] = h2b.start_models(s, out, answer)
     direct = [sc for sc in DIRECT if sc in s["scenarios"]]
     rows = list(s["proxies"]) + (["direct"] if direct else [])
+    multi = [sc for sc in s["multi_scenarios"] if sc in s["scenarios"]]
     results, notes = [], []
     raw_jsonl = open(out / "raw.jsonl", "a")
 
-    def record(rnd, row, sc, m):
-        r = {"round": rnd, "row": row, "scenario": sc, **m}
+    def record(rnd, row, sc, m, workers=1):
+        r = {"round": rnd, "row": row, "workers": workers, "scenario": sc, **m}
         results.append(r)
         raw_jsonl.write(json.dumps(r) + "\n")
         raw_jsonl.flush()
-        log(f"  r{rnd} {row:9} {sc}: {brief(m)}")
+        log(f"  r{rnd} {row:9} w{workers} {sc}: {brief(m)}")
 
+    # with more than one worker the proxy may use every CPU, and so may the load (see README)
+    s_multi = {**s, "proxy_cpu": s["multi_proxy_cpus"], "load_cpu": s["multi_load_cpus"]}
     t0 = time.monotonic()
     for rnd in range(1, s["rounds"] + 1):
-        order = rows if rnd % 2 else list(reversed(rows))
-        log(f"round {rnd}/{s['rounds']}: {' '.join(order)}")
-        for row in order:
-            if not upstream.alive():
-                sys.exit(f"bench: the upstream died:\n{upstream.log_tail()}")
-            if row == "direct":
-                run_direct(s, ctx, rnd, out, direct, record)
-            else:
-                run_row(s, ctx, rnd, row, out, record, notes)
+        forward = rnd % 2 == 1
+        for workers in (s["workers"] if forward else list(reversed(s["workers"]))):
+            if workers != 1 and not multi:
+                continue
+            wrows = rows if workers == 1 else [r for r in rows if r != "direct"]
+            order = wrows if forward else list(reversed(wrows))
+            log(f"round {rnd}/{s['rounds']}, {workers} worker(s): {' '.join(order)}")
+            for row in order:
+                if not upstream.alive():
+                    sys.exit(f"bench: the upstream died:\n{upstream.log_tail()}")
+                if row == "direct":
+                    run_direct(s, ctx, rnd, out, direct, record)
+                else:
+                    run_row(s if workers == 1 else s_multi, ctx, rnd, row, out, record, notes, workers)
     upstream.stop()
     for model in ctx.get("grpc_models", {}).values():
         model.stop()

@@ -251,6 +251,68 @@ def tree_cpu_seconds(pid):
     return ticks / CLK_TCK
 
 
+def tree_task_cpu(pid):
+    """{(pid, tid): utime + stime seconds} of every thread of the process tree: the busiest one
+    tells whether a multi-worker proxy spreads its work (nginx workers are processes, HAProxy's
+    and scoregate's are threads)."""
+    out = {}
+    for p in tree_pids(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[(p, int(tid))] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def tree_status_kib(pid, field):
+    """Sum of one /proc/<pid>/status field (VmRSS, VmHWM) over the process tree, KiB."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class PeakRss:
+    """Samples the RSS of a process tree every `interval` s in a thread; .peak_kib is the highest
+    sum seen (a tree's true peak: per-process VmHWM peaks need not coincide in time)."""
+
+    def __init__(self, pid, interval=0.02):
+        import threading
+        self.pid, self.interval, self.peak_kib, self.samples = pid, interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+        return False
+
+
 def tree_rss_kib(pid):
     total = 0
     for p in tree_pids(pid):
@@ -276,7 +338,8 @@ def cpu_busy_ticks():
 
 
 class Window:
-    """CPU time of one process tree and busy % of each CPU across a measured window."""
+    """CPU time of one process tree and busy % of each CPU across a measured window; .busiest is
+    the CPU time of the busiest thread of the tree (the worker that saturates first)."""
 
     def __init__(self, pid):
         self.pid = pid
@@ -284,15 +347,35 @@ class Window:
     def __enter__(self):
         self.t0, self.s0 = time.monotonic(), cpu_busy_ticks()
         self.c0 = tree_cpu_seconds(self.pid) if self.pid else 0.0
+        self.k0 = tree_task_cpu(self.pid) if self.pid else {}
         return self
 
     def __exit__(self, *exc):
         self.wall = time.monotonic() - self.t0
         self.cpu = (tree_cpu_seconds(self.pid) - self.c0) if self.pid else 0.0
+        k1 = tree_task_cpu(self.pid) if self.pid else {}
+        deltas = [v - self.k0.get(k, 0.0) for k, v in k1.items()]
+        self.busiest = max(deltas or [0.0])
+        self.busiest_share = self.busiest / sum(deltas) if sum(deltas) > 0 else None
         s1 = cpu_busy_ticks()
         self.busy_pct = {c: 100.0 * (s1[c][0] - self.s0[c][0]) / max(1, s1[c][1] - self.s0[c][1])
                          for c in s1 if c in self.s0}
         return False
+
+    def busy(self, cpus):
+        """Mean busy % of the CPUs in a taskset list ("1", "0,1", "0-1"); None if unknown."""
+        vals = [self.busy_pct.get(c) for c in cpu_list(cpus)]
+        return sum(vals) / len(vals) if vals and None not in vals else None
+
+
+def cpu_list(spec):
+    if spec is None:
+        return []
+    out = []
+    for part in str(spec).split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 # ---- load tools -------------------------------------------------------------------------

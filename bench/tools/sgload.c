@@ -3,6 +3,9 @@
  *   sgload handshake -c CONNS -d SECONDS [common]   full TLS handshake per connection
  *   sgload rate -r RPS -c CONNS -d SECONDS [common] open-loop fixed-rate keep-alive requests
  *   sgload idle -c CONNS -d SECONDS [common]        hold CONNS established, idle TLS connections
+ *   sgload storm -n TOTAL -c INFLIGHT -d SECONDS [--hold-ms N] [common]   TOTAL new connections,
+ *     INFLIGHT in progress at most; each does one keep-alive request and is held open until all
+ *     are served or failed, then N ms more
  *
  * wrk and h2load resume TLS sessions when they reconnect, and both are closed-loop; this tool
  * never resumes (fresh SSL, client cache off, no SSL_set_session) and, in `rate`, measures each
@@ -28,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { M_HANDSHAKE, M_RATE, M_IDLE };
+enum mode { M_HANDSHAKE, M_RATE, M_IDLE, M_STORM };
 enum state { S_FREE, S_CONNECT, S_HANDSHAKE, S_WRITE, S_READ, S_IDLE, S_CLOSEWAIT };
 enum err { E_CONNECT, E_TLS, E_IO, E_TIMEOUT, E_PARSE, E_OVERFLOW, E_NCOUNT };
 static const char *err_names[E_NCOUNT] = {"connect", "tls", "io", "timeout", "parse", "backlog"};
@@ -48,13 +51,14 @@ typedef struct {
 } conn;
 
 static struct {
-  int mode, plain, tls, conns, port;
+  int mode, plain, tls, conns, port, total, inflight;   /* storm: conns = total slots */
   double rate, dur;
+  long hold_ms;
   const char *host, *path, *body_file, *cafile, *sni;
   char hdrs[4096];
   long timeout_ms;
 } o = {.host = "127.0.0.1", .port = 8443, .path = "/api/v1/service/demo/score", .sni = "localhost",
-       .timeout_ms = 10000};
+       .timeout_ms = 10000, .hold_ms = 1000};
 
 static SSL_CTX *ctx;
 static struct sockaddr_in addr;
@@ -81,6 +85,7 @@ static void die(const char *m) { fprintf(stderr, "sgload: %s\n", m); exit(2); }
 static void usage(void) {
   fprintf(stderr,
           "usage: sgload handshake|rate|idle -c CONNS -d SECONDS [-r REQS_PER_SEC] [options]\n"
+          "       sgload storm -n TOTAL -c INFLIGHT -d SECONDS [--hold-ms N] [options]\n"
           "  --host 127.0.0.1 --port N --path P --body-file F --header 'K: V' (repeatable)\n"
           "  --cafile F (verify chain + name) --sni NAME --tls 1.2|1.3 --plain --timeout-ms N\n"
           "  targets must be loopback (127.0.0.0/8)\n");
@@ -313,6 +318,11 @@ static void drive(conn *c) {
         if (d == 0) break;
       }
       response_done(c, now);
+      if (o.mode == M_STORM && c->server_closes) { /* served, but not held: the server closes */
+        closed_by_peer++;
+        close_conn(c);
+        return;
+      }
       if (o.mode == M_RATE && c->server_closes) {   /* never send on a connection being closed */
         closed_by_peer++;
         close_conn(c);
@@ -320,7 +330,7 @@ static void drive(conn *c) {
         return;
       }
       c->state = o.mode == M_HANDSHAKE ? S_CLOSEWAIT : S_IDLE;
-      c->deadline = now + 2000000000ull;      /* the server should close within 2 s */
+      c->deadline = o.mode == M_STORM ? UINT64_MAX : now + 2000000000ull; /* close within 2 s */
       if (o.mode == M_RATE) next_request(c);
       break;
     }
@@ -337,6 +347,10 @@ static size_t qh, qt;
 
 static void next_request(conn *c) {
   if (o.mode == M_IDLE) return;
+  if (o.mode == M_STORM) {                    /* one request per connection, never reopened */
+    if (c->state == S_IDLE && !c->status) start_request(c, c->t_sched);
+    return;
+  }
   if (o.mode == M_HANDSHAKE) {                /* one request per connection */
     if (c->state == S_FREE) { if (now_ns() < t_end) open_conn(c); return; }
     start_request(c, c->t_sched);
@@ -352,7 +366,7 @@ static void check_deadlines(uint64_t now) {
     conn *c = &cs[i];
     if (c->state == S_IDLE || now < c->deadline) continue;
     if (c->state == S_FREE) {
-      if (running && !stopping && o.mode != M_IDLE) open_conn(c);
+      if (running && !stopping && o.mode != M_IDLE && o.mode != M_STORM) open_conn(c);
       continue;
     }
     if (c->state == S_CLOSEWAIT) {
@@ -371,6 +385,7 @@ static void parse_args(int argc, char **argv) {
   if (!strcmp(argv[1], "handshake")) o.mode = M_HANDSHAKE;
   else if (!strcmp(argv[1], "rate")) o.mode = M_RATE;
   else if (!strcmp(argv[1], "idle")) o.mode = M_IDLE;
+  else if (!strcmp(argv[1], "storm")) o.mode = M_STORM;
   else usage();
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -384,6 +399,8 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "-c")) o.conns = atoi(v);
     else if (!strcmp(a, "-d")) o.dur = atof(v);
     else if (!strcmp(a, "-r")) o.rate = atof(v);
+    else if (!strcmp(a, "-n")) o.total = atoi(v);
+    else if (!strcmp(a, "--hold-ms")) o.hold_ms = atol(v);
     else if (!strcmp(a, "--port")) o.port = atoi(v);
     else if (!strcmp(a, "--timeout-ms")) o.timeout_ms = atol(v);
     else if (!strcmp(a, "--tls")) o.tls = !strcmp(v, "1.2") ? TLS1_2_VERSION : !strcmp(v, "1.3") ? TLS1_3_VERSION : -1;
@@ -394,8 +411,10 @@ static void parse_args(int argc, char **argv) {
     } else usage();
   }
   if (o.conns < 1 || o.conns > 60000 || o.dur <= 0 || o.port < 1 || o.port > 65535 || o.tls < 0 ||
-      o.timeout_ms < 1 || (o.mode == M_RATE && o.rate <= 0))
+      o.timeout_ms < 1 || (o.mode == M_RATE && o.rate <= 0) || o.hold_ms < 0 ||
+      (o.mode == M_STORM && (o.total < 1 || o.total > 60000)))
     usage();
+  if (o.mode == M_STORM) o.inflight = o.conns, o.conns = o.total;
   if (!strcmp(o.host, "localhost")) o.host = "127.0.0.1";
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)o.port);
@@ -423,6 +442,8 @@ static void setup_tls(void) {
   SSL_CTX_set_min_proto_version(ctx, o.tls ? o.tls : TLS1_2_VERSION);
   if (o.tls) SSL_CTX_set_max_proto_version(ctx, o.tls);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* a storm holds tens of thousands of client SSL objects: keep the load side's memory small */
+  if (o.mode == M_STORM) SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
@@ -443,16 +464,17 @@ static uint32_t pct(double p) {   /* on the sorted array; 0 when empty */
 }
 
 static void report(double elapsed, long long scheduled) {
-  static const char *modes[] = {"handshake", "rate", "idle"};
+  static const char *modes[] = {"handshake", "rate", "idle", "storm"};
   long long nerr = 0, open_now = 0;
   for (int e = 0; e < E_NCOUNT; e++) nerr += errs[e];
   for (int i = 0; i < o.conns; i++) open_now += cs[i].state == S_IDLE;
   qsort(lat, nlat, sizeof *lat, cmp_u32);
-  double per_sec = (double)(o.mode == M_HANDSHAKE ? done_ok : done_ok + non2xx) / elapsed;
+  double per_sec = (double)(o.mode == M_HANDSHAKE || o.mode == M_STORM ? done_ok : done_ok + non2xx) / elapsed;
   if (o.plain) snprintf(proto, sizeof proto, "plain");
   printf("sgload %s 127.0.0.1:%d: %s %s %s, %.2f s, handshakes %lld (resumed %lld), %s %.1f/s\n",
          modes[o.mode], o.port, proto, cipher, group, elapsed, hs_done, reused,
-         o.mode == M_HANDSHAKE ? "full-handshake connections" : "responses", per_sec);
+         o.mode == M_HANDSHAKE ? "full-handshake connections" : o.mode == M_STORM ? "connections served"
+                                                                                 : "responses", per_sec);
   printf("  2xx %lld, non-2xx %lld, errors %lld (", done_ok, non2xx, nerr);
   for (int e = 0; e < E_NCOUNT; e++) printf("%s%s %lld", e ? ", " : "", err_names[e], errs[e]);
   printf(")\n");
@@ -460,11 +482,14 @@ static void report(double elapsed, long long scheduled) {
     printf("  latency us (%s): p50 %u p90 %u p99 %u p99.9 %u max %u\n",
            o.mode == M_RATE ? "from the scheduled send" : "connect to response", pct(50), pct(90), pct(99),
            pct(99.9), lat[nlat - 1]);
-  printf("RESULT {\"mode\":\"%s\",\"seconds\":%.3f,\"conns\":%d,\"rate_target\":%.1f,\"scheduled\":%lld,"
+  if (o.mode == M_STORM)
+    printf("  storm: %d connections, at most %d in progress; held open at the end %lld, closed by the server %lld\n",
+           o.total, o.inflight, open_now, closed_by_peer);
+  printf("RESULT {\"mode\":\"%s\",\"seconds\":%.3f,\"conns\":%d,\"inflight\":%d,\"rate_target\":%.1f,\"scheduled\":%lld,"
          "\"ok\":%lld,\"non2xx\":%lld,\"errors\":%lld,\"handshakes\":%lld,\"session_reused\":%lld,"
          "\"per_sec\":%.2f,\"closed_by_peer\":%lld,\"open_at_end\":%lld,\"protocol\":\"%s\",\"cipher\":\"%s\","
          "\"group\":\"%s\",\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u",
-         modes[o.mode], elapsed, o.conns, o.rate, scheduled, done_ok, non2xx, nerr, hs_done, reused, per_sec,
+         modes[o.mode], elapsed, o.conns, o.inflight, o.rate, scheduled, done_ok, non2xx, nerr, hs_done, reused, per_sec,
          closed_by_peer, open_now, proto, cipher, group, pct(50), pct(90), pct(99), pct(99.9),
          nlat ? lat[nlat - 1] : 0);
   for (int e = 0; e < E_NCOUNT; e++) printf(",\"err_%s\":%lld", err_names[e], errs[e]);
@@ -491,14 +516,17 @@ int main(int argc, char **argv) {
   q = malloc(QCAP * sizeof *q);
   if (!cs || !q) die("out of memory");
 
-  /* idle and rate connect first (not timed); handshake mode opens as it goes */
-  int opening = o.mode == M_HANDSHAKE ? o.conns : (o.conns < 64 ? o.conns : 64), next_open = 0;
-  uint64_t t0 = now_ns(), t_ready_limit = t0 + (uint64_t)o.timeout_ms * 1000000ull * 3;
-  t_end = o.mode == M_HANDSHAKE ? t0 + (uint64_t)(o.dur * 1e9) : UINT64_MAX;
+  /* idle and rate connect first (not timed); handshake and storm modes open as they go */
+  int timed = o.mode == M_HANDSHAKE || o.mode == M_STORM;
+  int opening = o.mode == M_HANDSHAKE ? o.conns : o.mode == M_STORM ? (o.inflight < o.conns ? o.inflight : o.conns)
+                                                : (o.conns < 64 ? o.conns : 64);
+  int next_open = 0;
+  uint64_t t0 = now_ns(), t_ready_limit = t0 + (uint64_t)o.timeout_ms * 1000000ull * 3, t_done = 0;
+  t_end = timed ? t0 + (uint64_t)(o.dur * 1e9) : UINT64_MAX;
   for (int i = 0; i < o.conns; i++) cs[i].fd = -1, cs[i].deadline = UINT64_MAX;
   for (; next_open < opening; next_open++) open_conn(&cs[next_open]);
   struct epoll_event evs[256];
-  while (o.mode != M_HANDSHAKE) {              /* ramp up: at most 64 handshakes in flight */
+  while (!timed) {                             /* ramp up: at most 64 handshakes in flight */
     int ready = 0, busy = 0, dead = 0;
     for (int i = 0; i < next_open; i++) {
       ready += cs[i].state == S_IDLE, dead += cs[i].state == S_FREE;
@@ -515,13 +543,24 @@ int main(int argc, char **argv) {
   running = 1;
 
   uint64_t start = now_ns(), interval = o.mode == M_RATE ? (uint64_t)(1e9 / o.rate) : 0, next_due = start;
-  if (o.mode != M_HANDSHAKE) t_end = start + (uint64_t)(o.dur * 1e9);
+  if (!timed) t_end = start + (uint64_t)(o.dur * 1e9);
   else start = t0;
   long long scheduled = 0;
   uint64_t last_scan = start, drain_end = t_end + (uint64_t)o.timeout_ms * 1000000ull;
   for (;;) {
     uint64_t now = now_ns();
     if (got_signal && t_end > now) t_end = now;
+    if (o.mode == M_STORM && !stopping && !t_done) {
+      /* every connection opened so far is served (2xx or not), failed, or in progress */
+      long long finished = done_ok + non2xx, nerr = 0;
+      for (int e = 0; e < E_NCOUNT; e++) nerr += errs[e];
+      finished += nerr;
+      for (; next_open < o.conns && next_open - finished < o.inflight; next_open++) open_conn(&cs[next_open]);
+      if (finished >= o.conns) {               /* all served or failed: hold them a little longer */
+        t_done = now;
+        if (t_end > now + (uint64_t)o.hold_ms * 1000000ull) t_end = now + (uint64_t)o.hold_ms * 1000000ull;
+      }
+    }
     if (o.mode == M_RATE && !stopping) {
       for (; next_due <= now && next_due < t_end; next_due += interval, scheduled++) {
         if (qt - qh >= QCAP) { errs[E_OVERFLOW]++; continue; }
@@ -552,9 +591,16 @@ int main(int argc, char **argv) {
     now = now_ns();
     if (now - last_scan > 50000000ull) { check_deadlines(now); last_scan = now; }
   }
-  double elapsed = (double)((o.mode == M_HANDSHAKE ? t_end : (t_end < now_ns() ? t_end : now_ns())) - start) / 1e9;
+  uint64_t t_stop = o.mode == M_STORM && t_done ? t_done : o.mode == M_HANDSHAKE ? t_end
+                   : (t_end < now_ns() ? t_end : now_ns());
+  double elapsed = (double)(t_stop - start) / 1e9;
   if (o.mode == M_RATE) {                      /* requests still in flight past the drain time */
     for (int i = 0; i < o.conns; i++) if (cs[i].state == S_WRITE || cs[i].state == S_READ) errs[E_TIMEOUT]++;
+  }
+  if (o.mode == M_STORM) {                     /* still in progress, or never opened, at the limit */
+    for (int i = 0; i < o.conns; i++)
+      if (cs[i].state != S_IDLE && cs[i].state != S_FREE) errs[E_TIMEOUT]++;
+    errs[E_TIMEOUT] += o.conns - next_open;
   }
   report(elapsed, scheduled);
   for (int i = 0; i < o.conns; i++) if (cs[i].state != S_FREE) close_conn(&cs[i]);
