@@ -252,6 +252,7 @@ asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog, const upstream::H2
       co_return;
     }
     h2_.reset();
+    worker_.counters.retried(RetryReason::refused_stream);
     if (!co_await open_h2(head)) co_return;  // it answered the client
     // the timeout passed (504) or the client left (499) while it opened
     if (dog.expired() || client_left()) h2_->cancel();
