@@ -268,7 +268,7 @@ asio::awaitable<bool> Exchange::send_request() {
   const bool chunked = req.framing == http::BodyFraming::chunked;
   std::vector<std::string_view> pieces;
   for (;;) {
-    auto ec = co_await conn_.read_body(pieces);
+    auto ec = co_await next_body(pieces);
     if (ec) {
       co_await client_body_failed(ec);
       co_return false;

@@ -115,7 +115,7 @@ asio::awaitable<bool> Exchange::open_h2(const upstream::H2RequestHead& head) {
 asio::awaitable<void> Exchange::pump_h2_body() {
   std::vector<std::string_view> pieces;
   for (;;) {
-    auto ec = co_await conn_.read_body(pieces);
+    auto ec = co_await next_body(pieces);
     if (ec) {
       body_error_ = ec;
       if (h2_) h2_->cancel();  // the model must not take a truncated request as whole

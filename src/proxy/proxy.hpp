@@ -33,7 +33,12 @@ class logger;
 namespace scoregate::proxy {
 
 // Why a request was sent again (the label of scoregate_upstream_retries_total).
-enum class RetryReason : std::uint8_t { connect_failed, pooled_closed, reset_unread, refused_stream };
+enum class RetryReason : std::uint8_t {
+  connect_failed,
+  pooled_closed,
+  reset_unread,
+  refused_stream
+};
 inline constexpr const char* kRetryReasons[] = {"connect_failed", "pooled_closed", "reset_unread",
                                                 "refused_stream"};
 
