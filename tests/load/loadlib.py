@@ -71,8 +71,9 @@ class LegitClient:
     failure."""
 
     def __init__(self, port, ctx=None, keepalive=2, fresh=1, host="localhost", timeout=10,
-                 warm=True):
+                 warm=True, pause=0.0):
         self.port, self.ctx, self.host, self.timeout = port, ctx, host, timeout
+        self.pause = pause  # seconds between a thread's requests
         self.results, self.errors = [], []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -114,6 +115,7 @@ class LegitClient:
         while not self._stop.is_set():
             ok, dt = self._one(conn)
             self._record((ok, dt))
+            self._stop.wait(self.pause)
             if not ok:
                 conn.close()
                 conn = self._conn()

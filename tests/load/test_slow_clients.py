@@ -10,12 +10,13 @@ from integration_conftest import KEY, settings_for, tls_context
 from loadlib import LegitClient, RssSampler, raise_nofile, slowhttptest, wait_connections
 
 ATTACK_CONNS = 1000
-# The legitimate client's p99 bound. On 2 shared cores the attacker's 1,000 TLS handshakes
-# (~2 s of them at 500/s) compete with the legitimate client's own handshakes and requests, and
-# a Python client adds its own scheduling noise: 1 s is generous there, yet a router that let
-# the slow connections hold a worker, a slot or the accept loop would blow it (its requests
-# would wait for header_timeout_ms or fail outright).
-P99_BOUND_MS = 1000
+# The legitimate client's p99 bound. Measured p99 during the attacks: 5-9 ms (2-3 ms without
+# attack). On 2 cores shared with builds, the attacker's 1,000 TLS handshakes (2 s of them at
+# 500/s) compete with the client's own handshakes, and the Python client adds its own pauses
+# (the slowest single request seen: 85 ms): 300 ms is generous there, yet a router that let the
+# slow connections hold a worker, a slot or the accept loop blows it (its requests would wait
+# for header_timeout_ms, or fail).
+P99_BOUND_MS = 300
 # README "Overload and attacks", memory bound: base + connections x per-connection cost
 # (RelWithDebInfo build). 48 KiB covers a slowloris or slow-body TLS connection (measured
 # 36-38 KiB, the legitimate client's share included) and an idle TLS one (~18 KiB).
