@@ -15,6 +15,8 @@ from integration_conftest import settings_for
 # Findings that come from the loopback, self-signed test setup, not from the router's TLS
 # configuration: testssl cannot check a private test CA's chain against its trust stores, and
 # there is no OCSP responder, CT log or CAA record for a test certificate. Each id -> why.
+# (The certificate checks, -S, are not run, so today none of these comes up: the list is for
+# when they are.)
 ALLOWED = {
     "cert_chain_of_trust": "the test CA (tests/integration/conftest.py make_pki) is in no trust store",
     "cert_trust": "testssl's trust check of the test CA's chain, as cert_chain_of_trust",
@@ -52,10 +54,12 @@ def test_testssl_finds_nothing_at_medium_or_above(pki, model, start_router, tmp_
         assert by_id[proto]["finding"].startswith("not offered"), by_id[proto]
     for cls in WEAK_CIPHER_CLASSES:
         assert by_id[cls]["finding"].startswith("not offered"), by_id[cls]
-    reneg = by_id["secure_renego"]["finding"]
-    assert reneg.startswith("supported") or "not vulnerable" in reneg or reneg.startswith("not offered") \
-        or "not supported" in reneg, reneg
+    # RFC 5746 secure renegotiation offered, and client-initiated renegotiation refused (none)
+    assert by_id["secure_renego"]["finding"].startswith("supported"), by_id["secure_renego"]
+    assert by_id["secure_client_renego"]["finding"].startswith("not vulnerable"), \
+        by_id["secure_client_renego"]
     severe = [f for f in findings if f["severity"] in SEVERE and f["id"] not in ALLOWED]
     assert not severe, "testssl findings at MEDIUM or above:\n" + "\n".join(
         f"{f['id']} {f['severity']}: {f['finding']}" for f in severe)
-    assert by_id["scanProblem"]["severity"] != "FATAL" if "scanProblem" in by_id else True
+    if "scanProblem" in by_id:  # testssl could not finish: nothing above may be trusted
+        raise AssertionError(by_id["scanProblem"])
