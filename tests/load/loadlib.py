@@ -16,11 +16,12 @@ BODY = b'{"data": [[1, 2]]}'
 HEADERS = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
 
 
-def raise_nofile():
+def raise_nofile(need=4096):
     """This process's soft open-files limit up to the hard one (slowhttptest, started from here,
-    inherits it: 1,000 connections need more than the usual 1,024 descriptors)."""
+    does the same: 1,500 connections need more than the usual 1,024 descriptors)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    assert hard >= need, f"the load stage needs a hard open-files limit of {need}, not {hard}"
     return hard
 
 
