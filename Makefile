@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build run test lint unit integration image-test sanitize fuzz bench clean format image
+.PHONY: all deps build run test lint unit integration load image-test sanitize fuzz bench clean format image
 
 all: build
 
@@ -31,6 +31,8 @@ unit:
 	@scripts/test.sh unit
 integration:
 	@scripts/test.sh integration
+load:
+	@scripts/test.sh load
 image-test:
 	@scripts/test.sh image
 sanitize:

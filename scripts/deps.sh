@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
   libspdlog-dev libfmt-dev libcli11-dev libnghttp2-dev"
 TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14 clang-format-14 clang-tidy-14
   python3 python3-pytest python3-yaml curl faketime procps iproute2 nodejs
-  nghttp2-client python3-h2 python3-grpcio python3-protobuf
+  nghttp2-client python3-h2 python3-grpcio python3-protobuf slowhttptest testssl.sh
   chromium python3-websocket"
 # `make image` and the image tests: podman with runc (crun fails on hybrid cgroups), debootstrap
 # for the base image where no registry is reachable, binutils (readelf) to check the binary

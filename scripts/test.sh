@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite (`make test`, run by .ci/run), or one stage of it:
-#   scripts/test.sh [format|lint|unit|integration|image|sanitize|fuzz]...
+#   scripts/test.sh [format|lint|unit|integration|load|image|sanitize|fuzz]...
 # Stages:
 #   format       every C++ file follows .clang-format (seconds; `make format` fixes).
 #   lint         clang-tidy with the checks in .clang-tidy over src/ (~3 min on 2 cores).
 #   unit         Release build, GoogleTest unit tests.
 #   integration  The real binary on free ports with curl, openssl s_client, Python clients.
+#   load         Attacks on the real binary, loopback only (tests/load, ~2 min): slowloris and
+#                slow-body (slowhttptest, 1,000 connections) with a legitimate client measured,
+#                descriptor exhaustion under a low ulimit -n, testssl.sh on the TLS listener.
 #   image        `make image` (the Containerfile, podman), then the image run as a pod runs it:
 #                non-root, read-only, no capabilities, kubelet-layout Secret volumes, renewal
 #                and key rotation under load, SIGTERM, a CPU limit; and `podman kube play` of
@@ -19,7 +22,7 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 PY=/usr/bin/python3   # Debian's python, where python3-pytest is installed
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(format lint unit integration image sanitize fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(format lint unit integration load image sanitize fuzz)
 
 scripts/deps.sh build test
 
@@ -60,6 +63,13 @@ for stage in "${stages[@]}"; do
       cmake --build build -j "$JOBS" --target scoregate
       say "integration tests"
       SCOREGATE_BIN=$PWD/build/scoregate $PY -m pytest -q -p no:cacheprovider tests/integration
+      ;;
+    load)
+      say "build (release)"
+      configure build
+      cmake --build build -j "$JOBS" --target scoregate
+      say "load and attack tests"
+      SCOREGATE_BIN=$PWD/build/scoregate $PY -m pytest -q -p no:cacheprovider -rxs tests/load
       ;;
     image)
       scripts/deps.sh image
@@ -106,7 +116,7 @@ for stage in "${stages[@]}"; do
         rm -rf "$work"
       done
       ;;
-    *) echo "unknown stage $stage (format, lint, unit, integration, image, sanitize, fuzz)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (format, lint, unit, integration, load, image, sanitize, fuzz)" >&2; exit 2 ;;
   esac
 done
 say "all stages passed: ${stages[*]}"

@@ -46,10 +46,46 @@ asio::awaitable<void> Exchange::run() {
     co_await reply(refusal->status, refusal->code, std::move(refusal->message));
   } else {
     // Phase 4 without suspending when a slot is free (the common case), else wait in line.
-    slot_ = deployment_->state->gate->try_admit(tried_);
-    if (slot_ || co_await admit()) co_await forward();
+    if (co_await read_small_body()) {
+      slot_ = deployment_->state->gate->try_admit(tried_);
+      if (slot_ || co_await admit()) co_await forward();
+    }
   }
   account();
+}
+
+// README "Overload and attacks": a body of at most kBufferedBody bytes (Content-Length) is read
+// whole before the request asks for a slot, so a client that sends it slowly holds its own
+// connection only, never one of the model's slots (the body deadlines still cut it). Larger
+// and chunked bodies are streamed to the model as they come.
+constexpr std::uint64_t kBufferedBody = 64 * 1024;
+
+asio::awaitable<bool> Exchange::read_small_body() {
+  const auto& req = conn_.request();
+  if (req.framing != http::BodyFraming::content_length || req.content_length == 0 ||
+      req.content_length > kBufferedBody)
+    co_return true;
+  // no reserve(content_length): memory follows the bytes received, not what a head announces
+  std::vector<std::string_view> pieces;
+  for (;;) {
+    auto ec = co_await conn_.read_body(pieces);
+    if (ec) {
+      co_await client_body_failed(ec);
+      co_return false;
+    }
+    if (pieces.empty()) break;
+    for (auto p : pieces) buffered_body_ += p;
+  }
+  body_buffered_ = true;
+  co_return true;
+}
+
+asio::awaitable<http::error_code> Exchange::next_body(std::vector<std::string_view>& pieces) {
+  if (!body_buffered_) co_return co_await conn_.read_body(pieces);
+  pieces.clear();
+  if (!buffered_body_given_) pieces.emplace_back(buffered_body_);
+  buffered_body_given_ = true;
+  co_return http::error_code{};
 }
 
 // Phase 1: the endpoint the request names: by its scoring path, its Open Inference Protocol

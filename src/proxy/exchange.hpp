@@ -40,8 +40,11 @@ class Exchange {
   std::optional<Refusal> authenticate();
   std::optional<Refusal> choose_deployment();
   asio::awaitable<void> answer_health();
+  asio::awaitable<bool> read_small_body();  // false: answered the client
   asio::awaitable<bool> admit();
   asio::awaitable<void> forward();
+  // The client's body for the model: the buffered one (read_small_body()), else streamed.
+  asio::awaitable<http::error_code> next_body(std::vector<std::string_view>& pieces);
   void account();
 
   // forward.cpp
@@ -126,6 +129,9 @@ class Exchange {
   bool upstream_pooled_ = false;     // upstream_ came from the pool (README "Retries")
   bool upstream_untouched_ = false;  // nothing written to upstream_ yet
   bool request_sent_ = false;
+  std::string buffered_body_;  // read_small_body(): the whole body, read before admission
+  bool body_buffered_ = false;
+  bool buffered_body_given_ = false;
   std::string mirror_body_;
   int mirror_ = -1;
 

@@ -37,6 +37,7 @@ asio::awaitable<void> Exchange::forward() {
   if (head == HeadRead::resend) {
     // README "Retries": the model reset a pooled connection with this request unread
     upstream_.reset();
+    worker_.counters.retried(RetryReason::reset_unread);
     if (!co_await connect_upstream(true) || left_while_connecting() || !co_await send_request())
       co_return;
     head = co_await read_response_head(rp, false);
@@ -82,6 +83,7 @@ asio::awaitable<bool> Exchange::retry_elsewhere(const upstream::TargetPtr& targe
   auto again = co_await deployment_->state->gate->admit(tried_, [this] { return client_gone(); });
   if (again.status == upstream::AdmitStatus::granted) {
     slot_ = std::move(again.slot);
+    worker_.counters.retried(RetryReason::connect_failed);
     co_return true;
   }
   if (again.status == upstream::AdmitStatus::cancelled) {
@@ -230,6 +232,7 @@ asio::awaitable<bool> Exchange::first_write(std::span<const asio::const_buffer> 
         co_return false;
     }
     upstream_.reset();
+    worker_.counters.retried(RetryReason::pooled_closed);
     if (!co_await connect_upstream() || left_while_connecting()) co_return false;  // answered
     upstream_->watchdog.arm(conn_.limits().body_idle_timeout);
   }
@@ -265,7 +268,7 @@ asio::awaitable<bool> Exchange::send_request() {
   const bool chunked = req.framing == http::BodyFraming::chunked;
   std::vector<std::string_view> pieces;
   for (;;) {
-    auto ec = co_await conn_.read_body(pieces);
+    auto ec = co_await next_body(pieces);
     if (ec) {
       co_await client_body_failed(ec);
       co_return false;

@@ -115,7 +115,7 @@ asio::awaitable<bool> Exchange::open_h2(const upstream::H2RequestHead& head) {
 asio::awaitable<void> Exchange::pump_h2_body() {
   std::vector<std::string_view> pieces;
   for (;;) {
-    auto ec = co_await conn_.read_body(pieces);
+    auto ec = co_await next_body(pieces);
     if (ec) {
       body_error_ = ec;
       if (h2_) h2_->cancel();  // the model must not take a truncated request as whole
@@ -252,6 +252,7 @@ asio::awaitable<void> Exchange::relay_h2(http::Watchdog& dog, const upstream::H2
       co_return;
     }
     h2_.reset();
+    worker_.counters.retried(RetryReason::refused_stream);
     if (!co_await open_h2(head)) co_return;  // it answered the client
     // the timeout passed (504) or the client left (499) while it opened
     if (dog.expired() || client_left()) h2_->cancel();

@@ -33,6 +33,16 @@ class logger;
 
 namespace scoregate::proxy {
 
+// Why a request was sent again (the label of scoregate_upstream_retries_total).
+enum class RetryReason : std::uint8_t {
+  connect_failed,
+  pooled_closed,
+  reset_unread,
+  refused_stream
+};
+inline constexpr const char* kRetryReasons[] = {"connect_failed", "pooled_closed", "reset_unread",
+                                                "refused_stream"};
+
 // Router-level counters of one worker (one writer; read by the admin thread).
 struct WorkerCounters {
   std::atomic<std::uint64_t> requests{0};
@@ -40,6 +50,9 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> upstream_connects{0}, upstream_connect_failures{0};
   std::atomic<std::uint64_t> upstream_reused{0};
   std::atomic<std::uint64_t> upstream_timeouts{0};
+  // Requests sent again (README "Retries"), by RetryReason: only when the connect failed or the
+  // model provably never read the request.
+  std::atomic<std::uint64_t> upstream_retries[4]{};
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
   // By protocol: [0] HTTP/1.1, [1] HTTP/2, [2] gRPC (over HTTP/2)
   std::atomic<std::uint64_t> requests_by_protocol[3]{};
@@ -48,6 +61,7 @@ struct WorkerCounters {
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void retried(RetryReason why) { add(upstream_retries[static_cast<std::size_t>(why)]); }
 };
 
 // What one worker thread owns for proxying.

@@ -87,6 +87,14 @@ void worker_metrics(Exposition& m, const std::vector<const WorkerCounters*>& w) 
             sum(w, &WorkerCounters::upstream_reused));
   m.counter("scoregate_upstream_timeouts_total", "Requests that hit request_timeout_ms.",
             sum(w, &WorkerCounters::upstream_timeouts));
+  m.header("scoregate_upstream_retries_total",
+           "Requests sent to a model again, by reason (connect failed or provably unread).",
+           "counter");
+  for (std::size_t r = 0; r < std::size(proxy::kRetryReasons); ++r) {
+    auto of = [r](const WorkerCounters& k) -> const auto& { return k.upstream_retries[r]; };
+    m.out << "scoregate_upstream_retries_total{reason=\"" << proxy::kRetryReasons[r] << "\"} "
+          << sum(w, of) << '\n';
+  }
   m.counter("scoregate_request_body_bytes_total", "Request body bytes received.",
             sum(w, &WorkerCounters::bytes_in));
   m.counter("scoregate_response_bytes_total", "Response bytes sent.",
