@@ -308,7 +308,13 @@ def test_status_never_shows_protected_settings(pki, model, start_router, tmp_pat
 
 def test_renewal_under_http2_load_loses_nothing(pki, model, start_router, tmp_path):
     """The same rotation under HTTP/2 load (README "HTTP/2 and gRPC"): h2load multiplexes
-    keep-alive streams while curl opens a new HTTP/2 connection (full handshake) per request."""
+    keep-alive streams while curl opens a new HTTP/2 connection (full handshake) per request.
+    Every reload sends the h2load connections the two-step GOAWAY; h2load does not reconnect
+    after one, so the curl loop carries on. Every request that reached the router must succeed:
+    the router counts exactly h2load's successes plus curl's. h2load may count a few requests
+    as failed that never left it: a request it submits while the notice is already in its read
+    buffer is cancelled by its own nghttp2 (START_STREAM_NOT_ALLOWED), at most its -m (8) per
+    connection — a gRPC client retries those transparently."""
     a, ak = leaf(pki, "renew-h2-a")
     b, bk = leaf(pki, "renew-h2-b")
     live, cert, key = live_pair(tmp_path, a, ak)
@@ -348,8 +354,15 @@ def test_renewal_under_http2_load_loses_nothing(pki, model, start_router, tmp_pa
     print("renewal under HTTP/2 load:", out.splitlines()[-8:], fresh["ok"], "new connections")
     m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored",
                   out)
-    assert m and int(m.group(4)) > 100 and m.group(5) == "0" and m.group(6) == "0", out
+    assert m, out
+    succeeded, failed, errored = int(m.group(4)), int(m.group(5)), int(m.group(6))
+    assert succeeded > 100 and failed == errored <= 4 * 8, out
     assert re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", out), out
     assert fresh["failed"] == [] and fresh["ok"] > 5, fresh
+    metrics = r.admin("/metrics")[1]
+    received = int(re.search(r'scoregate_protocol_requests_total\{protocol="h2"\} (\d+)', metrics).group(1))
+    assert received == succeeded + fresh["ok"], (received, succeeded, fresh["ok"], out)
+    router_errors = re.findall(r"^scoregate_router_errors_total\S* (\d+)$", metrics, re.M)
+    assert router_errors and set(router_errors) == {"0"}, metrics
     status = json.loads(r.admin("/status")[1])
     assert status["reloads"]["ok"] >= 12 and status["reloads"]["failed"] == 0
