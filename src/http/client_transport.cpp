@@ -133,7 +133,10 @@ std::string_view ClientTransport::alpn() const {
 
 asio::awaitable<error_code> ClientTransport::wait_readable() {
   if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
-  co_return co_await wait(asio::socket_base::wait_read);
+  // Awaited here rather than through wait(): one coroutine frame less parked per idle
+  // connection.
+  auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, nothrow);
+  co_return ec;
 }
 
 asio::awaitable<IoResult> ClientTransport::read_some(char* data, std::size_t size) {

@@ -50,6 +50,17 @@ asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
   }
   for (;;) {
     if (draining_) break;
+    if (in_.empty()) {
+      // The wait for a request's first byte is here, not in read_head(): an idle connection
+      // parks only this frame and the transport's wait, not read_head()'s as well (README
+      // "Performance", idle connections).
+      parser_.reset();  // made when bytes arrive: an idle connection holds no parser
+      watchdog_.arm(requests_ == 0 ? limits_.header_timeout : limits_.keepalive_timeout);
+      if (co_await transport_.wait_readable() || draining_) {
+        co_await finish(false);
+        co_return Outcome::closed;
+      }
+    }
     if (!co_await read_head()) {
       if (!switch_h2_) co_return Outcome::closed;
       watchdog_.disarm();
@@ -88,13 +99,12 @@ bool Http1Connection::h2_preface_seen(bool& need_more) const {
   return !need_more;
 }
 
-// Reads until a complete request head is parsed. False when the connection is over
-// (closed by the peer, timed out, or a malformed request was answered).
+// Reads until a complete request head is parsed, once bytes are there or readable (run()
+// waits for the first byte). False when the connection is over (closed by the peer, timed
+// out, or a malformed request was answered).
 asio::awaitable<bool> Http1Connection::read_head() {
-  parser_.reset();  // made when bytes arrive: an idle connection holds no parser
-  bool first_byte_seen = !in_.empty();
-  watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
-                                                  : limits_.keepalive_timeout);
+  parser_.reset();
+  watchdog_.arm(limits_.header_timeout);
   for (;;) {
     bool need_more = false;
     if (!in_.empty() && h2_preface_seen(need_more)) {
@@ -113,12 +123,6 @@ asio::awaitable<bool> Http1Connection::read_head() {
         co_await reject_malformed(ec);
         co_return false;
       }
-    } else {
-      // Wait without holding a buffer: most keep-alive connections are idle most of the time.
-      if (co_await transport_.wait_readable() || draining_) {
-        co_await finish(false);
-        co_return false;
-      }
     }
     auto space = in_.prepare();
     auto r = co_await transport_.read_some(space.data(), space.size());
@@ -127,10 +131,6 @@ asio::awaitable<bool> Http1Connection::read_head() {
       co_return false;
     }
     in_.commit(r.bytes);
-    if (!first_byte_seen) {
-      first_byte_seen = true;
-      watchdog_.arm(limits_.header_timeout);
-    }
   }
 }
 
