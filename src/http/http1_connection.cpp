@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <new>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
@@ -16,6 +17,40 @@ namespace scoregate::http {
 namespace asio = boost::asio;
 namespace be = boost::beast::http;
 using std::chrono::milliseconds;
+
+namespace {
+
+// Storage for the parsers of requests in progress, kept per thread: a busy worker reuses a few
+// blocks instead of a malloc and free per request, and an idle connection keeps no parser.
+struct ParserBlocks {
+  static constexpr std::size_t kKeep = 64;
+  std::vector<void*> free;
+  ~ParserBlocks() {
+    for (void* b : free) ::operator delete(b);
+  }
+};
+thread_local ParserBlocks parser_blocks;
+
+RequestParser* new_parser(const ServerLimits& limits) {
+  void* block;
+  if (parser_blocks.free.empty()) {
+    block = ::operator new(sizeof(RequestParser));
+  } else {
+    block = parser_blocks.free.back();
+    parser_blocks.free.pop_back();
+  }
+  return new (block) RequestParser(limits.max_header_bytes, limits.max_body_bytes);
+}
+
+}  // namespace
+
+void Http1Connection::ParserRecycler::operator()(RequestParser* p) const {
+  p->~RequestParser();
+  if (parser_blocks.free.size() < ParserBlocks::kKeep)
+    parser_blocks.free.push_back(p);
+  else
+    ::operator delete(p);
+}
 
 Http1Connection::Http1Connection(ClientTransport& transport, const ServerLimits& limits,
                                  StreamHandler& handler)
@@ -112,7 +147,7 @@ asio::awaitable<bool> Http1Connection::read_head() {
       co_return false;
     }
     if (!in_.empty() && !need_more) {
-      if (!parser_) parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
+      if (!parser_) parser_.reset(new_parser(limits_));
       error_code ec;
       std::size_t used = parser_->put(in_.data(), ec);
       if (!ec) {

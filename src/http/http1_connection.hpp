@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,7 +80,12 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   StreamHandler& handler_;
   Watchdog watchdog_;
   ReadBuffer in_;
-  std::optional<RequestParser> parser_;
+  // The current request's parser, from a per-thread free list (http1_connection.cpp): an idle
+  // connection holds none, not even inline (README "Performance").
+  struct ParserRecycler {
+    void operator()(RequestParser* p) const;
+  };
+  std::unique_ptr<RequestParser, ParserRecycler> parser_;
   std::optional<BodyRate> body_rate_;  // the current request's, from its first read_body()
   std::string peer_;
   std::string out_;  // the response head waiting for its first body bytes, then each write
