@@ -88,7 +88,7 @@ asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
     if (in_.empty()) {
       // The wait for a request's first byte is here, not in read_head(): an idle connection
       // parks only this frame and the transport's wait, not read_head()'s as well (README
-      // "Performance", idle connections).
+      // "Benchmarks", idle connections).
       parser_.reset();  // made when bytes arrive: an idle connection holds no parser
       watchdog_.arm(requests_ == 0 ? limits_.header_timeout : limits_.keepalive_timeout);
       if (co_await transport_.wait_readable() || draining_) {

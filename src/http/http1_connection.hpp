@@ -81,7 +81,7 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   Watchdog watchdog_;
   ReadBuffer in_;
   // The current request's parser, from a per-thread free list (http1_connection.cpp): an idle
-  // connection holds none, not even inline (README "Performance").
+  // connection holds none, not even inline (README "Benchmarks").
   struct ParserRecycler {
     void operator()(RequestParser* p) const;
   };

@@ -15,8 +15,8 @@ namespace asio = boost::asio;
 
 asio::awaitable<ConnectResult> connect_to(WorkerContext& worker, upstream::Gate& gate,
                                           const upstream::TargetPtr& target,
-                                          std::chrono::milliseconds request_timeout,
-                                          bool pooled_ok, upstream::StaleCheck check) {
+                                          std::chrono::milliseconds request_timeout, bool pooled_ok,
+                                          upstream::StaleCheck check) {
   ConnectResult r;
   if (pooled_ok && (r.connection = worker.pool.take(target, check))) {
     WorkerCounters::add(worker.counters.upstream_reused);

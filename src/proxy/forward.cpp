@@ -53,9 +53,8 @@ asio::awaitable<void> Exchange::forward() {
 asio::awaitable<bool> Exchange::connect_upstream(bool fresh) {
   for (;;) {
     const auto target = slot_.target();
-    auto c =
-        co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout(), !fresh,
-                            upstream::StaleCheck::before_first_write);
+    auto c = co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout(),
+                                 !fresh, upstream::StaleCheck::before_first_write);
     if (c.connection) {
       upstream_ = std::move(c.connection);
       upstream_pooled_ = c.pooled;

@@ -163,7 +163,7 @@ TicketKeyRing& process_ticket_keys() {
 
 namespace {
 // Fetched once: EVP_aes_256_cbc() is a legacy handle that makes every EVP_*Init_ex look the
-// cipher up again by name through the provider layer (README "Performance").
+// cipher up again by name through the provider layer (README "Benchmarks").
 const EVP_CIPHER* ticket_cipher() {
   static const EVP_CIPHER* const cipher = [] {
     const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
