@@ -270,10 +270,11 @@ asio::awaitable<error_code> Http1Connection::start_response(const ResponseStart&
   co_return error_code{};  // sent with the first body bytes (or by end_response)
 }
 
-asio::awaitable<error_code> Http1Connection::flush() {
+asio::awaitable<error_code> Http1Connection::flush(bool last) {
   if (out_.empty()) co_return error_code{};
   watchdog_.arm(limits_.body_idle_timeout);
-  auto ec = co_await transport_.write_all(out_);
+  auto ec = last && !keep_alive_ ? co_await transport_.write_all_then_close_notify(out_)
+                                 : co_await transport_.write_all(out_);
   out_.clear();
   co_return ec;
 }
@@ -287,7 +288,7 @@ asio::awaitable<error_code> Http1Connection::write_body(std::string_view bytes, 
     out_ += bytes;
   }
   if (end_stream && chunked_out_) out_ += kLastChunk;
-  co_return co_await flush();
+  co_return co_await flush(end_stream);
 }
 
 asio::awaitable<error_code> Http1Connection::end_response(std::span<const OutField> trailers) {
@@ -297,7 +298,7 @@ asio::awaitable<error_code> Http1Connection::end_response(std::span<const OutFie
     for (const auto& f : trailers) w.field(f.name, f.value);
     w.end();
   }
-  co_return co_await flush();
+  co_return co_await flush(true);
 }
 
 void Http1Connection::abort() {

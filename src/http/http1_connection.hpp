@@ -73,7 +73,9 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   boost::asio::awaitable<void> reject_malformed(const error_code& ec);
   boost::asio::awaitable<void> finish(bool graceful);
   boost::asio::awaitable<bool> discard_body(std::uint64_t limit);
-  boost::asio::awaitable<error_code> flush();
+  // last: the response ends with these bytes (then, if the connection closes after it, TLS
+  // close_notify leaves in the same write).
+  boost::asio::awaitable<error_code> flush(bool last);
 
   ClientTransport& transport_;
   const ServerLimits& limits_;
