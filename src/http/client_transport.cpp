@@ -133,7 +133,10 @@ std::string_view ClientTransport::alpn() const {
 
 asio::awaitable<error_code> ClientTransport::wait_readable() {
   if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
-  co_return co_await wait(asio::socket_base::wait_read);
+  // Awaited here rather than through wait(): one coroutine frame less parked per idle
+  // connection.
+  auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, nothrow);
+  co_return ec;
 }
 
 asio::awaitable<IoResult> ClientTransport::read_some(char* data, std::size_t size) {
@@ -171,9 +174,41 @@ asio::awaitable<error_code> ClientTransport::write_all(std::string_view bytes) {
   }
 }
 
+asio::awaitable<error_code> ClientTransport::write_all_then_close_notify(std::string_view bytes) {
+  if (!ssl_ || bytes.empty() || !SSL_is_init_finished(ssl_) || SSL_get_shutdown(ssl_) != 0)
+    co_return co_await write_all(bytes);
+  // Records are sealed into a memory BIO instead of the socket, then written together.
+  BIO* memory = BIO_new(BIO_s_mem());
+  BIO* sock = SSL_get_wbio(ssl_);
+  if (!memory || BIO_up_ref(sock) != 1) {
+    BIO_free(memory);
+    ERR_clear_error();
+    co_return co_await write_all(bytes);
+  }
+  BIO_up_ref(memory);             // ours, for the write below
+  SSL_set0_wbio(ssl_, memory);    // the SSL's reference
+  std::size_t written = 0;
+  const bool sealed = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written) == 1;
+  if (sealed) SSL_shutdown(ssl_);  // close_notify, into the same BIO
+  ERR_clear_error();                // see ssl_error(): leave the queue empty
+  SSL_set0_wbio(ssl_, sock);        // back to the socket; frees the SSL's memory reference
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(memory, &data);
+  error_code ec;
+  if (!sealed) {
+    ec = {1, ssl_category};
+  } else if (size > 0) {
+    asio::const_buffer b(data, static_cast<std::size_t>(size));
+    ec = co_await write_fully(socket_, std::span<const asio::const_buffer>(&b, 1));
+  }
+  BIO_free(memory);
+  co_return ec;
+}
+
 asio::awaitable<void> ClientTransport::lingering_close(std::size_t max_bytes) {
   error_code ec;
-  if (ssl_ && SSL_is_init_finished(ssl_)) {
+  // close_notify once: not again when write_all_then_close_notify() sent it
+  if (ssl_ && SSL_is_init_finished(ssl_) && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
     SSL_shutdown(ssl_);  // queue close_notify once; do not wait for the peer's
     ERR_clear_error();   // its outcome does not matter; leave the queue empty (see ssl_error)
   }

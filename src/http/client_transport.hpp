@@ -62,6 +62,11 @@ class ClientTransport {
   asio::awaitable<error_code> wait_readable();
   asio::awaitable<IoResult> read_some(char* data, std::size_t size);
   asio::awaitable<error_code> write_all(std::string_view bytes);
+  // The last bytes before the connection closes: with TLS, close_notify is sealed right
+  // behind them and both leave in one write (one system call and one TCP segment less than
+  // write_all() and lingering_close() each writing); lingering_close() then sends no second
+  // one. Plain connections: write_all().
+  asio::awaitable<error_code> write_all_then_close_notify(std::string_view bytes);
   // Sends close_notify (TLS) and FIN, then reads and discards what the peer still sends,
   // for at most `max_bytes`, so our last response is not destroyed by a RST.
   asio::awaitable<void> lingering_close(std::size_t max_bytes);

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <new>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
@@ -16,6 +17,40 @@ namespace scoregate::http {
 namespace asio = boost::asio;
 namespace be = boost::beast::http;
 using std::chrono::milliseconds;
+
+namespace {
+
+// Storage for the parsers of requests in progress, kept per thread: a busy worker reuses a few
+// blocks instead of a malloc and free per request, and an idle connection keeps no parser.
+struct ParserBlocks {
+  static constexpr std::size_t kKeep = 64;
+  std::vector<void*> free;
+  ~ParserBlocks() {
+    for (void* b : free) ::operator delete(b);
+  }
+};
+thread_local ParserBlocks parser_blocks;
+
+RequestParser* new_parser(const ServerLimits& limits) {
+  void* block;
+  if (parser_blocks.free.empty()) {
+    block = ::operator new(sizeof(RequestParser));
+  } else {
+    block = parser_blocks.free.back();
+    parser_blocks.free.pop_back();
+  }
+  return new (block) RequestParser(limits.max_header_bytes, limits.max_body_bytes);
+}
+
+}  // namespace
+
+void Http1Connection::ParserRecycler::operator()(RequestParser* p) const {
+  p->~RequestParser();
+  if (parser_blocks.free.size() < ParserBlocks::kKeep)
+    parser_blocks.free.push_back(p);
+  else
+    ::operator delete(p);
+}
 
 Http1Connection::Http1Connection(ClientTransport& transport, const ServerLimits& limits,
                                  StreamHandler& handler)
@@ -50,6 +85,17 @@ asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
   }
   for (;;) {
     if (draining_) break;
+    if (in_.empty()) {
+      // The wait for a request's first byte is here, not in read_head(): an idle connection
+      // parks only this frame and the transport's wait, not read_head()'s as well (README
+      // "Benchmarks", idle connections).
+      parser_.reset();  // made when bytes arrive: an idle connection holds no parser
+      watchdog_.arm(requests_ == 0 ? limits_.header_timeout : limits_.keepalive_timeout);
+      if (co_await transport_.wait_readable() || draining_) {
+        co_await finish(false);
+        co_return Outcome::closed;
+      }
+    }
     if (!co_await read_head()) {
       if (!switch_h2_) co_return Outcome::closed;
       watchdog_.disarm();
@@ -88,13 +134,12 @@ bool Http1Connection::h2_preface_seen(bool& need_more) const {
   return !need_more;
 }
 
-// Reads until a complete request head is parsed. False when the connection is over
-// (closed by the peer, timed out, or a malformed request was answered).
+// Reads until a complete request head is parsed, once bytes are there or readable (run()
+// waits for the first byte). False when the connection is over (closed by the peer, timed
+// out, or a malformed request was answered).
 asio::awaitable<bool> Http1Connection::read_head() {
-  parser_.reset();  // made when bytes arrive: an idle connection holds no parser
-  bool first_byte_seen = !in_.empty();
-  watchdog_.arm(first_byte_seen || requests_ == 0 ? limits_.header_timeout
-                                                  : limits_.keepalive_timeout);
+  parser_.reset();
+  watchdog_.arm(limits_.header_timeout);
   for (;;) {
     bool need_more = false;
     if (!in_.empty() && h2_preface_seen(need_more)) {
@@ -102,7 +147,7 @@ asio::awaitable<bool> Http1Connection::read_head() {
       co_return false;
     }
     if (!in_.empty() && !need_more) {
-      if (!parser_) parser_.emplace(limits_.max_header_bytes, limits_.max_body_bytes);
+      if (!parser_) parser_.reset(new_parser(limits_));
       error_code ec;
       std::size_t used = parser_->put(in_.data(), ec);
       if (!ec) {
@@ -113,12 +158,6 @@ asio::awaitable<bool> Http1Connection::read_head() {
         co_await reject_malformed(ec);
         co_return false;
       }
-    } else {
-      // Wait without holding a buffer: most keep-alive connections are idle most of the time.
-      if (co_await transport_.wait_readable() || draining_) {
-        co_await finish(false);
-        co_return false;
-      }
     }
     auto space = in_.prepare();
     auto r = co_await transport_.read_some(space.data(), space.size());
@@ -127,10 +166,6 @@ asio::awaitable<bool> Http1Connection::read_head() {
       co_return false;
     }
     in_.commit(r.bytes);
-    if (!first_byte_seen) {
-      first_byte_seen = true;
-      watchdog_.arm(limits_.header_timeout);
-    }
   }
 }
 
@@ -235,10 +270,11 @@ asio::awaitable<error_code> Http1Connection::start_response(const ResponseStart&
   co_return error_code{};  // sent with the first body bytes (or by end_response)
 }
 
-asio::awaitable<error_code> Http1Connection::flush() {
+asio::awaitable<error_code> Http1Connection::flush(bool last) {
   if (out_.empty()) co_return error_code{};
   watchdog_.arm(limits_.body_idle_timeout);
-  auto ec = co_await transport_.write_all(out_);
+  auto ec = last && !keep_alive_ ? co_await transport_.write_all_then_close_notify(out_)
+                                 : co_await transport_.write_all(out_);
   out_.clear();
   co_return ec;
 }
@@ -252,7 +288,7 @@ asio::awaitable<error_code> Http1Connection::write_body(std::string_view bytes, 
     out_ += bytes;
   }
   if (end_stream && chunked_out_) out_ += kLastChunk;
-  co_return co_await flush();
+  co_return co_await flush(end_stream);
 }
 
 asio::awaitable<error_code> Http1Connection::end_response(std::span<const OutField> trailers) {
@@ -262,7 +298,7 @@ asio::awaitable<error_code> Http1Connection::end_response(std::span<const OutFie
     for (const auto& f : trailers) w.field(f.name, f.value);
     w.end();
   }
-  co_return co_await flush();
+  co_return co_await flush(true);
 }
 
 void Http1Connection::abort() {

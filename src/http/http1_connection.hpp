@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,14 +73,21 @@ class Http1Connection final : public ServerStream, public ClientConnection {
   boost::asio::awaitable<void> reject_malformed(const error_code& ec);
   boost::asio::awaitable<void> finish(bool graceful);
   boost::asio::awaitable<bool> discard_body(std::uint64_t limit);
-  boost::asio::awaitable<error_code> flush();
+  // last: the response ends with these bytes (then, if the connection closes after it, TLS
+  // close_notify leaves in the same write).
+  boost::asio::awaitable<error_code> flush(bool last);
 
   ClientTransport& transport_;
   const ServerLimits& limits_;
   StreamHandler& handler_;
   Watchdog watchdog_;
   ReadBuffer in_;
-  std::optional<RequestParser> parser_;
+  // The current request's parser, from a per-thread free list (http1_connection.cpp): an idle
+  // connection holds none, not even inline (README "Benchmarks").
+  struct ParserRecycler {
+    void operator()(RequestParser* p) const;
+  };
+  std::unique_ptr<RequestParser, ParserRecycler> parser_;
   std::optional<BodyRate> body_rate_;  // the current request's, from its first read_body()
   std::string peer_;
   std::string out_;  // the response head waiting for its first body bytes, then each write

@@ -15,10 +15,10 @@ namespace asio = boost::asio;
 
 asio::awaitable<ConnectResult> connect_to(WorkerContext& worker, upstream::Gate& gate,
                                           const upstream::TargetPtr& target,
-                                          std::chrono::milliseconds request_timeout,
-                                          bool pooled_ok) {
+                                          std::chrono::milliseconds request_timeout, bool pooled_ok,
+                                          upstream::StaleCheck check) {
   ConnectResult r;
-  if (pooled_ok && (r.connection = worker.pool.take(target))) {
+  if (pooled_ok && (r.connection = worker.pool.take(target, check))) {
     WorkerCounters::add(worker.counters.upstream_reused);
     r.pooled = true;
     co_return r;

@@ -25,10 +25,10 @@ struct ConnectResult {
 
 // A pooled connection to target when one is idle (and pooled_ok), else a new one. The
 // outcome of a new connect is reported to gate (a failure counts toward ejection) and counted
-// in worker.counters.
-boost::asio::awaitable<ConnectResult> connect_to(WorkerContext& worker, upstream::Gate& gate,
-                                                 const upstream::TargetPtr& target,
-                                                 std::chrono::milliseconds request_timeout,
-                                                 bool pooled_ok = true);
+// in worker.counters. check: upstream::StaleCheck, who checks a pooled one.
+boost::asio::awaitable<ConnectResult> connect_to(
+    WorkerContext& worker, upstream::Gate& gate, const upstream::TargetPtr& target,
+    std::chrono::milliseconds request_timeout, bool pooled_ok = true,
+    upstream::StaleCheck check = upstream::StaleCheck::on_take);
 
 }  // namespace scoregate::proxy

@@ -54,8 +54,8 @@ asio::awaitable<void> Exchange::forward() {
 asio::awaitable<bool> Exchange::connect_upstream(bool fresh) {
   for (;;) {
     const auto target = slot_.target();
-    auto c =
-        co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout(), !fresh);
+    auto c = co_await connect_to(worker_, *deployment_->state->gate, target, request_timeout(),
+                                 !fresh, upstream::StaleCheck::before_first_write);
     if (c.connection) {
       upstream_ = std::move(c.connection);
       upstream_pooled_ = c.pooled;
@@ -212,17 +212,16 @@ asio::awaitable<bool> Exchange::write_upstream(std::string_view a,
 
 // README "Retries": a pooled connection the model closed while it sat idle is replaced by a
 // fresh one as long as no byte of the request was accepted by the kernel — found by the check
-// when the connection was taken (ConnectionPool::take()), again here when reading the client's
-// body came in between, or by the first direct write failing with EPIPE/ECONNRESET: the model
-// provably never read the request. Once a byte was accepted, nothing is retried (the model may
-// have read it, and a POST need not be idempotent).
+// here, right before the first write (one system call per request: the pool hands connections
+// out unchecked, upstream::StaleCheck), or by the first direct write failing with
+// EPIPE/ECONNRESET: the model provably never read the request. Once a byte was accepted,
+// nothing is retried (the model may have read it, and a POST need not be idempotent).
 asio::awaitable<bool> Exchange::first_write(std::span<const asio::const_buffer> buffers) {
   std::size_t done = 0;
   for (;;) {
     upstream_untouched_ = false;
     auto& socket = upstream_->socket;
-    const bool waited = conn_.request().framing != http::BodyFraming::none;
-    if (!upstream_pooled_ || !waited || !upstream::peer_closed_or_dirty(socket.native_handle())) {
+    if (!upstream_pooled_ || !upstream::peer_closed_or_dirty(socket.native_handle())) {
       boost::system::error_code ec;
       done = socket.write_some(buffers, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};

@@ -161,6 +161,18 @@ TicketKeyRing& process_ticket_keys() {
   return ring;
 }
 
+namespace {
+// Fetched once: EVP_aes_256_cbc() is a legacy handle that makes every EVP_*Init_ex look the
+// cipher up again by name through the provider layer (README "Benchmarks").
+const EVP_CIPHER* ticket_cipher() {
+  static const EVP_CIPHER* const cipher = [] {
+    const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+    return c ? c : EVP_aes_256_cbc();
+  }();
+  return cipher;
+}
+}  // namespace
+
 int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
                         EVP_MAC_CTX* mac, int enc) {
   const TicketKeySet* set = nullptr;
@@ -173,7 +185,7 @@ int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP
   int result = 1;
   if (enc) {
     key = &set->keys[0];
-    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_cipher())) != 1) return -1;
     std::memcpy(key_name, key->name.data(), key->name.size());
   } else {
     result = TicketKeyRing::lookup(*set, key_name, &key);
@@ -186,8 +198,8 @@ int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP
                          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                          OSSL_PARAM_construct_end()};
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-  int ok = enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes_key.data(), iv)
-               : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes_key.data(), iv);
+  int ok = enc ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv)
+               : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv);
   return ok == 1 ? result : -1;
 }
 

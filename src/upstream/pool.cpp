@@ -32,14 +32,15 @@ bool peer_reset(int fd, const boost::system::error_code& ec) {
          (err == ECONNRESET || err == EPIPE);
 }
 
-ConnectionPtr ConnectionPool::take(const TargetPtr& target) {
+ConnectionPtr ConnectionPool::take(const TargetPtr& target, StaleCheck check) {
   auto it = idle_.find(target->id);
   if (it == idle_.end()) return nullptr;
   auto& stack = it->second;
   while (!stack.empty()) {
     ConnectionPtr c = std::move(stack.back());
     stack.pop_back();
-    if (!peer_closed_or_dirty(c->socket.native_handle())) return c;
+    if (check == StaleCheck::before_first_write || !peer_closed_or_dirty(c->socket.native_handle()))
+      return c;
   }
   return nullptr;
 }

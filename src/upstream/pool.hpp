@@ -29,6 +29,12 @@ class UpstreamConnection {
 };
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
+// Who makes sure a pooled connection was not closed by the model while it sat idle:
+// take() itself (a MSG_PEEK system call per take), or the caller, right before its first write
+// (the proxy's request path: it has to check there anyway when reading the client's body took
+// time, so one check per request is enough).
+enum class StaleCheck : std::uint8_t { on_take, before_first_write };
+
 class ConnectionPool {
  public:
   struct Limits {
@@ -41,8 +47,9 @@ class ConnectionPool {
   explicit ConnectionPool(Limits limits) : limits_(limits) {}
   ConnectionPool() : ConnectionPool(Limits{}) {}
 
-  // An idle, still-open connection to the target, or nullptr.
-  ConnectionPtr take(const TargetPtr& target);
+  // An idle connection to the target (most recent first), or nullptr; with on_take, one
+  // found still open.
+  ConnectionPtr take(const TargetPtr& target, StaleCheck check = StaleCheck::on_take);
   void give_back(ConnectionPtr c);
   // Closes connections idle for longer than idle_timeout; returns how many.
   std::size_t sweep(Clock::time_point now);

@@ -3,6 +3,8 @@ import http.client
 import json
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -243,3 +245,32 @@ def test_traffic_split_and_header_override(pki, start_router):
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_connection_close_response_then_close_notify(pki, model, start_router, tls):
+    """A response the connection closes after leaves with TLS close_notify right behind it
+    (README "Benchmarks": one write for both): the client reads the whole response, then a
+    clean TLS close, never an EOF without close_notify. Proxied answers and the router's own
+    error answers alike."""
+    r = start_router(settings_for(pki, [model.address]))
+    ctx = tls_context(pki, ssl.TLSVersion.TLSv1_2 if tls == "1.2" else ssl.TLSVersion.TLSv1_3)
+    for path, status, body in (("/api/v1/endpoint/fraud/score", 200, b'{"result": [6.0, 15.0]}'),
+                               ("/api/v1/endpoint/nope/score", 404, None)):
+        raw = socket.create_connection(("127.0.0.1", r.port), timeout=10)
+        s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {KEY}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(SCORE)}\r\n"
+                  "Connection: close\r\n\r\n".encode() + SCORE)
+        got = b""
+        while True:
+            chunk = s.recv(65536)  # SSLEOFError if the TCP close came without close_notify
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        head, _, rest = got.partition(b"\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {status} ".encode()), got
+        assert b"connection: close" in head.lower()
+        if body is not None:
+            assert rest == body
