@@ -185,13 +185,13 @@ asio::awaitable<error_code> ClientTransport::write_all_then_close_notify(std::st
     ERR_clear_error();
     co_return co_await write_all(bytes);
   }
-  BIO_up_ref(memory);             // ours, for the write below
-  SSL_set0_wbio(ssl_, memory);    // the SSL's reference
+  BIO_up_ref(memory);           // ours, for the write below
+  SSL_set0_wbio(ssl_, memory);  // the SSL's reference
   std::size_t written = 0;
   const bool sealed = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written) == 1;
   if (sealed) SSL_shutdown(ssl_);  // close_notify, into the same BIO
-  ERR_clear_error();                // see ssl_error(): leave the queue empty
-  SSL_set0_wbio(ssl_, sock);        // back to the socket; frees the SSL's memory reference
+  ERR_clear_error();               // see ssl_error(): leave the queue empty
+  SSL_set0_wbio(ssl_, sock);       // back to the socket; frees the SSL's memory reference
   char* data = nullptr;
   const long size = BIO_get_mem_data(memory, &data);
   error_code ec;

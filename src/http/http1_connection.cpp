@@ -53,11 +53,12 @@ void Http1Connection::ParserRecycler::operator()(RequestParser* p) const {
 }
 
 Http1Connection::Http1Connection(ClientTransport& transport, const ServerLimits& limits,
-                                 StreamHandler& handler)
+                                 StreamHandler& handler, std::string peer_address)
     : transport_(transport),
       limits_(limits),
       handler_(handler),
-      watchdog_(transport.socket().get_executor(), [this] { transport_.cancel(); }) {}
+      watchdog_(transport.socket().get_executor(), [this] { transport_.cancel(); }),
+      peer_(std::move(peer_address)) {}
 
 void Http1Connection::begin_drain() {
   draining_ = true;
@@ -71,9 +72,11 @@ void Http1Connection::close_if_idle() {
 }
 
 asio::awaitable<Http1Connection::Outcome> Http1Connection::run() {
-  error_code peer_ec;
-  auto remote = transport_.socket().remote_endpoint(peer_ec);
-  if (!peer_ec) peer_ = remote.address().to_string();
+  if (peer_.empty()) {  // the worker passes accept()'s address: no getpeername() then
+    error_code peer_ec;
+    auto remote = transport_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) peer_ = remote.address().to_string();
+  }
   watchdog_.arm(limits_.handshake_timeout);  // then read_head() arms header_timeout
   if (auto ec = co_await transport_.handshake()) {
     transport_.close();

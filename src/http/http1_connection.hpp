@@ -29,7 +29,9 @@ namespace scoregate::http {
 
 class Http1Connection final : public ServerStream, public ClientConnection {
  public:
-  Http1Connection(ClientTransport& transport, const ServerLimits& limits, StreamHandler& handler);
+  // peer_address: the client's address as accept() gave it; empty = ask the socket.
+  Http1Connection(ClientTransport& transport, const ServerLimits& limits, StreamHandler& handler,
+                  std::string peer_address = {});
 
   enum class Outcome : std::uint8_t { closed, switch_to_h2 };
   // switch_to_h2: the client speaks HTTP/2 (ALPN h2, or the h2c preface with limits.http2);

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <string>
 
 #include <openssl/err.h>
 #include <spdlog/spdlog.h>
@@ -101,8 +103,9 @@ void Worker::finish_drain_if_idle() {
 
 asio::awaitable<void> Worker::accept_loop() {
   AcceptBackoff backoff;
+  tcp::endpoint peer;  // filled by accept() itself: saves a getpeername() per connection
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+    auto [ec, socket] = co_await acceptor_.async_accept(peer, nothrow);
     if (draining_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       co_await accept_failed(ec, backoff);
@@ -119,7 +122,7 @@ asio::awaitable<void> Worker::accept_loop() {
                      *n, current_->max_connections);
       continue;
     }
-    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    asio::co_spawn(io_, serve(std::move(socket), peer.address().to_string()), asio::detached);
   }
 }
 
@@ -196,7 +199,7 @@ void Worker::flush_refusal_logs() {
                  current_->max_connections);
 }
 
-asio::awaitable<void> Worker::serve(tcp::socket socket) {
+asio::awaitable<void> Worker::serve(tcp::socket socket, std::string peer) {
   SnapshotPtr snap = current_;  // this connection keeps its generation's certificate and limits
   SSL* ssl = nullptr;
   if (snap->tls) {
@@ -207,16 +210,18 @@ asio::awaitable<void> Worker::serve(tcp::socket socket) {
     }
   }
   http::ClientTransport transport(std::move(socket), ssl);
-  http::Http1Connection conn(transport, snap->limits, proxy_);
+  http::Http1Connection conn(transport, snap->limits, proxy_, std::move(peer));
   Registration registration(*this, &conn);
   if (draining_) conn.begin_drain();
   if (co_await conn.run() != http::Http1Connection::Outcome::switch_to_h2) co_return;
   // HTTP/2 (README "HTTP/2 and gRPC"): ALPN chose h2, or a plain connection began with the
   // HTTP/2 preface (already read: the session starts from those bytes).
-  http::Http2Session session(transport, snap->limits, proxy_, conn.peer_address(), conn.buffered());
-  registration.replace(&session);
-  if (draining_) session.begin_drain();
-  co_await session.run();
+  // On the heap: a local would sit in every connection's coroutine frame, HTTP/1.1 or not.
+  auto session = std::make_unique<http::Http2Session>(transport, snap->limits, proxy_,
+                                                      conn.peer_address(), conn.buffered());
+  registration.replace(session.get());
+  if (draining_) session->begin_drain();
+  co_await session->run();
 }
 
 Worker::Registration::Registration(Worker& worker, http::ClientConnection* c) : w(worker) {

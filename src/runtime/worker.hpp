@@ -48,7 +48,7 @@ class Worker {
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::string peer);
   boost::asio::awaitable<void> housekeeping();
   boost::asio::awaitable<void> accept_failed(const boost::system::error_code& ec,
                                              AcceptBackoff& backoff);
