@@ -40,6 +40,24 @@ configure() {  # dir, extra cmake args...
 SAN_FLAGS=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DBOOST_DISABLE_ASSERTS"
            -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1")
 
+# One fuzz target for FUZZ_SECONDS on a copy of its corpus; a failing input is kept in
+# fuzz-findings/ and fails the stage.
+fuzz_one() {
+  local f=$1 name corpus work found
+  name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
+  work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -rss_limit_mb=2048 \
+       -artifact_prefix="$work/" "$work" 2>&1 |
+    grep -E "^(stat::number_of_executed_units|Done|==.*ERROR)" | sed "s/^/$name: /" || true
+  found=$(find "$work" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \))
+  if [ -n "$found" ]; then
+    echo "fuzz target $name found a failing input (reproduce: $f <file>):"; echo "$found"
+    mkdir -p fuzz-findings && cp $found fuzz-findings/
+    return 1
+  fi
+  rm -rf "$work"
+}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
     format)
@@ -101,19 +119,16 @@ for stage in "${stages[@]}"; do
       # the coroutine code under these sanitizers: "Cannot represent a difference across sections")
       cmake --build build-fuzz -j "$JOBS" --target fuzz_http_parser fuzz_settings fuzz_certificate \
         fuzz_secret_manifest fuzz_cgroup fuzz_routing fuzz_http2_session fuzz_service_manifest
-      for f in build-fuzz/tests/fuzz/fuzz_*; do
-        name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
-        work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-        say "fuzz $name for ${FUZZ_SECONDS}s"
-        "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -rss_limit_mb=2048 \
-             -artifact_prefix="$work/" "$work" 2>&1 | grep -E "^(stat::number_of_executed_units|Done|==.*ERROR)" || true
-        found=$(find "$work" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \))
-        if [ -n "$found" ]; then
-          echo "fuzz target $name found a failing input (reproduce: $f <file>):"; echo "$found"
-          mkdir -p fuzz-findings && cp $found fuzz-findings/
-          exit 1
-        fi
-        rm -rf "$work"
+      # JOBS targets at a time (each libFuzzer process is single-threaded), each in its own
+      # copy of its corpus; the first failing input ends the stage.
+      mapfile -t targets < <(ls build-fuzz/tests/fuzz/fuzz_*)
+      for ((i = 0; i < ${#targets[@]}; i += JOBS)); do
+        batch=("${targets[@]:i:JOBS}")
+        say "fuzz ${batch[*]##*/} for ${FUZZ_SECONDS}s"
+        for f in "${batch[@]}"; do fuzz_one "$f" & done
+        failed=0
+        for _ in "${batch[@]}"; do wait -n || failed=1; done
+        [ $failed -eq 0 ] || exit 1
       done
       ;;
     *) echo "unknown stage $stage (format, lint, unit, integration, load, image, sanitize, fuzz)" >&2; exit 2 ;;
