@@ -95,10 +95,16 @@ def answers_404(port):
         return False
 
 
+# UBSan's vptr check tests that a vtable is readable by writing it into a pipe
+# (IsAccessibleMemoryRange); with no descriptor left the pipe fails, every virtual call it has
+# not cached yet is reported as "invalid vptr" ("<memory cannot be printed>", seen in gdb on
+# healthy objects: asio's misc_category, an Http1Connection at its destructor) and the
+# -fno-sanitize-recover build aborts. Its suppressions file is read only at the first report,
+# for which there is no descriptor either. The release binary runs this test (and the load
+# stage's descriptor flood); the sanitizer run cannot.
 @pytest.mark.skipif(bool(os.environ.get("SCOREGATE_SANITIZED")),
-                    reason="under ASan with 128 descriptors the router did not serve new "
-                           "connections within 5 s after the flood (not understood yet; the "
-                           "release binary recovers at once) - see the issue 12 notes")
+                    reason="UBSan's vptr check needs a free descriptor (a pipe) and aborts a "
+                           "healthy process when there is none")
 def test_descriptor_exhaustion_refuses_keeps_serving_and_recovers(pki, model, start_router):
     r = start_router(settings_for(pki, [model.address], insecure=True,
                                   router={"max_connections": 100000, "header_timeout_ms": 30000,
