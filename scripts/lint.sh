@@ -10,7 +10,7 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCOREGATE_TEST
       -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON >/dev/null
 mapfile -t files < <(git ls-files 'src/*.cpp')
 # A file that passed before with the same key (scripts/tidy_keys.py: clang-tidy's version,
-# .clang-tidy and the preprocessed file) is not checked again. TIDY_CACHE=off checks all.
+# .clang-tidy, the flags and the preprocessed file) is not checked again. TIDY_CACHE=off checks all.
 cache=${TIDY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scoregate-tidy}
 salt=$( (clang-tidy-14 --version; cat .clang-tidy) | sha256sum | cut -d' ' -f1)
 todo=()
