@@ -9,26 +9,13 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
 BIN=${SCOREGATE_BIN:-$ROOT/build/scoregate}
 OUT=${OUT:-/tmp/scoregate-idle}; mkdir -p "$OUT"
-PKI_ONLY=0; [ "${1:-}" = --pki-only ] && { PKI_ONLY=1; shift; }   # used by syscalls-per-request.sh
 N=${1:-1000}; PORT=${PORT:-19301}; MODEL=${MODEL_PORT:-19300}
 "$HERE/build-tools.sh" >/dev/null
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-if [ ! -s "$OUT/pki/ca.pem" ]; then
-  mkdir -p "$OUT/pki"; cd "$OUT/pki"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -days 30 -subj "/CN=idle CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr \
-    -subj "/CN=localhost" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > leaf.ext
-  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.crt -days 20 \
-    -extfile leaf.ext 2>/dev/null
-  cat leaf.crt ca.pem > fullchain.pem
-  cd - >/dev/null
-fi
-[ "$PKI_ONLY" = 1 ] && exit 0
+. "$HERE/lib/pki.sh"; bench_pki "$OUT/pki" "idle CA"
 cat > "$OUT/scoregate.yaml" <<YAML
 extension: {allowInsecureConnections: false, sslCname: localhost}
 protected: {sslCertPemFile: $OUT/pki/fullchain.pem, sslKeyPemFile: $OUT/pki/leaf.key}

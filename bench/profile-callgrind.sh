@@ -17,18 +17,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-if [ ! -s "$OUT/pki/ca.pem" ]; then
-  mkdir -p "$OUT/pki"; cd "$OUT/pki"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -days 30 -subj "/CN=profile CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr \
-    -subj "/CN=localhost" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > leaf.ext
-  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.crt -days 20 \
-    -extfile leaf.ext 2>/dev/null
-  cat leaf.crt ca.pem > fullchain.pem
-  cd - >/dev/null
-fi
+. "$HERE/lib/pki.sh"; bench_pki "$OUT/pki" "profile CA"
 cat > "$OUT/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"data": [[1,2,3,4,5,6,7,8,9,10]]}'

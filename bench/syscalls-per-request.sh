@@ -16,8 +16,8 @@ PORT=${PORT:-19331}; MODEL=${MODEL_PORT:-19330}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-OUT=$OUT/idle "$HERE/idle-memory.sh" --pki-only >/dev/null
-PKI=$OUT/idle/pki
+PKI=$OUT/pki
+. "$HERE/lib/pki.sh"; bench_pki "$PKI" "syscalls CA"
 cat > "$OUT/scoregate.yaml" <<YAML
 extension: {allowInsecureConnections: false, sslCname: localhost}
 protected: {sslCertPemFile: $PKI/fullchain.pem, sslKeyPemFile: $PKI/leaf.key}

@@ -292,3 +292,19 @@ def start_peer(script, *args, timeout=15):
             proc.kill()
         proc.wait()
     return types.SimpleNamespace(proc=proc, port=port, address=f"127.0.0.1:{port}", stop=stop)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def rss_kib(pid):
+    """A process's resident set size now, KiB, from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")

@@ -18,7 +18,7 @@ import pytest
 import h2.connection
 import h2.events
 
-from conftest import KEY, plain_http, settings_for, wait_until
+from conftest import KEY, cpu_seconds, plain_http, settings_for, wait_until
 
 SCORE = "/api/v1/endpoint/fraud/score"
 BODY = b'{"data": [[1, 2]]}'
@@ -55,12 +55,6 @@ def closed_by_peer(s, wait=0.0):
         return s.recv(1, socket.MSG_PEEK) == b""
     except (ConnectionResetError, BrokenPipeError):
         return True
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 # --- max_connections from RLIMIT_NOFILE -------------------------------------------------------

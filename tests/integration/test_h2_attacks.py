@@ -15,7 +15,7 @@ import pytest
 
 import h2_attack
 from hyperframe.frame import HeadersFrame
-from conftest import KEY, settings_for, start_peer, wait_until
+from conftest import KEY, rss_kib, settings_for, start_peer, wait_until
 
 SCORE = "/api/v1/endpoint/fraud"
 AUTH = (("authorization", f"Bearer {KEY}"),)
@@ -24,14 +24,6 @@ AUTH = (("authorization", f"Bearer {KEY}"),)
 # Under ASan (scripts/test.sh sanitize) memory is shadowed and freed blocks are quarantined:
 # RSS says nothing about the router's own bounds there.
 CHECK_RSS = not os.environ.get("SCOREGATE_SANITIZED")
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture

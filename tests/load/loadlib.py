@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from integration_conftest import KEY
+from integration_conftest import KEY, cpu_seconds, rss_kib  # cpu_seconds: for the tests
 
 SCORE = "/api/v1/endpoint/fraud/score"
 BODY = b'{"data": [[1, 2]]}'
@@ -23,20 +23,6 @@ def raise_nofile(need=4096):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     assert hard >= need, f"the load stage needs a hard open-files limit of {need}, not {hard}"
     return hard
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class RssSampler:
