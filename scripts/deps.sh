@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scoregate needs to build, test and benchmark.
 # Idempotent and quick when everything is present (one dpkg-query per package).
-# Usage: scripts/deps.sh [build|test|bench|image]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|bench|image|boringssl]...   (default: build test)
 set -euo pipefail
 
 BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
@@ -15,6 +15,8 @@ TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14 clang-f
 # for the base image where no registry is reachable, binutils (readelf) to check the binary
 IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs catatonit
   containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
+# the BoringSSL build (cmake -DSCOREGATE_TLS=boringssl; README "TLS library")
+BORINGSSL_PKGS="android-libboringssl-dev"
 BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client util-linux gcc libc6-dev"
 
 want=""
@@ -25,7 +27,8 @@ for group in "$@"; do
     test)  want="$want $TEST_PKGS" ;;
     bench) want="$want $BENCH_PKGS" ;;
     image) want="$want $IMAGE_PKGS" ;;
-    *) echo "deps.sh: unknown group '$group' (use build, test, bench or image)" >&2; exit 2 ;;
+    boringssl) want="$want $BORINGSSL_PKGS" ;;
+    *) echo "deps.sh: unknown group '$group' (use build, test, bench, image or boringssl)" >&2; exit 2 ;;
   esac
 done
 

@@ -16,6 +16,7 @@
 
 #include "core/secure.hpp"
 #include "http/parser.hpp"
+#include "tls/compat.hpp"
 #include "tls/openssl_util.hpp"
 
 namespace scoregate::doctor {
@@ -209,7 +210,7 @@ Handshake handshake(const std::string& host, const std::string& port, const std:
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   set_alpn(ctx.get(), true);
   if (cacert.empty()) {
-    SSL_CTX_set_default_verify_paths(ctx.get());
+    tls::use_system_trust(SSL_CTX_get_cert_store(ctx.get()));
     out.chain.trust = "the system store";
   } else {
     SSL_CTX_load_verify_locations(ctx.get(), cacert.c_str(), nullptr);
@@ -226,7 +227,7 @@ Handshake handshake(const std::string& host, const std::string& port, const std:
   out.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
   const long verify = SSL_get_verify_result(c.ssl());
   out.chain.verified = verify == X509_V_OK;
-  out.chain.verify_error = X509_verify_cert_error_string(verify);
+  out.chain.verify_error = tls::verify_error_text(verify);
   tls::X509Ptr leaf(SSL_get1_peer_certificate(c.ssl()));
   if (!leaf) {
     out.error = "the server sent no certificate";

@@ -1,5 +1,6 @@
 #include "http/client_transport.hpp"
 #include "http/awaitable.hpp"
+#include "tls/compat.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -2,6 +2,7 @@
 // reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -82,11 +83,11 @@ int Server::run() {
   admin_->start();
   if (probes_) probes_->start();
   control_tasks_ = start_control_tasks(*this, control_);
-  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}",
+  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}, {}",
                current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
                format_listen(admin_->local_endpoint()),
                probes_ ? ", probes on " + format_listen(probes_->local_endpoint()) : std::string(),
-               current_->generation);
+               current_->generation, OpenSSL_version(OPENSSL_VERSION));
   if (options_.on_started) options_.on_started(*current_, listen_text_);
 
   control_.run();

@@ -39,7 +39,7 @@ std::string numbered_subjects(const std::vector<X509Ptr>& certs,
 X509_STORE* system_store() {
   static X509_STORE* store = [] {
     X509_STORE* s = X509_STORE_new();
-    if (s) X509_STORE_set_default_paths(s);
+    if (s) use_system_trust(s);
     ERR_clear_error();
     return s;
   }();
@@ -106,7 +106,8 @@ struct Anchors {
     X509_STORE_CTX* ctx = store ? X509_STORE_CTX_new() : nullptr;
     if (ctx && X509_STORE_CTX_init(ctx, store, nullptr, nullptr) == 1) {
       if (STACK_OF(X509)* found = X509_STORE_CTX_get1_certs(ctx, name)) {
-        for (int i = 0; i < sk_X509_num(found); ++i) out.push_back(up_ref(sk_X509_value(found, i)));
+        for (int i = 0, n = static_cast<int>(sk_X509_num(found)); i < n; ++i)
+          out.push_back(up_ref(sk_X509_value(found, i)));
         sk_X509_pop_free(found, X509_free);
       }
     }

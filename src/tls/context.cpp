@@ -75,12 +75,12 @@ bool configure_sessions(SSL_CTX* ctx) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
   if (SSL_CTX_set_num_tickets(ctx, 1) != 1) return false;
-  return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_callback) == 1;
+  return install_ticket_key_callback(ctx);
 }
 
-bool install_certificate(SSL_CTX* ctx, const CheckedCertificate& cert) {
+bool install_certificate(SSL_CTX* ctx, const CheckedCertificate& cert, std::string& error) {
   if (!cert.leaf || !cert.key) {
-    ERR_raise_data(ERR_LIB_SSL, ERR_R_PASSED_NULL_PARAMETER, "no certificate or key");
+    error = "no certificate or key";
     return false;
   }
   if (SSL_CTX_use_certificate(ctx, cert.leaf.get()) != 1) return false;
@@ -100,7 +100,7 @@ std::shared_ptr<const ServerContext> build_server_context(const CheckedCertifica
   error.clear();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   bool ok = ctx && configure_protocol(ctx, options, error) && configure_sessions(ctx) &&
-            install_certificate(ctx, cert);
+            install_certificate(ctx, cert, error);
   if (!ok) {
     if (error.empty()) error = openssl_errors();
     if (error.empty()) error = "OpenSSL refused the server context without saying why";

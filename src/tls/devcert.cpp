@@ -73,7 +73,7 @@ void add_extension(X509* x, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str());
   if (!ext || X509_add_ext(x, ext, -1) != 1) {
     X509_EXTENSION_free(ext);
     fail("cannot add extension " + std::string(OBJ_nid2sn(nid)) + "=" + value);

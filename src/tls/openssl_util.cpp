@@ -7,6 +7,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace scoregate::tls {
@@ -27,8 +28,18 @@ std::string openssl_errors() {
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
+    std::string one = buf;
+#if defined(OPENSSL_IS_BORINGSSL)
+    // BoringSSL names reasons like constants ("...:KEY_VALUES_MISMATCH"); say them in
+    // OpenSSL's words ("key values mismatch") so messages read the same with either library.
+    if (auto colon = one.rfind(':'); colon != std::string::npos)
+      for (std::size_t i = colon + 1; i < one.size(); ++i)
+        one[i] = one[i] == '_'
+                     ? ' '
+                     : static_cast<char>(std::tolower(static_cast<unsigned char>(one[i])));
+#endif
     if (!out.empty()) out += "; ";
-    out += buf;
+    out += one;
   }
   return out;
 }
@@ -64,7 +75,7 @@ SubjectAltNames subject_alt_names(const X509* x) {
   auto* gens =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
   if (!gens) return out;
-  for (int i = 0; i < sk_GENERAL_NAME_num(gens); ++i) {
+  for (int i = 0, n = static_cast<int>(sk_GENERAL_NAME_num(gens)); i < n; ++i) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(gens, i);
     if (g->type == GEN_DNS) {
       const ASN1_STRING* s = g->d.dNSName;
@@ -177,7 +188,7 @@ std::string signature_algorithm(const X509* x) {
 
 std::string der_of(const X509* x) {
   unsigned char* der = nullptr;
-  int n = i2d_X509(x, &der);
+  int n = i2d_X509(const_cast<X509*>(x), &der);  // const only in OpenSSL 3
   if (n <= 0) return {};
   std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
   OPENSSL_free(der);

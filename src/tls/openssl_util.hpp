@@ -8,6 +8,8 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
+#include "tls/compat.hpp"
+
 #include <ctime>
 #include <memory>
 #include <string>

@@ -3,6 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#if defined(OPENSSL_IS_BORINGSSL)
+#include <openssl/bytestring.h>
+#endif
 
 #include "tls/openssl_util.hpp"
 
@@ -79,11 +82,39 @@ PemScan scan_pem(std::string_view bytes) {
 }
 
 bool is_pkcs12(std::string_view bytes) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  // BoringSSL's d2i_PKCS12 accepts any bytes (it parses only with the password). A DER PFX is
+  // recognised by its outer structure, PFX ::= SEQUENCE { version INTEGER (3), authSafe
+  // ContentInfo (SEQUENCE { contentType OID data or signedData, ... }), ... } (RFC 7292 §4);
+  // a BER one (indefinite lengths, as some tools write) when BoringSSL's own parser gets as
+  // far as the password.
+  CBS in, pfx, auth_safe, oid;
+  CBS_init(&in, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  static constexpr uint8_t kData[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
+  static constexpr uint8_t kSigned[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+  uint64_t version = 0;
+  if (CBS_get_asn1(&in, &pfx, CBS_ASN1_SEQUENCE) && CBS_get_asn1_uint64(&pfx, &version) &&
+      version == 3 && CBS_get_asn1(&pfx, &auth_safe, CBS_ASN1_SEQUENCE) &&
+      CBS_get_asn1(&auth_safe, &oid, CBS_ASN1_OBJECT) &&
+      (CBS_mem_equal(&oid, kData, sizeof kData) || CBS_mem_equal(&oid, kSigned, sizeof kSigned)))
+    return true;
+  CBS_init(&in, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  EVP_PKEY* key = nullptr;
+  STACK_OF(X509)* certs = sk_X509_new_null();
+  bool parsed = certs && PKCS12_get_key_and_certs(&key, certs, &in, "") == 1;
+  uint32_t error = ERR_peek_last_error();
+  EVP_PKEY_free(key);
+  sk_X509_pop_free(certs, X509_free);
+  ERR_clear_error();
+  return parsed || (ERR_GET_LIB(error) == ERR_LIB_PKCS8 &&
+                    ERR_GET_REASON(error) == PKCS8_R_INCORRECT_PASSWORD);
+#else
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(bytes.size()));
   PKCS12_free(p12);
   ERR_clear_error();
   return p12 != nullptr;
+#endif
 }
 
 bool is_encrypted_pkcs8_der(std::string_view bytes) {

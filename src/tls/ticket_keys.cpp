@@ -1,8 +1,11 @@
 #include "tls/ticket_keys.hpp"
 
+#if !defined(OPENSSL_IS_BORINGSSL)
 #include <openssl/core_names.h>
+#endif
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstring>
@@ -163,44 +166,77 @@ TicketKeyRing& process_ticket_keys() {
 
 namespace {
 // Fetched once: EVP_aes_256_cbc() is a legacy handle that makes every EVP_*Init_ex look the
-// cipher up again by name through the provider layer (README "Benchmarks").
+// cipher up again by name through OpenSSL 3's provider layer (README "Benchmarks").
 const EVP_CIPHER* ticket_cipher() {
+#if defined(OPENSSL_IS_BORINGSSL)
+  return EVP_aes_256_cbc();
+#else
   static const EVP_CIPHER* const cipher = [] {
     const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
     return c ? c : EVP_aes_256_cbc();
   }();
   return cipher;
+#endif
 }
-}  // namespace
 
-int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                        EVP_MAC_CTX* mac, int enc) {
+// The part both libraries share: picks the key (the current one to encrypt, the named one to
+// decrypt), makes the IV and sets up the cipher. Returns the callback's answer (-1 error, 0
+// unknown key, 1 ok, 2 ok but renew) and the key whose HMAC half the caller installs.
+int prepare_ticket(unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher, int enc,
+                   const TicketKey** key) {
   const TicketKeySet* set = nullptr;
   try {
     set = &process_ticket_keys().current();
   } catch (const std::exception&) {
-    return -1;  // no keys: OpenSSL continues without a ticket
+    return -1;  // no keys: the handshake continues without a ticket
   }
-  const TicketKey* key = nullptr;
   int result = 1;
   if (enc) {
-    key = &set->keys[0];
+    *key = &set->keys[0];
     if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_cipher())) != 1) return -1;
-    std::memcpy(key_name, key->name.data(), key->name.size());
+    std::memcpy(key_name, (*key)->name.data(), (*key)->name.size());
   } else {
-    result = TicketKeyRing::lookup(*set, key_name, &key);
+    result = TicketKeyRing::lookup(*set, key_name, key);
     if (result == 0) return 0;  // unknown (expired) key: full handshake, new ticket
   }
+  int ok = enc ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, (*key)->aes_key.data(), iv)
+               : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, (*key)->aes_key.data(), iv);
+  return ok == 1 ? result : -1;
+}
+
+#if defined(OPENSSL_IS_BORINGSSL)
+int ticket_key_callback(SSL*, uint8_t* key_name, uint8_t* iv, EVP_CIPHER_CTX* cipher, HMAC_CTX* mac,
+                        int enc) {
+  const TicketKey* key = nullptr;
+  int result = prepare_ticket(key_name, iv, cipher, enc, &key);
+  if (result <= 0) return result;
+  return HMAC_Init_ex(mac, key->hmac_key.data(), key->hmac_key.size(), EVP_sha256(), nullptr) == 1
+             ? result
+             : -1;
+}
+#else
+int ticket_key_callback(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                        EVP_MAC_CTX* mac, int enc) {
+  const TicketKey* key = nullptr;
+  int result = prepare_ticket(key_name, iv, cipher, enc, &key);
+  if (result <= 0) return result;
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(
                              OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac_key.data()),
                              key->hmac_key.size()),
                          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                          OSSL_PARAM_construct_end()};
-  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-  int ok = enc ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv)
-               : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key->aes_key.data(), iv);
-  return ok == 1 ? result : -1;
+  return EVP_MAC_CTX_set_params(mac, params) == 1 ? result : -1;
+}
+#endif
+}  // namespace
+
+bool install_ticket_key_callback(SSL_CTX* ctx) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  return SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_key_callback) == 1;
+#else
+  return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_callback) == 1;
+#endif
 }
 
 }  // namespace scoregate::tls

@@ -9,6 +9,8 @@
 
 #include <openssl/ssl.h>
 
+#include "tls/compat.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -86,9 +88,8 @@ std::shared_ptr<const std::vector<TicketKey>> load_ticket_key_file(const std::st
 // The ring every ServerContext uses.
 TicketKeyRing& process_ticket_keys();
 
-// For SSL_CTX_set_tlsext_ticket_key_evp_cb: encrypts with the current key of
-// process_ticket_keys(), decrypts with any of its keys (asking for a new ticket if old).
-int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
-                        EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc);
+// Encrypts tickets with the current key of process_ticket_keys() and decrypts them with any
+// of its keys (asking for a new ticket if old). Installed by tls/context.cpp.
+bool install_ticket_key_callback(SSL_CTX* ctx);
 
 }  // namespace scoregate::tls

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 
 #include "http/awaitable.hpp"
+#include "tls/compat.hpp"
 #include "upstream/h2_connection.hpp"
 
 namespace scoregate::upstream {

@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "http/awaitable.hpp"
+#include "tls/compat.hpp"
 #include "upstream/h2_connection.hpp"
 #include "upstream/targets.hpp"
 
@@ -49,7 +50,7 @@ class X509Category : public boost::system::error_category {
   const char* name() const noexcept override { return "x509-verify"; }
   std::string message(int ev) const override {
     return std::string("the model's certificate failed verification: ") +
-           X509_verify_cert_error_string(ev);
+           tls::verify_error_text(ev);
   }
 };
 
@@ -86,7 +87,7 @@ std::shared_ptr<SSL_CTX> make_client_tls_context(const std::string& trusted_ca_f
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   // A missing system store is not an error: trusted_ca_file may be the only trust.
-  SSL_CTX_set_default_verify_paths(ctx.get());
+  tls::use_system_trust(SSL_CTX_get_cert_store(ctx.get()));
   ERR_clear_error();
   if (!trusted_ca_file.empty() &&
       SSL_CTX_load_verify_locations(ctx.get(), trusted_ca_file.c_str(), nullptr) != 1) {

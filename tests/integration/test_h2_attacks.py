@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,9 +80,13 @@ def test_oversized_header_lists(router):
 def test_settings_and_ping_floods_end_the_connection(router):
     before = rss_kib(router.proc.pid)
     # A client that floods without reading: the answers queue up in the router until nghttp2's
-    # bound (1000 unsent ACKs) ends the connection. 300k frames are more than the socket
-    # buffers between us can absorb.
-    res = h2_attack.settings_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
+    # bound (1000 unsent ACKs) ends the connection. The ACKs (9 bytes each) must be more than
+    # the socket buffers between us can absorb: the router's send buffer (up to tcp_wmem's
+    # maximum, 4 MiB on Debian) and the client's receive buffer, fixed at 64 KiB (the kernel
+    # would grow it to tcp_rmem's maximum, 32 MiB here, enough for every ACK).
+    wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    res = h2_attack.settings_flood("127.0.0.1", router.port, n=max(300000, (wmem_max + (1 << 20)) // 9),
+                                   **attack_kw(router))
     assert res.closed, res.summary()
     res = h2_attack.ping_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
     assert res.closed and res.ping_acks < 300000, res.summary()

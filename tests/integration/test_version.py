@@ -15,9 +15,17 @@ def test_version_reports_release_revision_openssl_and_build_type():
     if fields["revision"] != "unknown":
         commit = fields["revision"].removesuffix("-dirty")
         assert subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0
-    # the library this process loaded is the one the openssl CLI reports as its library
-    library = re.search(r"\(Library: (.*)\)", subprocess.run(["openssl", "version"], capture_output=True,
-                                                              text=True).stdout).group(1)
-    assert fields["openssl"] == library
-    assert fields["openssl built with"].startswith("OpenSSL 3.")
+    linked = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+    if "BoringSSL" in fields["openssl built with"]:
+        # the BoringSSL build (README "TLS library"): Debian's android-libboringssl, and only it
+        assert fields["openssl"] == "BoringSSL"
+        assert re.search(r"libssl\.so\.0 => /usr/lib/[^/]+/android/libssl\.so\.0", linked), linked
+        assert "libssl.so.3" not in linked, linked
+    else:
+        # the library this process loaded is the one the openssl CLI reports as its library
+        library = re.search(r"\(Library: (.*)\)", subprocess.run(["openssl", "version"], capture_output=True,
+                                                                  text=True).stdout).group(1)
+        assert fields["openssl"] == library
+        assert fields["openssl built with"].startswith("OpenSSL 3.")
+        assert "libssl.so.3" in linked, linked
     assert fields["build type"] in ("RelWithDebInfo", "Release", "Debug", "MinSizeRel")

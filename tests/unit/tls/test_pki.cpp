@@ -12,6 +12,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "tls/compat.hpp"
+
 namespace scoregate::tls::testpki {
 
 namespace {
@@ -36,7 +38,7 @@ void add_ext(X509* x, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str());
   require(ext != nullptr, "extension");
   X509_add_ext(x, ext, -1);
   X509_EXTENSION_free(ext);
@@ -173,9 +175,26 @@ std::string key_pem(EVP_PKEY* key) {
   return b.str();
 }
 
+// "BEGIN EC PRIVATE KEY" / "BEGIN RSA PRIVATE KEY", optionally with PEM encryption.
+void write_traditional(BIO* bio, EVP_PKEY* key, const EVP_CIPHER* cipher) {
+  auto* pass = reinterpret_cast<unsigned char*>(const_cast<char*>(kPass));
+  int len = cipher ? static_cast<int>(sizeof kPass - 1) : 0;
+#if defined(OPENSSL_IS_BORINGSSL)
+  if (EVP_PKEY_id(key) == EVP_PKEY_EC)
+    PEM_write_bio_ECPrivateKey(bio, EVP_PKEY_get0_EC_KEY(key), cipher, cipher ? pass : nullptr, len,
+                               nullptr, nullptr);
+  else
+    PEM_write_bio_RSAPrivateKey(bio, EVP_PKEY_get0_RSA(key), cipher, cipher ? pass : nullptr, len,
+                                nullptr, nullptr);
+#else
+  PEM_write_bio_PrivateKey_traditional(bio, key, cipher, cipher ? pass : nullptr, len, nullptr,
+                                       nullptr);
+#endif
+}
+
 std::string key_pem_traditional(EVP_PKEY* key) {
   BioOwner b;
-  PEM_write_bio_PrivateKey_traditional(b.bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  write_traditional(b.bio, key, nullptr);
   return b.str();
 }
 
@@ -187,22 +206,21 @@ std::string key_der(EVP_PKEY* key) {
 
 std::string key_pem_encrypted_pkcs8(EVP_PKEY* key) {
   BioOwner b;
-  PEM_write_bio_PKCS8PrivateKey(b.bio, key, EVP_aes_256_cbc(), kPass, sizeof kPass - 1, nullptr,
-                                nullptr);
+  PEM_write_bio_PKCS8PrivateKey(b.bio, key, EVP_aes_256_cbc(), const_cast<char*>(kPass),
+                                sizeof kPass - 1, nullptr, nullptr);
   return b.str();
 }
 
 std::string key_pem_encrypted_traditional(EVP_PKEY* key) {
   BioOwner b;
-  PEM_write_bio_PrivateKey_traditional(b.bio, key, EVP_aes_128_cbc(),
-                                       reinterpret_cast<const unsigned char*>(kPass),
-                                       sizeof kPass - 1, nullptr, nullptr);
+  write_traditional(b.bio, key, EVP_aes_128_cbc());
   return b.str();
 }
 
 std::string key_der_encrypted_pkcs8(EVP_PKEY* key) {
   BioOwner b;
-  i2d_PKCS8PrivateKey_bio(b.bio, key, EVP_aes_256_cbc(), kPass, sizeof kPass - 1, nullptr, nullptr);
+  i2d_PKCS8PrivateKey_bio(b.bio, key, EVP_aes_256_cbc(), const_cast<char*>(kPass), sizeof kPass - 1,
+                          nullptr, nullptr);
   return b.str();
 }
 
