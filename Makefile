@@ -1,19 +1,25 @@
 # scoregate: `make run` (development mode in one minute) and `make test` (the whole suite).
 # Both install missing Debian packages first (scripts/deps.sh), then build with CMake + Ninja.
 
+# TLS=boringssl builds on BoringSSL instead of OpenSSL 3, in build-boring (README "TLS library")
+TLS ?= openssl
+ifeq ($(TLS),boringssl)
+BUILD ?= build-boring
+else
 BUILD ?= build
+endif
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build run test lint unit integration load image-test sanitize fuzz bench clean format image
+.PHONY: all deps build run test lint unit integration boringssl load image-test sanitize fuzz bench clean format image
 
 all: build
 
 deps:
-	@scripts/deps.sh build
+	@scripts/deps.sh build $(if $(filter boringssl,$(TLS)),boringssl)
 
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCOREGATE_TLS=$(TLS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target scoregate
 
 # Development mode: a local development CA and certificate for localhost, a built-in sample
@@ -31,6 +37,8 @@ unit:
 	@scripts/test.sh unit
 integration:
 	@scripts/test.sh integration
+boringssl:
+	@scripts/test.sh boringssl
 load:
 	@scripts/test.sh load
 image-test:
@@ -45,14 +53,14 @@ fuzz:
 # Variables: IMAGE=..., BASE_IMAGE=..., ENGINE=podman|docker, IMAGE_SOURCE=<repository URL>.
 image:
 	@scripts/deps.sh image
-	@scripts/image.sh
+	@TLS=$(TLS) scripts/image.sh
 
 bench: build
 	@scripts/deps.sh bench
-	@bench/run.sh
+	@SCOREGATE_BIN=$${SCOREGATE_BIN:-$(CURDIR)/$(BUILD)/scoregate} bench/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-tidy
+	rm -rf build build-boring build-asan build-tsan build-fuzz build-tidy
 
 format:
 	@clang-format-14 -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')

@@ -5,14 +5,20 @@
 # Environment: ENGINE (podman or docker; default podman if installed), IMAGE (the tag),
 # BASE_IMAGE (a Debian bookworm image; the default localhost/scoregate-base:bookworm is built
 # here with debootstrap, no registry needed), IMAGE_SOURCE (the org.opencontainers.image.source
-# label; default: the git remote "origin", if any).
+# label; default: the git remote "origin", if any), TLS (openssl, the default, or boringssl:
+# README "TLS library"; the BoringSSL image is tagged localhost/scoregate:VERSION-boringssl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/scripts/containers.conf}
 ENGINE=${ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
 export ENGINE
 VERSION=$(sed -n 's/^project(scoregate VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-IMAGE=${IMAGE:-localhost/scoregate:$VERSION}
+TLS=${TLS:-openssl}
+case "$TLS" in
+  openssl) IMAGE=${IMAGE:-localhost/scoregate:$VERSION} ;;
+  boringssl) IMAGE=${IMAGE:-localhost/scoregate:$VERSION-boringssl} ;;
+  *) echo "image.sh: TLS must be openssl or boringssl, not '$TLS'" >&2; exit 2 ;;
+esac
 BASE_IMAGE=${BASE_IMAGE:-localhost/scoregate-base:bookworm}
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || REVISION="$REVISION-dirty"
@@ -30,6 +36,7 @@ pull=(); [ "$ENGINE" = podman ] && pull=(--pull=never)  # the base is local or p
 export DOCKER_BUILDKIT=1  # docker: RUN --mount needs BuildKit
 $ENGINE build --network host "${pull[@]}" -f Containerfile -t "$IMAGE" \
   --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg VERSION="$VERSION" \
-  --build-arg SCOREGATE_GIT_REVISION="$REVISION" --build-arg SOURCE="$IMAGE_SOURCE" .
+  --build-arg SCOREGATE_GIT_REVISION="$REVISION" --build-arg SOURCE="$IMAGE_SOURCE" \
+  --build-arg SCOREGATE_TLS="$TLS" .
 echo "scoregate: built $IMAGE ($($ENGINE image inspect --format '{{.Size}}' "$IMAGE") bytes," \
      "revision $REVISION) in $(( $(date +%s) - t0 ))s"
