@@ -1,5 +1,6 @@
 #include "http/client_transport.hpp"
 #include "http/awaitable.hpp"
+#include "http/read_ahead_bio.hpp"
 #include "tls/compat.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -63,12 +64,23 @@ ClientTransport::ClientTransport(asio::ip::tcp::socket socket, SSL* ssl)
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // direct reads and writes first, waits only when needed
   if (ssl_) {
-    SSL_set_fd(ssl_, socket_.native_handle());
     // Clients that drop the connection without close_notify are routine; HTTP framing,
     // not TLS, tells a complete request from a cut one.
     SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
     // Read whole records (and more) per read() instead of header and body separately.
+#if defined(OPENSSL_IS_BORINGSSL)
+    BIO* in = new_read_ahead_bio(socket_.native_handle());  // BoringSSL has no read-ahead
+    BIO* out = in ? BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE) : nullptr;
+    if (out) {
+      SSL_set_bio(ssl_, in, out);
+    } else {
+      BIO_free(in);
+      SSL_set_fd(ssl_, socket_.native_handle());
+    }
+#else
+    SSL_set_fd(ssl_, socket_.native_handle());
     SSL_set_read_ahead(ssl_, 1);
+#endif
   }
 }
 
@@ -134,6 +146,11 @@ std::string_view ClientTransport::alpn() const {
 
 asio::awaitable<error_code> ClientTransport::wait_readable() {
   if (ssl_ && SSL_has_pending(ssl_)) co_return error_code{};
+#if defined(OPENSSL_IS_BORINGSSL)
+  // Bytes the read-ahead BIO took from the socket but BoringSSL has not asked for yet (a
+  // pipelined request, the next HTTP/2 frames): the socket may never be readable again.
+  if (ssl_ && BIO_pending(SSL_get_rbio(ssl_)) > 0) co_return error_code{};
+#endif
   // Awaited here rather than through wait(): one coroutine frame less parked per idle
   // connection.
   auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, nothrow);
