@@ -51,6 +51,9 @@ def settings():
         "storm_conns": env_int("STORM_CONNS", 10000),
         "storm_inflight": env_int("STORM_INFLIGHT", 1000),
         "scoregate_bin": os.environ.get("SCOREGATE_BIN", str(bl.ROOT / "build" / "scoregate")),
+        # the row scoregate-boringssl: the BoringSSL build (README "TLS library")
+        "scoregate_boringssl_bin": os.environ.get("SCOREGATE_BORINGSSL_BIN",
+                                                  str(bl.ROOT / "build-boring" / "scoregate")),
         "proxy_cpu": env_int("PROXY_CPU", 0),
         "load_cpu": env_int("LOAD_CPU", 1),
         "multi_proxy_cpus": os.environ.get("MULTI_PROXY_CPUS", ",".join(map(str, range(os.cpu_count() or 1)))),
@@ -59,7 +62,7 @@ def settings():
     }
     if s["cert"] not in ("ecdsa", "rsa"):
         sys.exit("bench: CERT must be ecdsa or rsa")
-    unknown = [p for p in s["proxies"] if p not in ("scoregate", "nginx", "haproxy", "h2o")]
+    unknown = [p for p in s["proxies"] if p not in ("scoregate", "scoregate-boringssl", "nginx", "haproxy", "h2o")]
     unknown += [x for x in s["scenarios"] + s["multi_scenarios"] if x not in ALL_SCENARIOS or len(x) != 1]
     unknown += [x for x in s["multi_scenarios"] if x not in MULTI_OK]
     if not s["workers"] or any(not 1 <= w <= 16 for w in s["workers"]) or len(set(s["workers"])) != len(s["workers"]):
@@ -76,7 +79,8 @@ def settings():
         s["proxy_cpu"] = s["load_cpu"] = s["multi_proxy_cpus"] = s["multi_load_cpus"] = None
     b = s["port_base"]
     s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
-                  "h2o": b + 4, "grpc-py": b + 5, "grpc-fast": b + 6, "scoregate-admin": b + 9}
+                  "h2o": b + 4, "grpc-py": b + 5, "grpc-fast": b + 6, "scoregate-boringssl": b + 7,
+                  "scoregate-admin": b + 9}  # one admin port: the proxies run one at a time
     return s
 
 
@@ -92,6 +96,9 @@ def preflight(s, need_proxies):
     if "scoregate" in need_proxies and not os.access(s["scoregate_bin"], os.X_OK):
         sys.exit(f"bench: no scoregate binary at {s['scoregate_bin']} — build it "
                  "(cmake -S . -B build -G Ninja && cmake --build build --target scoregate) or set SCOREGATE_BIN")
+    if "scoregate-boringssl" in need_proxies and not os.access(s["scoregate_boringssl_bin"], os.X_OK):
+        sys.exit(f"bench: no BoringSSL build at {s['scoregate_boringssl_bin']} — `make build TLS=boringssl` "
+                 "or set SCOREGATE_BORINGSSL_BIN")
     r = subprocess.run([str(bl.BENCH / "build-tools.sh")], capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"bench: building sgload failed:\n{r.stdout}{r.stderr}")
@@ -144,8 +151,8 @@ def grpc_targets(s):
 
 
 def scoregate_values(s, certs, rundir, targets, max_concurrent=1000, queue_wait_ms=1000, queue_length=10000,
-                     workers=1):
-    return {**certs, "listen": f"127.0.0.1:{s['ports']['scoregate']}", **grpc_targets(s), "workers": workers,
+                     workers=1, name="scoregate"):
+    return {**certs, "listen": f"127.0.0.1:{s['ports'][name]}", **grpc_targets(s), "workers": workers,
             "admin": f"127.0.0.1:{s['ports']['scoregate-admin']}",
             "targets": ", ".join(f'"{t}"' for t in targets), "max_concurrent": max_concurrent,
             "max_queue_wait_ms": queue_wait_ms, "max_queue_length": queue_length}
@@ -174,8 +181,9 @@ def start_proxy(s, name, certs, rundir, sg_values=None, workers=1):
         cmd = ["h2o", "-c", conf]
     else:
         conf = bl.render("scoregate.yaml", rundir / "scoregate.yaml",
-                         sg_values or scoregate_values(s, certs, rundir, [upstream], workers=workers))
-        cmd = [s["scoregate_bin"], "serve", "-f", conf, "--workers", str(workers)]
+                         sg_values or scoregate_values(s, certs, rundir, [upstream], workers=workers, name=name))
+        binary = s["scoregate_bin"] if name == "scoregate" else s["scoregate_boringssl_bin"]
+        cmd = [binary, "serve", "-f", conf, "--workers", str(workers)]
     proc = bl.Proc(name, cmd, rundir / f"{name}.log", cpu=s["proxy_cpu"], cwd=rundir)
     err = bl.wait_listening(proc, port) or bl.check_post(port, PATH, ca=certs["ca"])
     if err:
@@ -397,7 +405,7 @@ def run():
         need[p] = s["ports"][p]
     if set("gh") & set(s["scenarios"]):
         need.update({"grpc-py": s["ports"]["grpc-py"], "grpc-fast": s["ports"]["grpc-fast"]})
-    if "scoregate" in s["proxies"]:
+    if {"scoregate", "scoregate-boringssl"} & set(s["proxies"]):
         need["scoregate-admin"] = s["ports"]["scoregate-admin"]
     bl.require_free_ports(need)
     out = new_outdir()
