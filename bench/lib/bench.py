@@ -7,7 +7,6 @@ import os
 import pwd
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
