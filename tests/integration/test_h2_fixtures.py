@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from hyperframe.frame import HeadersFrame
 
-from conftest import start_peer
+from conftest import start_peer, wait_until
 
 try:
     import grpc
@@ -329,7 +329,11 @@ def test_attack_rapid_reset_sends_and_reports(h2_peer):
     assert r.detail == {"streams_opened": 200, "rounds_sent": 4}, r.summary()
     assert r.frames_sent >= 1 + 400 and r.settings_acks == 1 and r.elapsed > 0, r.summary()
     assert not r.goaway and not r.closed, r.summary()
-    assert stats(h2_peer)["resets_received"] >= 200  # the server did see every RST_STREAM
+    # The server did see every RST_STREAM: it may still be reading them when the client is done
+    # (a loaded machine), so its count is read until it gets there.
+    seen = []
+    assert wait_until(lambda: seen.append(stats(h2_peer)["resets_received"]) or seen[-1] >= 200,
+                      timeout=15), seen[-1]
     still_serves(h2_peer)
 
 
