@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per keep-alive request (user space), scoregate vs nginx, under callgrind.
 # Instruction counts repeat run to run whatever else the machine does, so this is the way
-# to compare code changes on a noisy 2-core box (`perf record` gets no samples here).
+# to compare code changes on a noisy 2-core box (profile-perf.sh splits the CPU time instead).
 #   bench/profile-callgrind.sh [scoregate|nginx|both]     (default both; ~1 min each)
 #   LOAD=handshake bench/profile-callgrind.sh ...         per full TLS handshake + 1 POST
 #     (`sgload handshake`, as bench scenario b; resumed sessions must be 0)
@@ -17,43 +17,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-. "$HERE/lib/pki.sh"; bench_pki "$OUT/pki" "profile CA"
-cat > "$OUT/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"data": [[1,2,3,4,5,6,7,8,9,10]]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-cat > "$OUT/scoregate.yaml" <<YAML
-extension: {allowInsecureConnections: false, sslCname: localhost}
-protected: {sslCertPemFile: $OUT/pki/fullchain.pem, sslKeyPemFile: $OUT/pki/leaf.key}
-router: {access_log: false, trusted_ca_file: $OUT/pki/ca.pem}
-endpoints:
-  - name: demo
-    auth_mode: none
-    deployments:
-      - name: blue
-        targets: ["127.0.0.1:19100"]
-        request_settings: {max_concurrent_requests_per_instance: 1000, max_queue_length: 1000}
-YAML
-mkdir -p "$OUT/nginx"
-cat > "$OUT/nginx/nginx.conf" <<NGX
-daemon off; master_process off; worker_processes 1; pid $OUT/nginx/nginx.pid;
-error_log $OUT/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $OUT/nginx/body; proxy_temp_path $OUT/nginx/proxy;
-  upstream model { server 127.0.0.1:19100; keepalive 256; }
-  server {
-    listen 127.0.0.1:19200 ssl;
-    ssl_certificate $OUT/pki/fullchain.pem; ssl_certificate_key $OUT/pki/leaf.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location ~ ^/api/v1/service/([^/]+)/(.*)\$ {
-      proxy_pass http://model/\$2; proxy_http_version 1.1;
-      proxy_set_header Connection ""; proxy_request_buffering off;
-    }
-  }
-}
-NGX
+. "$HERE/lib/profile-setup.sh"; profile_setup "$OUT"
 
 "$BIN" model-server --listen 127.0.0.1:19100 >"$OUT/model.log" 2>&1 & pids+=($!)
 

@@ -17,7 +17,9 @@ IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs ca
   containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
 # the BoringSSL build (cmake -DSCOREGATE_TLS=boringssl; README "TLS library")
 BORINGSSL_PKGS="android-libboringssl-dev"
-BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client util-linux gcc libc6-dev"
+# the instruments (bench/README.md): callgrind, strace, gdb (idle-memory.sh), perf (profile-perf.sh)
+BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client util-linux gcc libc6-dev
+  valgrind strace gdb linux-perf"
 
 want=""
 [ $# -eq 0 ] && set -- build test
