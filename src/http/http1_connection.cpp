@@ -30,10 +30,15 @@ struct ParserBlocks {
   }
 };
 thread_local ParserBlocks parser_blocks;
+#if defined(SCOREGATE_NO_RECYCLING)
+constexpr bool kRecycleParsers = false;  // sanitizer builds: see CMakeLists.txt
+#else
+constexpr bool kRecycleParsers = true;
+#endif
 
 RequestParser* new_parser(const ServerLimits& limits) {
   void* block;
-  if (parser_blocks.free.empty()) {
+  if (!kRecycleParsers || parser_blocks.free.empty()) {
     block = ::operator new(sizeof(RequestParser));
   } else {
     block = parser_blocks.free.back();
@@ -46,7 +51,7 @@ RequestParser* new_parser(const ServerLimits& limits) {
 
 void Http1Connection::ParserRecycler::operator()(RequestParser* p) const {
   p->~RequestParser();
-  if (parser_blocks.free.size() < ParserBlocks::kKeep)
+  if (kRecycleParsers && parser_blocks.free.size() < ParserBlocks::kKeep)
     parser_blocks.free.push_back(p);
   else
     ::operator delete(p);

@@ -23,6 +23,10 @@ class Parser final : private boost::beast::http::basic_parser<IsRequest> {
   using error_code = boost::system::error_code;
 
   Parser(std::uint32_t header_limit, std::uint64_t body_limit);
+  // Hands its heap storage to the next parser on this thread (parser.cpp, StorageCache).
+  ~Parser() override;
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
 
   // Parses as much of `data` as it can and returns how many bytes it used. Until the head
   // is complete it stops after the head (the caller routes and authenticates before any
