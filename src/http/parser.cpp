@@ -68,6 +68,7 @@ bool is_safe_origin_target(std::string_view target) {
 // it (README "Benchmarks", per-change table). Bounded in count and in size, so one huge head
 // does not stay allocated. Off in sanitizer builds (SCOREGATE_NO_RECYCLING), where reused
 // memory would hide a use after free from ASan.
+#if !defined(SCOREGATE_NO_RECYCLING)
 namespace {
 struct ParserStorage {
   std::string raw;
@@ -79,10 +80,9 @@ struct StorageCache {
   static constexpr std::size_t kMaxRaw = 4096, kMaxFields = 64, kMaxPieces = 64;
   std::vector<ParserStorage> free;
 };
-#if !defined(SCOREGATE_NO_RECYCLING)
 thread_local StorageCache storage_cache;
-#endif
 }  // namespace
+#endif
 
 template <bool R>
 Parser<R>::Parser(std::uint32_t header_limit, std::uint64_t body_limit)
