@@ -169,8 +169,10 @@ class RawConnection:
         piles up on its side. A flood written into a server that reads slower than we write
         lands in its receive buffer (tcp_rmem grows to 32 MiB); reading as soon as we are done
         would drain its answers as fast as it makes them and no bound would ever be reached."""
+        established = 1  # TCP_ESTABLISHED, the first byte of struct tcp_info (tcpi_state)
         end = time.monotonic() + seconds
-        while time.monotonic() < end and self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == 1:
+        while time.monotonic() < end and \
+                self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == established:
             time.sleep(0.02)
 
     def request_block(self, path, method="GET", headers=()):
