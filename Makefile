@@ -1,10 +1,14 @@
 # scoregate: `make run` (development mode in one minute) and `make test` (the whole suite).
 # Both install missing Debian packages first (scripts/deps.sh), then build with CMake + Ninja.
 
-# TLS=boringssl builds on BoringSSL instead of OpenSSL 3, in build-boring (README "TLS library")
+# TLS=boringssl builds on BoringSSL instead of OpenSSL 3, in build-boring (README "TLS library");
+# IO=io_uring on Asio's io_uring backend instead of epoll, in build-uring (README "I/O backend")
 TLS ?= openssl
+IO ?= epoll
 ifeq ($(TLS),boringssl)
 BUILD ?= build-boring
+else ifeq ($(IO),io_uring)
+BUILD ?= build-uring
 else
 BUILD ?= build
 endif
@@ -16,10 +20,10 @@ ARGS ?=
 all: build
 
 deps:
-	@scripts/deps.sh build $(if $(filter boringssl,$(TLS)),boringssl)
+	@scripts/deps.sh build $(if $(filter boringssl,$(TLS)),boringssl) $(if $(filter io_uring,$(IO)),io_uring)
 
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCOREGATE_TLS=$(TLS) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCOREGATE_TLS=$(TLS) -DSCOREGATE_IO=$(IO) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target scoregate
 
 # Development mode: a local development CA and certificate for localhost, a built-in sample

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scoregate needs to build, test and benchmark.
 # Idempotent and quick when everything is present (one dpkg-query per package).
-# Usage: scripts/deps.sh [build|test|bench|image|boringssl]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|bench|image|boringssl|io_uring]...   (default: build test)
 set -euo pipefail
 
 BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
@@ -17,6 +17,8 @@ IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs ca
   containernetworking-plugins binutils git python3 python3-pytest python3-yaml curl openssl"
 # the BoringSSL build (cmake -DSCOREGATE_TLS=boringssl; README "TLS library")
 BORINGSSL_PKGS="android-libboringssl-dev"
+# the io_uring build (cmake -DSCOREGATE_IO=io_uring; README "I/O backend")
+IO_URING_PKGS="liburing-dev"
 # the instruments (bench/README.md): callgrind, strace, gdb (idle-memory.sh), perf (profile-perf.sh)
 BENCH_PKGS="wrk nginx libnginx-mod-http-echo haproxy h2o nghttp2-client util-linux gcc libc6-dev
   valgrind strace gdb linux-perf"
@@ -30,7 +32,8 @@ for group in "$@"; do
     bench) want="$want $BENCH_PKGS" ;;
     image) want="$want $IMAGE_PKGS" ;;
     boringssl) want="$want $BORINGSSL_PKGS" ;;
-    *) echo "deps.sh: unknown group '$group' (use build, test, bench, image or boringssl)" >&2; exit 2 ;;
+    io_uring) want="$want $IO_URING_PKGS" ;;
+    *) echo "deps.sh: unknown group '$group' (use build, test, bench, image, boringssl or io_uring)" >&2; exit 2 ;;
   esac
 done
 

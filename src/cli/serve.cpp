@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "core/log.hpp"
 #include "core/secure.hpp"
+#include "runtime/io_backend.hpp"
 #include "runtime/server.hpp"
 #include "samplemodel/sample_model.hpp"
 #include "settings/settings.hpp"
@@ -100,6 +101,10 @@ void print_dev_banner(const DevMode& dev, const std::string& listen) {
 }  // namespace
 
 int serve(const ServeArgs& args) {
+  if (auto problem = runtime::io_backend_problem(); !problem.empty()) {
+    std::cerr << "scoregate: refusing to start: " << problem << "\n";
+    return 1;
+  }
   auto first = settings::load(args.settings);
   const bool development = args.settings.file.empty() &&
                            !first.config.extension.allow_insecure_connections &&

@@ -1,7 +1,7 @@
 // `scoregate version`: what is running, for bug reports and for checking an image (README
 // "Container image"): the release, the git revision it was built from, the OpenSSL it runs
 // with and the one it was compiled against (they differ when libssl3 is upgraded under the
-// binary), and the CMake build type.
+// binary), the I/O backend (README "I/O backend") and the CMake build type.
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
@@ -9,6 +9,7 @@
 
 #include "build_info.hpp"
 #include "cli/commands.hpp"
+#include "runtime/io_backend.hpp"
 
 namespace scoregate::cli {
 
@@ -17,6 +18,7 @@ int version() {
             << "revision: " << SCOREGATE_GIT_REVISION << "\n"
             << "openssl: " << OpenSSL_version(OPENSSL_VERSION) << "\n"
             << "openssl built with: " << OPENSSL_VERSION_TEXT << "\n"
+            << "i/o backend: " << runtime::io_backend() << "\n"
             << "build type: " << SCOREGATE_BUILD_TYPE << "\n";
   return 0;
 }

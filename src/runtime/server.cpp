@@ -2,6 +2,8 @@
 // reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
+#include "runtime/io_backend.hpp"
+
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
@@ -83,11 +85,11 @@ int Server::run() {
   admin_->start();
   if (probes_) probes_->start();
   control_tasks_ = start_control_tasks(*this, control_);
-  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}, {}",
+  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}, {}, I/O {}",
                current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
                format_listen(admin_->local_endpoint()),
                probes_ ? ", probes on " + format_listen(probes_->local_endpoint()) : std::string(),
-               current_->generation, OpenSSL_version(OPENSSL_VERSION));
+               current_->generation, OpenSSL_version(OPENSSL_VERSION), io_backend());
   if (options_.on_started) options_.on_started(*current_, listen_text_);
 
   control_.run();

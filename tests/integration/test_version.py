@@ -1,4 +1,4 @@
-"""`scoregate version`: release, git revision, OpenSSL at run time and at build time, build type."""
+"""`scoregate version`: release, git revision, OpenSSL at run time and at build time, I/O backend, build type."""
 import re
 import subprocess
 
@@ -28,4 +28,9 @@ def test_version_reports_release_revision_openssl_and_build_type():
         assert fields["openssl"] == library
         assert fields["openssl built with"].startswith("OpenSSL 3.")
         assert "libssl.so.3" in linked, linked
+    # the I/O backend (README "I/O backend"): io_uring exactly when the binary links liburing
+    if "liburing.so" in linked:
+        assert fields["i/o backend"] == "io_uring"
+    else:
+        assert fields["i/o backend"] == "epoll"
     assert fields["build type"] in ("RelWithDebInfo", "Release", "Debug", "MinSizeRel")
