@@ -53,6 +53,12 @@ def settings():
         # the row scoregate-boringssl: the BoringSSL build (README "TLS library")
         "scoregate_boringssl_bin": os.environ.get("SCOREGATE_BORINGSSL_BIN",
                                                   str(bl.ROOT / "build-boring" / "scoregate")),
+        # the row scoregate-io_uring: the io_uring build (README "I/O backend")
+        "scoregate_io_uring_bin": os.environ.get("SCOREGATE_IO_URING_BIN",
+                                                 str(bl.ROOT / "build-uring" / "scoregate")),
+        # the row scoregate-base: any other build to compare with (a change's A/B: the build
+        # before it), SCOREGATE_BASE_BIN
+        "scoregate_base_bin": os.environ.get("SCOREGATE_BASE_BIN", ""),
         "proxy_cpu": env_int("PROXY_CPU", 0),
         "load_cpu": env_int("LOAD_CPU", 1),
         "multi_proxy_cpus": os.environ.get("MULTI_PROXY_CPUS", ",".join(map(str, range(os.cpu_count() or 1)))),
@@ -61,7 +67,7 @@ def settings():
     }
     if s["cert"] not in ("ecdsa", "rsa"):
         sys.exit("bench: CERT must be ecdsa or rsa")
-    unknown = [p for p in s["proxies"] if p not in ("scoregate", "scoregate-boringssl", "nginx", "haproxy", "h2o")]
+    unknown = [p for p in s["proxies"] if p not in SCOREGATES + ("nginx", "haproxy", "h2o")]
     unknown += [x for x in s["scenarios"] + s["multi_scenarios"] if x not in ALL_SCENARIOS or len(x) != 1]
     unknown += [x for x in s["multi_scenarios"] if x not in MULTI_OK]
     if not s["workers"] or any(not 1 <= w <= 16 for w in s["workers"]) or len(set(s["workers"])) != len(s["workers"]):
@@ -79,8 +85,17 @@ def settings():
     b = s["port_base"]
     s["ports"] = {"upstream": b, "scoregate": b + 1, "nginx": b + 2, "haproxy": b + 3,
                   "h2o": b + 4, "grpc-py": b + 5, "grpc-fast": b + 6, "scoregate-boringssl": b + 7,
-                  "scoregate-admin": b + 9}  # one admin port: the proxies run one at a time
+                  "scoregate-io_uring": b + 8, "scoregate-admin": b + 9,
+                  "scoregate-base": b + 30}  # one admin port: the proxies run one at a time
     return s
+
+
+# scoregate's rows: the default build and the variants built beside it
+SCOREGATES = ("scoregate", "scoregate-boringssl", "scoregate-io_uring", "scoregate-base")
+
+
+def scoregate_bin(s, name):
+    return s[name.replace("-", "_") + "_bin"]
 
 
 def preflight(s, need_proxies):
@@ -92,12 +107,13 @@ def preflight(s, need_proxies):
         missing.append("libnginx-mod-http-echo")
     if missing:
         sys.exit(f"bench: missing: {' '.join(missing)} — `scripts/deps.sh bench` installs them")
-    if "scoregate" in need_proxies and not os.access(s["scoregate_bin"], os.X_OK):
-        sys.exit(f"bench: no scoregate binary at {s['scoregate_bin']} — build it "
-                 "(cmake -S . -B build -G Ninja && cmake --build build --target scoregate) or set SCOREGATE_BIN")
-    if "scoregate-boringssl" in need_proxies and not os.access(s["scoregate_boringssl_bin"], os.X_OK):
-        sys.exit(f"bench: no BoringSSL build at {s['scoregate_boringssl_bin']} — `make build TLS=boringssl` "
-                 "or set SCOREGATE_BORINGSSL_BIN")
+    how = {"scoregate": "build it (`make build`) or set SCOREGATE_BIN",
+           "scoregate-boringssl": "`make build TLS=boringssl` or set SCOREGATE_BORINGSSL_BIN",
+           "scoregate-io_uring": "`make build IO=io_uring` or set SCOREGATE_IO_URING_BIN",
+           "scoregate-base": "set SCOREGATE_BASE_BIN to the build to compare with"}
+    for name in set(SCOREGATES) & set(need_proxies):
+        if not os.access(scoregate_bin(s, name), os.X_OK):
+            sys.exit(f"bench: no {name} binary at {scoregate_bin(s, name)} — {how[name]}")
     r = subprocess.run([str(bl.BENCH / "build-tools.sh")], capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"bench: building sgload failed:\n{r.stdout}{r.stderr}")
@@ -181,8 +197,7 @@ def start_proxy(s, name, certs, rundir, sg_values=None, workers=1):
     else:
         conf = bl.render("scoregate.yaml", rundir / "scoregate.yaml",
                          sg_values or scoregate_values(s, certs, rundir, [upstream], workers=workers, name=name))
-        binary = s["scoregate_bin"] if name == "scoregate" else s["scoregate_boringssl_bin"]
-        cmd = [binary, "serve", "-f", conf, "--workers", str(workers)]
+        cmd = [scoregate_bin(s, name), "serve", "-f", conf, "--workers", str(workers)]
     proc = bl.Proc(name, cmd, rundir / f"{name}.log", cpu=s["proxy_cpu"], cwd=rundir)
     err = bl.wait_listening(proc, port) or bl.check_post(port, PATH, ca=certs["ca"])
     if err:
@@ -404,7 +419,7 @@ def run():
         need[p] = s["ports"][p]
     if set("gh") & set(s["scenarios"]):
         need.update({"grpc-py": s["ports"]["grpc-py"], "grpc-fast": s["ports"]["grpc-fast"]})
-    if {"scoregate", "scoregate-boringssl"} & set(s["proxies"]):
+    if set(SCOREGATES) & set(s["proxies"]):
         need["scoregate-admin"] = s["ports"]["scoregate-admin"]
     bl.require_free_ports(need)
     out = new_outdir()
