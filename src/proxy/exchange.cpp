@@ -25,7 +25,7 @@ asio::awaitable<void> Exchange::run() {
   WorkerCounters::add(worker_.counters.requests);
   const auto& req = conn_.request();
   auto rid = req.find("x-request-id");
-  request_id_ = routing::is_uuid(rid) ? std::string(rid) : routing::new_uuid();
+  request_id_ = routing::RequestId::keep_or_make(rid);
   client_request_id_ = routing::sanitize_client_request_id(req.find("x-ms-client-request-id"));
   auto type = req.find(bhttp::field::content_type);
   grpc_ = type.size() >= 16 && boost::beast::iequals(type.substr(0, 16), "application/grpc");

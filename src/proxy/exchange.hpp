@@ -106,7 +106,8 @@ class Exchange {
   WorkerContext& worker_;
   std::shared_ptr<const ProxyPlan> plan_;
   std::chrono::steady_clock::time_point start_;
-  std::string request_id_, client_request_id_;
+  routing::RequestId request_id_;
+  std::string client_request_id_;
   std::string forward_target_;
   const routing::EndpointRoute* endpoint_ = nullptr;
   const DeploymentPlan* deployment_ = nullptr;

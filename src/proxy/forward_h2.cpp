@@ -72,7 +72,7 @@ void Exchange::build_h2_head(upstream::H2RequestHead& h) const {
   // gRPC needs "te: trailers" end to end; it is the only TE value HTTP/2 allows.
   if (auto te = req.find(bhttp::field::te); boost::beast::iequals(te, "trailers") || grpc_)
     h.headers.push_back({"te", "trailers"});
-  h.headers.push_back({"x-request-id", request_id_});
+  h.headers.push_back({"x-request-id", std::string(request_id_.view())});
   if (!client_request_id_.empty())
     h.headers.push_back({"x-ms-client-request-id", client_request_id_});
   std::string xff(forwarded_for);

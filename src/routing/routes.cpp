@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/secure.hpp"
 
@@ -305,22 +306,38 @@ std::uint64_t fast_random() {
   return rng.next();
 }
 
-std::string new_uuid() {
+namespace {
+// A version 4 UUID, lowercase, into out[0..36).
+void write_uuid(char* out) {
   std::uint64_t hi = fast_random(), lo = fast_random();
   hi = (hi & ~0xF000ull) | 0x4000ull;                  // version 4
   lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);  // variant 10
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out(36, '-');
   std::size_t pos = 0;
   auto put = [&](std::uint64_t v, int nibbles) {
     for (int i = nibbles - 1; i >= 0; --i) {
-      if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+      if (pos == 8 || pos == 13 || pos == 18 || pos == 23) out[pos++] = '-';
       out[pos++] = hex[(v >> (4 * i)) & 15];
     }
   };
   put(hi, 16);
   put(lo, 16);
+}
+}  // namespace
+
+std::string new_uuid() {
+  std::string out(RequestId::kSize, '-');
+  write_uuid(out.data());
   return out;
+}
+
+RequestId RequestId::keep_or_make(std::string_view from_client) {
+  RequestId id;
+  if (is_uuid(from_client))  // exactly kSize characters
+    std::memcpy(id.chars_.data(), from_client.data(), kSize);
+  else
+    write_uuid(id.chars_.data());
+  return id;
 }
 
 }  // namespace scoregate::routing

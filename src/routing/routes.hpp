@@ -3,6 +3,7 @@
 // settings snapshot; read-only afterwards.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -123,5 +124,19 @@ std::string sanitize_client_request_id(std::string_view s);
 // ids and traffic rolls need uniqueness and uniformity, not secrecy.
 std::uint64_t fast_random();
 std::string new_uuid();  // version 4, lowercase
+
+// A request's x-request-id, held inline: a UUID's 36 characters, no allocation per request.
+class RequestId {
+ public:
+  static constexpr std::size_t kSize = 36;
+  RequestId() = default;
+  // The client's id when it is a UUID (is_uuid), else a new version 4 one.
+  static RequestId keep_or_make(std::string_view from_client);
+  std::string_view view() const { return {chars_.data(), kSize}; }
+  operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
+
+ private:
+  std::array<char, kSize> chars_{};
+};
 
 }  // namespace scoregate::routing

@@ -138,6 +138,24 @@ TEST(RequestIds, NewUuidsAreVersion4AndDistinct) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
+TEST(RequestIds, ClientUuidKeptAnythingElseReplaced) {
+  // kept verbatim, case included
+  EXPECT_EQ(RequestId::keep_or_make("0F8FAD5B-D9CB-469F-A165-70867728950E").view(),
+            "0F8FAD5B-D9CB-469F-A165-70867728950E");
+  std::set<std::string, std::less<>> seen;
+  for (std::string_view bad : {"", "not-a-uuid", "0f8fad5b-d9cb-469f-a165-70867728950",
+                               "0f8fad5b-d9cb-469f-a165-70867728950e0"}) {
+    auto id = RequestId::keep_or_make(bad);
+    std::string_view v = id;
+    ASSERT_TRUE(is_uuid(v)) << v;
+    EXPECT_NE(v, bad);
+    EXPECT_EQ(v[14], '4');
+    EXPECT_TRUE(v[19] == '8' || v[19] == '9' || v[19] == 'a' || v[19] == 'b') << v;
+    seen.emplace(v);
+  }
+  EXPECT_EQ(seen.size(), 4u);  // a new one each time
+}
+
 TEST(RequestIds, ClientRequestIdSanitized) {
   EXPECT_EQ(sanitize_client_request_id("abc-DEF_123"), "abc-DEF_123");
   EXPECT_EQ(sanitize_client_request_id("a b\r\nc;d"), "abcd");
