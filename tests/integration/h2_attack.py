@@ -107,6 +107,22 @@ def literal(name, value):
     return b"\x00" + _hpack_int(len(n), 7) + n + _hpack_int(len(v), 7) + v
 
 
+def _peer_socket_established(sock):
+    """Whether the other end of `sock`, a socket of this host (127.0.0.1), is in state
+    ESTABLISHED: its line in /proc/net/tcp (local = our peer, remote = us; addresses as the
+    kernel prints them, the IPv4 address little-endian, the port big-endian, in hex)."""
+    def hexaddr(addr):
+        ip, port = addr[:2]
+        return "".join(f"{b:02X}" for b in reversed(socket.inet_aton(ip))) + f":{port:04X}"
+    local, remote = hexaddr(sock.getpeername()), hexaddr(sock.getsockname())
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return fields[3] == "01"  # TCP_ESTABLISHED
+    return False  # closed and gone
+
+
 class RawConnection:
     """One HTTP/2 connection driven by hand in one thread: send bytes, poll for frames."""
 
@@ -164,15 +180,19 @@ class RawConnection:
         return True
 
     def hold_unread(self, seconds):
-        """Reads nothing for up to `seconds`, or until the server ends the connection (our TCP
-        state leaves ESTABLISHED: its RST, or its FIN, arrived), so that what the server answers
-        piles up on its side. A flood written into a server that reads slower than we write
-        lands in its receive buffer (tcp_rmem grows to 32 MiB); reading as soon as we are done
-        would drain its answers as fast as it makes them and no bound would ever be reached."""
+        """Reads nothing for up to `seconds`, or until the server ends the connection, so that
+        what the server answers piles up on its side. A flood written into a server that reads
+        slower than we write lands in its receive buffer (tcp_rmem grows to 32 MiB); reading as
+        soon as we are done would drain its answers as fast as it makes them and no bound would
+        ever be reached. The server has ended the connection when our TCP state leaves
+        ESTABLISHED (its RST, or its FIN, arrived) or when its own socket has left ESTABLISHED:
+        a FIN sent behind answers that fill our receive buffer waits for us to read (our window
+        is 0), so only the server's side shows it (FIN_WAIT1, or gone)."""
         established = 1  # TCP_ESTABLISHED, the first byte of struct tcp_info (tcpi_state)
         end = time.monotonic() + seconds
         while time.monotonic() < end and \
-                self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == established:
+                self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == established and \
+                _peer_socket_established(self.sock):
             time.sleep(0.02)
 
     def request_block(self, path, method="GET", headers=()):
