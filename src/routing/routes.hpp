@@ -132,7 +132,10 @@ class RequestId {
   RequestId() = default;
   // The client's id when it is a UUID (is_uuid), else a new version 4 one.
   static RequestId keep_or_make(std::string_view from_client);
-  std::string_view view() const { return {chars_.data(), kSize}; }
+  // Empty until keep_or_make() gave it a value (a UUID never starts with a NUL).
+  std::string_view view() const {
+    return chars_[0] != '\0' ? std::string_view(chars_.data(), kSize) : std::string_view();
+  }
   operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
 
  private:

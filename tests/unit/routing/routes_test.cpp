@@ -139,6 +139,7 @@ TEST(RequestIds, NewUuidsAreVersion4AndDistinct) {
 }
 
 TEST(RequestIds, ClientUuidKeptAnythingElseReplaced) {
+  EXPECT_EQ(RequestId().view(), "");  // unset: no bytes, never 36 NULs in a header
   // kept verbatim, case included
   EXPECT_EQ(RequestId::keep_or_make("0F8FAD5B-D9CB-469F-A165-70867728950E").view(),
             "0F8FAD5B-D9CB-469F-A165-70867728950E");
