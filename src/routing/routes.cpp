@@ -325,12 +325,6 @@ void write_uuid(char* out) {
 }
 }  // namespace
 
-std::string new_uuid() {
-  std::string out(RequestId::kSize, '-');
-  write_uuid(out.data());
-  return out;
-}
-
 RequestId RequestId::keep_or_make(std::string_view from_client) {
   RequestId id;
   if (is_uuid(from_client))  // exactly kSize characters

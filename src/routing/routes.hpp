@@ -123,14 +123,13 @@ std::string sanitize_client_request_id(std::string_view s);
 // Per-thread fast random numbers (xoshiro256**, seeded from the OpenSSL CSPRNG): request
 // ids and traffic rolls need uniqueness and uniformity, not secrecy.
 std::uint64_t fast_random();
-std::string new_uuid();  // version 4, lowercase
 
 // A request's x-request-id, held inline: a UUID's 36 characters, no allocation per request.
 class RequestId {
  public:
   static constexpr std::size_t kSize = 36;
   RequestId() = default;
-  // The client's id when it is a UUID (is_uuid), else a new version 4 one.
+  // The client's id when it is a UUID (is_uuid), else a new version 4 one (lowercase).
   static RequestId keep_or_make(std::string_view from_client);
   // Empty until keep_or_make() gave it a value (a UUID never starts with a NUL).
   std::string_view view() const {

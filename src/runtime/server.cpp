@@ -2,8 +2,6 @@
 // reload.cpp, snapshot builds in build.cpp, what the admin listener shows in admin_view.hpp.
 #include "runtime/server.hpp"
 
-#include "runtime/io_backend.hpp"
-
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
@@ -14,6 +12,7 @@
 
 #include "runtime/container.hpp"
 #include "runtime/control.hpp"
+#include "runtime/io_backend.hpp"
 #include "runtime/listen.hpp"
 
 namespace scoregate::runtime {

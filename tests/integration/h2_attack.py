@@ -107,14 +107,15 @@ def literal(name, value):
     return b"\x00" + _hpack_int(len(n), 7) + n + _hpack_int(len(v), 7) + v
 
 
-def _peer_socket_established(sock):
-    """Whether the other end of `sock`, a socket of this host (127.0.0.1), is in state
-    ESTABLISHED: its line in /proc/net/tcp (local = our peer, remote = us; addresses as the
-    kernel prints them, the IPv4 address little-endian, the port big-endian, in hex)."""
+def _peer_socket_established(ours, peer):
+    """Whether the other end of our connection (`ours` -> `peer`, addresses of this host,
+    127.0.0.1) is in state ESTABLISHED: its line in /proc/net/tcp (local = peer, remote = ours;
+    addresses as the kernel prints them, the IPv4 address little-endian, the port big-endian,
+    in hex)."""
     def hexaddr(addr):
         ip, port = addr[:2]
         return "".join(f"{b:02X}" for b in reversed(socket.inet_aton(ip))) + f":{port:04X}"
-    local, remote = hexaddr(sock.getpeername()), hexaddr(sock.getsockname())
+    local, remote = hexaddr(peer), hexaddr(ours)
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
             fields = line.split()
@@ -142,6 +143,7 @@ class RawConnection:
         else:
             sock = socket.create_connection((host, port), timeout=min(timeout, 10))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.addresses = (sock.getsockname(), sock.getpeername())  # after a reset, unreadable
         if self.tls:
             sock = self.tls.wrap_socket(sock, server_hostname=server_hostname or host)
             if sock.selected_alpn_protocol() != "h2":
@@ -184,15 +186,11 @@ class RawConnection:
         what the server answers piles up on its side. A flood written into a server that reads
         slower than we write lands in its receive buffer (tcp_rmem grows to 32 MiB); reading as
         soon as we are done would drain its answers as fast as it makes them and no bound would
-        ever be reached. The server has ended the connection when our TCP state leaves
-        ESTABLISHED (its RST, or its FIN, arrived) or when its own socket has left ESTABLISHED:
-        a FIN sent behind answers that fill our receive buffer waits for us to read (our window
-        is 0), so only the server's side shows it (FIN_WAIT1, or gone)."""
-        established = 1  # TCP_ESTABLISHED, the first byte of struct tcp_info (tcpi_state)
+        ever be reached. The server has ended the connection when its socket leaves ESTABLISHED
+        (closed, reset, or FIN_WAIT1). Our own state does not show it in time: a FIN sent behind
+        answers that fill our receive buffer waits for us to read (our window is 0)."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end and \
-                self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == established and \
-                _peer_socket_established(self.sock):
+        while time.monotonic() < end and _peer_socket_established(*self.addresses):
             time.sleep(0.02)
 
     def request_block(self, path, method="GET", headers=()):
