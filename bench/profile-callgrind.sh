@@ -5,6 +5,8 @@
 #   bench/profile-callgrind.sh [scoregate|nginx|both]     (default both; ~1 min each)
 #   LOAD=handshake bench/profile-callgrind.sh ...         per full TLS handshake + 1 POST
 #     (`sgload handshake`, as bench scenario b; resumed sessions must be 0)
+#   CG_OPTS="--cache-sim=yes" bench/profile-callgrind.sh ...   also simulated cache misses
+#     (I1mr, D1mr, D1mw, LL*: callgrind_annotate prints them), e.g. to compare allocators
 # Leaves callgrind.<name>.out in $OUT for `callgrind_annotate --inclusive=yes`.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
@@ -23,7 +25,7 @@ trap cleanup EXIT
 
 profile() {  # name port command...
   local name=$1 port=$2; shift 2
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$name.out" "$@" >"$OUT/$name.log" 2>&1 &
+  valgrind --tool=callgrind ${CG_OPTS:-} --callgrind-out-file="$OUT/callgrind.$name.out" "$@" >"$OUT/$name.log" 2>&1 &
   local pid=$!; pids+=($pid)
   for _ in $(seq 1 120); do
     curl -sk -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.5
