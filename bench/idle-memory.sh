@@ -5,6 +5,9 @@
 #   bench/idle-memory.sh [CONNS]        (default 1000; ~20 s)
 # Prints, per connection: RSS growth, heap in use (glibc malloc_stats through gdb, both
 # "Total (incl. mmap)"), and the kernel's socket memory (`ss -tm` skmem of the router's side).
+# Heap in use needs a build on glibc's malloc (cmake -DSCOREGATE_ALLOCATOR=system): under
+# mimalloc, the default (README "Memory allocator"), glibc's malloc_stats sees none of the heap
+# and only RSS growth is printed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
 BIN=${SCOREGATE_BIN:-$ROOT/build/scoregate}
@@ -35,7 +38,9 @@ ulimit -n 65536 2>/dev/null || true
 for _ in $(seq 1 60); do curl -sk -o /dev/null "https://127.0.0.1:$PORT/" && break; sleep 0.5; done
 
 rss() { awk '/VmRSS/ {print $2}' /proc/$sg/status; }
+system_malloc=1; "$BIN" version | grep -q '^allocator: mimalloc' && system_malloc=0
 heap() {  # bytes in use, all arenas (malloc_stats writes to the process's stderr)
+  [ "$system_malloc" = 1 ] || { echo 0; return; }
   : > "$OUT/scoregate.log"
   gdb -p "$sg" -batch -ex 'call (void)malloc_stats()' >/dev/null 2>&1
   sleep 0.2
@@ -62,8 +67,10 @@ sleep 1
 rss1=$(rss); heap1=$(heap); read -r sk nsk < <(skmem)
 kill -TERM "$ld"; wait "$ld" 2>/dev/null || true
 open=$(awk '/^ESTABLISHED/ {print $2}' "$OUT/sgload.log")
-awk -v n="$open" -v r0="$rss0" -v r1="$rss1" -v h0="$heap0" -v h1="$heap1" -v sk="$sk" -v nsk="$nsk" 'BEGIN {
+awk -v n="$open" -v r0="$rss0" -v r1="$rss1" -v h0="$heap0" -v h1="$heap1" -v sk="$sk" -v nsk="$nsk" \
+    -v sysmalloc="$system_malloc" 'BEGIN {
   printf "connections %d (router side seen by ss: %d)\n", n, nsk
   printf "RSS growth per connection      %6.2f KiB  (%d -> %d KiB)\n", (r1 - r0) / n, r0, r1
-  printf "heap in use per connection     %6.2f KiB  (malloc_stats)\n", (h1 - h0) / 1024 / n
+  if (sysmalloc) printf "heap in use per connection     %6.2f KiB  (malloc_stats)\n", (h1 - h0) / 1024 / n
+  else print "heap in use per connection        n/a  (mimalloc: glibc malloc_stats does not see it; build with -DSCOREGATE_ALLOCATOR=system)"
   printf "kernel socket memory per conn  %6.2f KiB  (ss skmem r+t+f+w; not in RSS)\n", nsk ? sk / 1024 / nsk : 0 }'

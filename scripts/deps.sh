@@ -6,11 +6,11 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential cmake ninja-build ccache pkg-config git
   libssl-dev openssl libboost1.81-dev libyaml-cpp-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libnghttp2-dev"
+  libspdlog-dev libfmt-dev libcli11-dev libnghttp2-dev libmimalloc-dev"
 TEST_PKGS="libgtest-dev libgmock-dev clang-14 libclang-rt-14-dev llvm-14 clang-format-14 clang-tidy-14
   python3 python3-pytest python3-yaml curl faketime procps iproute2 nodejs
   nghttp2-client python3-h2 python3-grpcio python3-protobuf slowhttptest testssl.sh
-  chromium python3-websocket"
+  chromium python3-websocket libjemalloc2"
 # `make image` and the image tests: podman with runc (crun fails on hybrid cgroups), debootstrap
 # for the base image where no registry is reachable, binutils (readelf) to check the binary
 IMAGE_PKGS="podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs catatonit

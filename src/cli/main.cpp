@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "runtime/allocator.hpp"
 
 namespace {
 
@@ -199,6 +200,8 @@ std::vector<Command> add_small_commands(CLI::App& app, Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // before the first connection's memory (README "Memory allocator")
+  scoregate::runtime::tune_allocator();
   // Writes to a socket the peer closed must fail with EPIPE, not kill the process
   // (OpenSSL writes with write(2), which raises SIGPIPE).
   std::signal(SIGPIPE, SIG_IGN);

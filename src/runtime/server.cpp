@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "runtime/allocator.hpp"
 #include "runtime/container.hpp"
 #include "runtime/control.hpp"
 #include "runtime/io_backend.hpp"
@@ -84,11 +85,12 @@ int Server::run() {
   admin_->start();
   if (probes_) probes_->start();
   control_tasks_ = start_control_tasks(*this, control_);
-  spdlog::info("scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}, {}, I/O {}",
-               current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
-               format_listen(admin_->local_endpoint()),
-               probes_ ? ", probes on " + format_listen(probes_->local_endpoint()) : std::string(),
-               current_->generation, OpenSSL_version(OPENSSL_VERSION), io_backend());
+  spdlog::info(
+      "scoregate serving {} on {} ({} worker{}), admin on {}{}, generation {}, {}, I/O {}, {}",
+      current_->tls ? "HTTPS" : "plain HTTP", listen_text_, n, n == 1 ? "" : "s",
+      format_listen(admin_->local_endpoint()),
+      probes_ ? ", probes on " + format_listen(probes_->local_endpoint()) : std::string(),
+      current_->generation, OpenSSL_version(OPENSSL_VERSION), io_backend(), allocator());
   if (options_.on_started) options_.on_started(*current_, listen_text_);
 
   control_.run();

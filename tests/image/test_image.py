@@ -4,6 +4,7 @@ own sample model as the upstream. Loopback only, offline."""
 import http.client
 import json
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -147,6 +148,8 @@ def test_image_metadata_user_labels_and_contents(image, tmp_path):
     assert f"revision: {labels['org.opencontainers.image.revision']}\n" in out
     assert "openssl: OpenSSL 3." in out and "openssl built with: OpenSSL 3." in out
     assert "build type: RelWithDebInfo" in out
+    # mimalloc serves malloc() in the image too (README "Memory allocator"): the library shipped
+    assert re.search(r"^allocator: mimalloc 2\.\d+\.\d+$", out, re.M), out
 
     # no shell, no package manager: the files are absent (not merely failing to start)
     for tool in ("/bin/sh", "/usr/bin/apt-get"):
@@ -161,7 +164,7 @@ def test_image_metadata_user_labels_and_contents(image, tmp_path):
         podman("cp", f"{name}:/usr/bin/scoregate", tmp_path / "scoregate")
         podman("cp", f"{name}:/etc/ssl/certs/ca-certificates.crt", tmp_path / "ca-certificates.crt")
         # the licence of every package whose files ship, the C and C++ runtime included
-        for pkg in ("libc6", "libstdc++6", "libgcc-s1", "libssl3", "ca-certificates"):
+        for pkg in ("libc6", "libstdc++6", "libgcc-s1", "libssl3", "libmimalloc2.0", "ca-certificates"):
             podman("cp", f"{name}:/usr/share/doc/{pkg}/copyright", tmp_path / f"{pkg}.copyright")
             assert "Copyright" in (tmp_path / f"{pkg}.copyright").read_text(errors="replace"), pkg
     finally:

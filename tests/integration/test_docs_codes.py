@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*-codes.md"))
 
 # UPPER_SNAKE string literals in src/ that are not problem codes.
-NOT_CODES = {"SO_REUSEPORT", "SSL_CERT_FILE", "SSL_CERT_DIR"}  # an option and environment variables
+NOT_CODES = {"SO_REUSEPORT", "SSL_CERT_FILE", "SSL_CERT_DIR",  # an option and environment variables
+             "MIMALLOC_DECOMMIT_DELAY"}  # README "Memory allocator"
 
 # A code is a string literal that starts with an UPPER_SNAKE word and is either the whole
 # literal ("CERT_EXPIRED") or followed by its severity ("LISTEN_FAILED error: ...").

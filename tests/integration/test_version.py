@@ -1,6 +1,11 @@
-"""`scoregate version`: release, git revision, OpenSSL at run time and at build time, I/O backend, build type."""
+"""`scoregate version`: release, git revision, OpenSSL at run time and at build time, I/O backend, memory allocator,
+build type."""
+import os
 import re
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from conftest import BIN, ROOT
 
@@ -33,4 +38,23 @@ def test_version_reports_release_revision_openssl_and_build_type():
         assert fields["i/o backend"] == "io_uring"
     else:
         assert fields["i/o backend"] == "epoll"
+    # the memory allocator (README "Memory allocator"): mimalloc exactly when the binary links it, and then it is
+    # the one malloc() reaches
+    if "libmimalloc.so" in linked:
+        assert re.fullmatch(r"mimalloc 2\.\d+\.\d+", fields["allocator"]), fields
+    else:
+        assert fields["allocator"] == "system malloc", fields
     assert fields["build type"] in ("RelWithDebInfo", "Release", "Debug", "MinSizeRel")
+
+
+def test_version_says_when_a_preloaded_malloc_takes_the_place_of_mimalloc():
+    linked = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+    if "libmimalloc.so" not in linked:
+        pytest.skip("this build uses the system allocator (sanitizer builds, -DSCOREGATE_ALLOCATOR=system)")
+    # jemalloc (Debian libjemalloc2, scripts/deps.sh test) defines malloc() before mimalloc does
+    jemalloc = next(Path("/usr/lib").glob("*/libjemalloc.so.2"))
+    out = subprocess.run([BIN, "version"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "LD_PRELOAD": str(jemalloc)}).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines()[1:])
+    assert re.fullmatch(r"mimalloc 2\.\d+\.\d+ linked, but malloc\(\) is another library's \(LD_PRELOAD\?\)",
+                        fields["allocator"]), fields
