@@ -14,7 +14,7 @@ namespace scoregate::runtime {
 
 std::string allocator() {
   const int v = mi_version();  // e.g. 209 for 2.0.9
-  const std::string name = fmt::format("mimalloc {}.{}.{}", v / 100, v / 10 % 10, v % 10);
+  std::string name = fmt::format("mimalloc {}.{}.{}", v / 100, v / 10 % 10, v % 10);
   // A block from malloc() lies in mimalloc's heap exactly when mimalloc's malloc() is the one
   // the dynamic linker bound (it is, unless an LD_PRELOAD library defines malloc first).
   void* probe = std::malloc(64);
