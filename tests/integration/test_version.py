@@ -10,6 +10,10 @@ import pytest
 from conftest import BIN, ROOT
 
 
+def linked_libraries():
+    return subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+
+
 def test_version_reports_release_revision_openssl_and_build_type():
     out = subprocess.run([BIN, "version"], capture_output=True, text=True, check=True).stdout
     fields = dict(line.split(": ", 1) for line in out.splitlines()[1:])
@@ -20,7 +24,7 @@ def test_version_reports_release_revision_openssl_and_build_type():
     if fields["revision"] != "unknown":
         commit = fields["revision"].removesuffix("-dirty")
         assert subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0
-    linked = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+    linked = linked_libraries()
     if "BoringSSL" in fields["openssl built with"]:
         # the BoringSSL build (README "TLS library"): Debian's android-libboringssl, and only it
         assert fields["openssl"] == "BoringSSL"
@@ -48,7 +52,7 @@ def test_version_reports_release_revision_openssl_and_build_type():
 
 
 def test_version_says_when_a_preloaded_malloc_takes_the_place_of_mimalloc():
-    linked = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
+    linked = linked_libraries()
     if "libmimalloc.so" not in linked:
         pytest.skip("this build uses the system allocator (sanitizer builds, -DSCOREGATE_ALLOCATOR=system)")
     # jemalloc (Debian libjemalloc2, scripts/deps.sh test) defines malloc() before mimalloc does
