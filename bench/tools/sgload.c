@@ -54,7 +54,7 @@ static struct {
   int mode, plain, tls, conns, port, total, inflight;   /* storm: conns = total slots */
   double rate, dur;
   long hold_ms;
-  const char *host, *path, *body_file, *cafile, *sni;
+  const char *host, *path, *body_file, *cafile, *sni, *suites;
   char hdrs[4096];
   long timeout_ms;
 } o = {.host = "127.0.0.1", .port = 8443, .path = "/api/v1/service/demo/score", .sni = "localhost",
@@ -88,6 +88,7 @@ static void usage(void) {
           "       sgload storm -n TOTAL -c INFLIGHT -d SECONDS [--hold-ms N] [options]\n"
           "  --host 127.0.0.1 --port N --path P --body-file F --header 'K: V' (repeatable)\n"
           "  --cafile F (verify chain + name) --sni NAME --tls 1.2|1.3 --plain --timeout-ms N\n"
+          "  --ciphersuites TLS_AES_128_GCM_SHA256:... (TLS 1.3 suites offered, in this order)\n"
           "  targets must be loopback (127.0.0.0/8)\n");
   exit(2);
 }
@@ -394,7 +395,7 @@ static void parse_args(int argc, char **argv) {
     i++;
     const char **str = !strcmp(a, "--host") ? &o.host : !strcmp(a, "--path") ? &o.path
                      : !strcmp(a, "--body-file") ? &o.body_file : !strcmp(a, "--cafile") ? &o.cafile
-                     : !strcmp(a, "--sni") ? &o.sni : NULL;
+                     : !strcmp(a, "--sni") ? &o.sni : !strcmp(a, "--ciphersuites") ? &o.suites : NULL;
     if (str) *str = v;
     else if (!strcmp(a, "-c")) o.conns = atoi(v);
     else if (!strcmp(a, "-d")) o.dur = atof(v);
@@ -445,6 +446,7 @@ static void setup_tls(void) {
   /* a storm holds tens of thousands of client SSL objects: keep the load side's memory small */
   if (o.mode == M_STORM) SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (o.suites && SSL_CTX_set_ciphersuites(ctx, o.suites) != 1) die("bad --ciphersuites");
   static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
   if (o.cafile) {
