@@ -261,6 +261,13 @@ TEST(SafeTarget, Rules) {
   EXPECT_FALSE(is_safe_origin_target("/a/.%2E/b"));
   EXPECT_FALSE(is_safe_origin_target("*"));
   EXPECT_FALSE(is_safe_origin_target("/a\\b"));
+  // The path ends at the first '?' or '#': what follows is not a path.
+  EXPECT_TRUE(is_safe_origin_target("/score#/../x"));
+  EXPECT_TRUE(is_safe_origin_target("/score?a=%2f&b=\\"));
+  EXPECT_FALSE(is_safe_origin_target("/a/..?x"));
+  EXPECT_FALSE(is_safe_origin_target("/a%2Fb#x"));
+  EXPECT_TRUE(is_safe_origin_target("/"));
+  EXPECT_FALSE(is_safe_origin_target("/.."));
 }
 
 }  // namespace
