@@ -63,6 +63,16 @@ void read_settings(const settings::CommandLine& cl, doctor::Options& o, Problems
   if (!loaded.config.extension.allow_insecure_connections)
     o.configured = doctor::configured_certificate(loaded.config);
   if (o.endpoint.empty()) o.endpoint = doctor::only_endpoint(loaded.config);
+  // No --key or --key-file: the endpoint's own primary key from the settings (keys.primary, or
+  // the file keys.primary_file names, which load() has read), so `doctor -f` checks the scoring
+  // URI end to end. A key file that cannot be read here (a Secret mounted only in the cluster)
+  // leaves http.model out, as without a key.
+  if (o.key || o.endpoint.empty()) return;
+  for (const auto& e : loaded.config.endpoints)
+    if (e.name == o.endpoint && e.auth_mode == settings::AuthMode::key && !e.primary_key.empty()) {
+      o.key = e.primary_key;
+      o.key_from = "-f (the primary key of endpoint '" + e.name + "')";
+    }
 }
 
 }  // namespace

@@ -173,7 +173,8 @@ Command add_doctor(CLI::App& app, Args& a) {
   cmd->add_option("--cacert", d.cacert,
                   "CA file to verify the chain against (default: the system store)");
   auto* key = cmd->add_option("--key", d.key,
-                              "an endpoint key: also send a scored request (never printed)");
+                              "an endpoint key: also send a scored request (never printed; "
+                              "default: the endpoint's primary key in -f)");
   cmd->add_option("--key-file", d.key_file, "a file holding the endpoint key")->excludes(key);
   cmd->add_option("--endpoint", d.endpoint, "endpoint name (default: the only one in -f)");
   auto* ip = cmd->add_option("--expect-ip", d.expect_ip, "the address HOST should resolve to");

@@ -32,6 +32,7 @@ struct Options {
   Url url;
   std::string cacert;              // "" = the system store
   std::optional<std::string> key;  // never printed
+  std::string key_from;            // where the key came from, when not a flag ("" = a flag)
   std::string endpoint;            // "" = the scoring URI is not checked
   std::optional<Expected> expected;
   std::string expected_caution;  // the Service's address is not an external one (why)

@@ -70,7 +70,9 @@ std::optional<std::string> router_error_code(const std::string& body);
 // Without a key: 401 Unauthorized means key auth is on (PASS); a model answer means auth is off.
 Check check_without_key(const std::string& uri, const HttpAnswer& answer);
 // With a key: any answer from the model passes; a router error is named by its code.
-Check check_with_key(const std::string& uri, const HttpAnswer& answer);
+// key_from: where the key came from when not --key / --key-file (said in the message).
+Check check_with_key(const std::string& uri, const HttpAnswer& answer,
+                     const std::string& key_from = {});
 Check check_http2(const std::string& alpn);
 
 }  // namespace scoregate::doctor

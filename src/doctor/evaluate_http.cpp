@@ -64,18 +64,19 @@ Check check_without_key(const std::string& uri, const HttpAnswer& a) {
   return make(id, Status::fail, "POST " + uri + " without a key: " + got, router_codes().at(*code));
 }
 
-Check check_with_key(const std::string& uri, const HttpAnswer& a) {
+Check check_with_key(const std::string& uri, const HttpAnswer& a, const std::string& key_from) {
   const std::string id = "http.model";
+  const std::string with_key = key_from.empty() ? "with the key" : "with the key from " + key_from;
   if (a.status == 0)
     return make(id, Status::fail, "POST " + uri + " got no answer: " + a.error, no_answer_fix());
   const auto code = router_error_code(a.body);
   if (!code)
     return make(id, Status::pass,
-                "POST " + uri + " with the key reached the model (it answered " +
+                "POST " + uri + " " + with_key + " reached the model (it answered " +
                     std::to_string(a.status) + ")");
   const Status s = *code == "TooManyRequests" ? Status::warn : Status::fail;
   return make(id, s,
-              "POST " + uri + " with the key: the router answered " + std::to_string(a.status) +
+              "POST " + uri + " " + with_key + ": the router answered " + std::to_string(a.status) +
                   " " + *code,
               router_codes().at(*code));
 }

@@ -51,7 +51,8 @@ void http_checks(const Options& o, Report& report, const std::string& alpn) {
     const std::string path = "/api/v1/service/" + o.endpoint + "/score";
     const std::string uri = o.url.shown() + path;
     report.add(check_without_key(uri, post(o.url.host, o.url.port, path, std::nullopt)));
-    if (o.key) report.add(check_with_key(uri, post(o.url.host, o.url.port, path, o.key)));
+    if (o.key)
+      report.add(check_with_key(uri, post(o.url.host, o.url.port, path, o.key), o.key_from));
   }
   report.add(check_http2(alpn));
 }

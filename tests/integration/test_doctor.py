@@ -94,6 +94,28 @@ def test_secret_in_the_cluster_is_said_to_be_unreadable_here(good, tmp_path):
     assert fp["status"] == "WARN" and "sslSecret 'scoring-tls'" in fp["message"], fp
     assert "cannot be read here" in fp["message"] and "router.secrets_dir" in fp["fix"]
     assert "http.auth" in checks  # the endpoint came from -f
+    # ... and with no --key, the endpoint's key too
+    model = checks["http.model"]
+    assert model["status"] == "PASS", model
+    assert "with the key from -f (the primary key of endpoint 'fraud')" in model["message"], model
+
+
+def test_a_wrong_key_in_the_settings_fails_the_model_check(good, tmp_path):
+    cfg = tmp_path / "stale.yaml"
+    key_file = tmp_path / "old-key"
+    key_file.write_text("an-old-key-0123456789abcdef\n")
+    cfg.write_text(json.dumps({"extension": {"sslCname": "localhost", "sslSecret": "scoring-tls"},
+                               "endpoints": [{"name": "fraud", "keys": {"primary_file": str(key_file)},
+                                              "deployments": [{"name": "blue", "targets": ["127.0.0.1:1"]}]}]}))
+    rc, checks, _ = doctor(url(good), "--cacert", good.certs.root, "-f", cfg)
+    assert rc == 1
+    model = checks["http.model"]
+    assert model["status"] == "FAIL" and "401 Unauthorized" in model["message"], model
+    assert "an-old-key" not in json.dumps(checks)
+    # a flag wins over the settings
+    rc, checks, _ = doctor(url(good), "--cacert", good.certs.root, "-f", cfg, "--key", KEY)
+    assert rc == 0 and checks["http.model"]["status"] == "PASS", checks["http.model"]
+    assert "from -f" not in checks["http.model"]["message"]
 
 
 def test_untrusted_chain_and_router_errors_named_by_code(good):

@@ -98,6 +98,11 @@ TEST(DoctorHttp, WithKey) {
   EXPECT_EQ(down.status, Status::fail);
   EXPECT_NE(down.message.find("503 NoReadyInstance"), std::string::npos);
   EXPECT_FALSE(down.fix.empty());
+  EXPECT_NE(down.message.find(" with the key: "), std::string::npos);
+  auto from = check_with_key(uri, {200, "{}", ""}, "-f (the primary key of endpoint 'e')");
+  EXPECT_NE(from.message.find("with the key from -f (the primary key of endpoint 'e') reached"),
+            std::string::npos)
+      << from.message;
 }
 
 TEST(DoctorHttp, Http2) {
