@@ -4,8 +4,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/.bin"
 CC="${CC:-gcc}"
-src="$here/tools/sgload.c" out="$here/.bin/sgload"
-if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$0" -nt "$out" ]; then
-  "$CC" -std=c11 -O2 -g -Wall -Wextra -Werror -o "$out" "$src" -lssl -lcrypto
-  echo "built $out"
-fi
+for tool in sgload stale-check; do
+  src="$here/tools/$tool.c" out="$here/.bin/$tool"
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$0" -nt "$out" ]; then
+    "$CC" -std=c11 -O2 -g -Wall -Wextra -Werror -o "$out" "$src" -lssl -lcrypto
+    echo "built $out"
+  fi
+done

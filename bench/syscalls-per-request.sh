@@ -4,8 +4,9 @@
 #   bench/syscalls-per-request.sh [CONNS] [SECONDS]      (default 8 connections, 5 s)
 #   LOAD=handshake bench/syscalls-per-request.sh [CONNS] [SECONDS]   per full TLS handshake +
 #     one POST with Connection: close (`sgload handshake`, as bench scenario b; default 4, 3 s)
-# Prints each call per request; recvfrom is split into MSG_PEEK checks, EAGAIN (a speculative
-# read that found nothing: depends on timing) and reads that got bytes.
+# Prints each call per request; recvfrom is split into MSG_PEEK checks (the stale check of a
+# pooled model connection before it became a poll(), which is counted as poll), EAGAIN (a
+# speculative read that found nothing: depends on timing) and reads that got bytes.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
 BIN=${SCOREGATE_BIN:-$ROOT/build/scoregate}

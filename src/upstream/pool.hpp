@@ -30,7 +30,7 @@ class UpstreamConnection {
 using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
 // Who makes sure a pooled connection was not closed by the model while it sat idle:
-// take() itself (a MSG_PEEK system call per take), or the caller, right before its first write
+// take() itself (a poll() system call per take), or the caller, right before its first write
 // (the proxy's request path: it has to check there anyway when reading the client's body took
 // time, so one check per request is enough).
 enum class StaleCheck : std::uint8_t { on_take, before_first_write };

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include <string_view>
 
 namespace scoregate::upstream {
 namespace {
@@ -61,6 +64,26 @@ TEST_F(PoolTest, BeforeFirstWriteHandsOutUncheckedAndTheCallersCheckSeesTheClose
 TEST_F(PoolTest, AnOpenIdleConnectionIsNotReportedClosed) {
   auto [c, model] = connected();
   EXPECT_FALSE(peer_closed_or_dirty(c->socket.native_handle()));
+}
+
+// Polls until the check says closed or dirty (the bytes or the RST cross loopback at once;
+// allow for a busy machine).
+bool seen_closed_or_dirty(int fd) {
+  for (int i = 0; i < 100 && !peer_closed_or_dirty(fd); ++i) ::usleep(1000);
+  return peer_closed_or_dirty(fd);
+}
+
+TEST_F(PoolTest, BytesNobodyAskedForMakeAConnectionDirty) {
+  auto [c, model] = connected();
+  asio::write(model, asio::buffer(std::string_view("HTTP/1.1 408 Request Timeout\r\n\r\n")));
+  EXPECT_TRUE(seen_closed_or_dirty(c->socket.native_handle()));
+}
+
+TEST_F(PoolTest, AResetConnectionIsReportedClosed) {
+  auto [c, model] = connected();
+  model.set_option(asio::socket_base::linger(true, 0));  // close() sends a RST
+  model.close();
+  EXPECT_TRUE(seen_closed_or_dirty(c->socket.native_handle()));
 }
 
 }  // namespace
