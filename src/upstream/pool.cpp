@@ -19,8 +19,8 @@ UpstreamConnection::UpstreamConnection(const boost::asio::any_io_executor& ex, T
 bool peer_closed_or_dirty(int fd) {
   // An idle connection has nothing to read: anything readable is a FIN, a reset or bytes
   // nobody asked for (a late 408). poll() answers that without taking the socket's lock as
-  // recv(MSG_PEEK) does: ~240 against ~270 ns on an idle loopback socket (bench/tools/
-  // stale-check.c; README "Benchmarks", per-change table).
+  // recv(MSG_PEEK) does: ~240 against ~270 ns on an idle loopback socket
+  // (bench/tools/stale-check.c; README "Benchmarks", per-change table).
   pollfd p{fd, POLLIN | POLLRDHUP, 0};
   const int n = ::poll(&p, 1, 0);
   if (n < 0) return errno != EINTR;  // EBADF, ENOMEM: not a connection to reuse
