@@ -27,9 +27,7 @@ profile() {  # name port command...
   local name=$1 port=$2; shift 2
   valgrind --tool=callgrind ${CG_OPTS:-} --callgrind-out-file="$OUT/callgrind.$name.out" "$@" >"$OUT/$name.log" 2>&1 &
   local pid=$!; pids+=($pid)
-  for _ in $(seq 1 120); do
-    curl -sk -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.5
-  done
+  wait_https "$port"
   callgrind_control -z "$pid" >/dev/null
   local reqs
   if [ "$LOAD" = handshake ]; then

@@ -28,9 +28,7 @@ profile() {  # name port command...
   local name=$1 port=$2; shift 2
   taskset -c 0 "$@" >"$OUT/$name.log" 2>&1 &
   local pid=$!; pids+=($pid)
-  for _ in $(seq 1 120); do
-    curl -sk -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.5
-  done
+  wait_https "$port"
   local url=https://127.0.0.1:$port/api/v1/service/demo/score
   taskset -c 1 wrk -t1 -c"$CONNS" -d2s -s "$OUT/post.lua" "$url" >/dev/null  # warm: pools full
   local before after

@@ -22,9 +22,7 @@ trap cleanup EXIT
 taskset -c 1 "$BIN" model-server --listen 127.0.0.1:19100 >"$OUT/model.log" 2>&1 & pids+=($!)
 taskset -c 0 "$BIN" serve -f "$OUT/scoregate.yaml" --listen 127.0.0.1:19201 \
   --admin 127.0.0.1:19202 --workers 1 >"$OUT/scoregate.log" 2>&1 & router=$!; pids+=($router)
-for _ in $(seq 1 60); do
-  curl -sk -o /dev/null https://127.0.0.1:19201/ 2>/dev/null && break; sleep 0.25
-done
+wait_https 19201
 printf '{"data": [[1,2,3,4,5,6,7,8,9,10]]}' > "$OUT/body.json"
 ticks() { awk '{print $14 + $15}' "/proc/$router/stat"; }  # utime + stime, clock ticks
 hz=$(getconf CLK_TCK)

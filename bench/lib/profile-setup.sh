@@ -1,5 +1,5 @@
-# Sourced by profile-callgrind.sh and profile-perf.sh: the same router and nginx under the same
-# load, so their per-request figures compare. Writes into DIR a throw-away PKI (lib/pki.sh),
+# Sourced by profile-callgrind.sh, profile-perf.sh and suite-cost.sh: the same router and nginx
+# under the same load, so their per-request figures compare. Writes into DIR a throw-away PKI (lib/pki.sh),
 # the wrk script (a POST of 35 bytes of JSON), scoregate's config and nginx's config (one
 # worker, TLS on 127.0.0.1:19200, keep-alive upstream pool, no request buffering: as scoregate).
 # The model is `scoregate model-server` on 127.0.0.1:19100; scoregate listens on 19201 (admin
@@ -44,4 +44,13 @@ http {
   }
 }
 NGX
+}
+
+# Waits until the proxy on 127.0.0.1:PORT answers over TLS (up to 60 s: valgrind starts slowly).
+#   wait_https PORT
+wait_https() {
+  for _ in $(seq 1 120); do
+    curl -sk -o /dev/null "https://127.0.0.1:$1/" 2>/dev/null && return 0; sleep 0.5
+  done
+  return 0  # the load that follows reports a proxy that never came up
 }
